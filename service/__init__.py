@@ -1,0 +1,1 @@
+"""judgeserve: the gateway and everything the gateway, workers and CLI share."""

@@ -1,0 +1,158 @@
+"""One pydantic-settings object for the whole service (env prefix ``JUDGESERVE_``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
+EMBEDDED_JUDGE = "embedded"
+
+
+class JudgeConfig(BaseModel):
+    """A judge is configuration: backend + model + engine + sampling + template version."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    backend: Literal["vllm", "openai", "scripted"] = "vllm"
+    model: str = BUNDLED_MODEL
+    revision: str | None = None
+    engine: dict[str, Any] = Field(default_factory=dict)
+    sampling: dict[str, Any] = Field(default_factory=dict)
+    template_version: str = "v1"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    request_timeout_seconds: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> "JudgeConfig":
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError(f"judge {self.name!r}: backend 'openai' needs base_url")
+        return self
+
+    def fingerprint(self) -> str:
+        """Identity of the judge's behaviour: model, revision, backend, template, engine."""
+        ident = {
+            "model": self.model,
+            "revision": self.revision,
+            "backend": self.backend,
+            "template": self.template_version,
+            "engine": self.engine,
+        }
+        digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+        return f"{self.backend}:{self.model}@{self.revision or 'main'}:{self.template_version}:{digest}"
+
+
+def default_embedded_judge() -> JudgeConfig:
+    """The bundled CPU judge that always exists."""
+    return JudgeConfig(
+        name=EMBEDDED_JUDGE,
+        backend="vllm",
+        model=BUNDLED_MODEL,
+        engine={
+            "dtype": "bfloat16",
+            "gpu_memory_utilization": 0.3,
+            "enforce_eager": True,
+            "max_model_len": 2048,
+        },
+        sampling={"temperature": 0.0, "seed": 0},
+    )
+
+
+class Limits(BaseModel):
+    """Request limits enforced by the gateway."""
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_items: int = 100_000
+    max_field_chars: int = 200_000
+
+
+class Settings(BaseSettings):
+    """All settings; nested groups use ``__`` in env names (e.g. JUDGESERVE_LIMITS__MAX_ITEMS)."""
+
+    model_config = SettingsConfigDict(env_prefix="JUDGESERVE_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".judgeserve")
+    judges_file: Path | None = None
+    model_cache_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8321
+    chunk_size: int = Field(default=32, ge=1, le=10_000)
+    job_timeout_seconds: int = Field(default=3600, ge=10)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_seconds: float = Field(default=30.0, gt=0)
+    queue_prefix: str = "judgeserve"
+    log_level: str = "INFO"
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @property
+    def embedded(self) -> bool:
+        """Embedded mode: no database or Redis URL configured."""
+        return self.database_url is None and self.redis_url is None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "Settings":
+        if (self.database_url is None) != (self.redis_url is None):
+            raise ValueError(
+                "set both JUDGESERVE_DATABASE_URL and JUDGESERVE_REDIS_URL (production mode) "
+                "or neither (embedded mode)"
+            )
+        return self
+
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'judgeserve.db').resolve()}"
+
+    def resolved_model_cache_dir(self) -> Path:
+        """Where converted models are cached."""
+        if self.model_cache_dir:
+            return self.model_cache_dir
+        return Path.home() / ".cache" / "judgeserve" / "models"
+
+    def judges(self) -> dict[str, JudgeConfig]:
+        """Configured judges by name: the file's list merged over the built-in ``embedded``."""
+        judges = {EMBEDDED_JUDGE: default_embedded_judge()}
+        if self.judges_file:
+            for judge in load_judges_file(self.judges_file):
+                judges[judge.name] = judge
+        return judges
+
+    def queue_name(self, judge: str) -> str:
+        """The RQ queue that a judge's workers listen on."""
+        return f"{self.queue_prefix}.judge.{judge}"
+
+
+def load_judges_file(path: Path) -> list[JudgeConfig]:
+    """Parse a YAML or JSON list of judge configurations."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a list of judges")
+    judges = [JudgeConfig.model_validate(entry) for entry in raw]
+    names = [j.name for j in judges]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicate judge names {dupes}")
+    return judges
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pure domain code: protocols, calibration, statistics, parsing. No I/O, no frameworks."""

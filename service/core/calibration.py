@@ -1,0 +1,70 @@
+"""Position-balanced calibration: decisions, BPDE, review selection, reliability report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from service.core.protocol import ItemVerdict
+from service.core.statistics import entropy
+
+OUTCOMES = ("a", "tie", "b")
+
+
+def decide(preference: float, tie_margin: float) -> str:
+    """Outcome from a preference for A: 'a' above ½+δ, 'b' below ½−δ, else 'tie'."""
+    if preference > 0.5 + tie_margin:
+        return "a"
+    if preference < 0.5 - tie_margin:
+        return "b"
+    return "tie"
+
+
+def majority_label(outcomes: Sequence[str | None], tie_margin: float) -> str | None:
+    """Most common outcome among one order's calls; equal counts fall back to their mean."""
+    present = [o for o in outcomes if o is not None]
+    if not present:
+        return None
+    counts = Counter(present).most_common()
+    if len(counts) == 1 or counts[0][1] > counts[1][1]:
+        return counts[0][0]
+    value = {"a": 1.0, "tie": 0.5, "b": 0.0}
+    return decide(sum(value[o] for o in present) / len(present), tie_margin)
+
+
+def bpde(outcomes: Sequence[str | None]) -> float:
+    """Balanced Position Diversity Entropy over the calls' {win, tie, lose} labels."""
+    counts = Counter(o for o in outcomes if o is not None)
+    return entropy([counts.get(o, 0) for o in OUTCOMES])
+
+
+def select_for_review(bpdes: Sequence[float | None], review_fraction: float) -> list[bool]:
+    """Flag the top ``review_fraction`` of items by BPDE (only items with BPDE > 0)."""
+    n_flag = int(round(review_fraction * len(bpdes)))
+    ranked = sorted(
+        (i for i, b in enumerate(bpdes) if b is not None and b > 0),
+        key=lambda i: (-bpdes[i], i),
+    )
+    chosen = set(ranked[:n_flag])
+    return [i in chosen for i in range(len(bpdes))]
+
+
+def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str]) -> dict[str, Any]:
+    """Position consistency, first-position win rate, tie and unscored rates, mean BPDE."""
+    n = len(verdicts)
+    scored = [v for v in verdicts if not v.unscored]
+    both = [v for v in scored if all(v.details.get("order_majority", {}).get(o) for o in orders)]
+    calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
+    first_wins = [1.0 if c["label"] == "1" else 0.5 if c["label"] == "tie" else 0.0 for c in calls]
+    bpdes = [v.bpde for v in scored if v.bpde is not None]
+    return {
+        "position_consistency_rate": (
+            sum(not v.position_inconsistent for v in both) / len(both)
+            if len(orders) == 2 and both else None
+        ),
+        "first_position_win_rate": sum(first_wins) / len(first_wins) if first_wins else None,
+        "tie_rate": sum(v.outcome == "tie" for v in scored) / len(scored) if scored else None,
+        "unscored_rate": (n - len(scored)) / n if n else None,
+        "mean_bpde": sum(bpdes) / len(bpdes) if bpdes else None,
+        "n_calls_scored": len(calls),
+    }

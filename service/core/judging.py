@@ -1,0 +1,61 @@
+"""Typed records exchanged between protocols and judge backends (no I/O here)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One judge call: a chat prompt plus how to sample the answer.
+
+    ``choices`` constrains the output to one of the labels (structured output).
+    ``rationale_tokens`` > 0 asks the backend to let the judge reason first, then
+    give the constrained verdict (two generations, the second continuing the first).
+    """
+
+    messages: tuple[dict[str, str], ...]
+    choices: tuple[str, ...]
+    temperature: float = 0.0
+    seed: int | None = None
+    top_logprobs: int = 20
+    rationale_tokens: int = 0
+    # asked after the rationale, before the constrained verdict
+    verdict_followup: str = ""
+
+    def prompt_hash(self) -> str:
+        """Stable hash of the rendered prompt (messages only)."""
+        text = json.dumps(list(self.messages), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class JudgeOutput:
+    """What a backend returns for one request."""
+
+    text: str
+    # log-probabilities of the top tokens at the verdict position: {token_text: logprob}
+    verdict_top_logprobs: dict[str, float] | None = None
+    rationale: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class JudgeBackend(Protocol):
+    """The one interface every judge backend implements."""
+
+    fingerprint: str
+
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeOutput]:
+        """Answer all requests, in order, batching them as the engine allows."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine or connections."""
+        ...

@@ -1,0 +1,247 @@
+"""Pairwise comparison: render both orders, read soft verdicts, calibrate, aggregate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, ClassVar, Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.core import calibration
+from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.probabilities import label_probs_from_top_logprobs, parse_label
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, call_seed, register
+from service.core.statistics import bootstrap_mean_ci, cohen_kappa
+
+FIRST, SECOND, TIE = "1", "2", "tie"
+LABELS = (FIRST, SECOND, TIE)
+# Which item response sits in the first slot for each order.
+ORDERS = {"ab": ("a", "b"), "ba": ("b", "a")}
+
+SYSTEM_PROMPT = (
+    "You are a careful and impartial judge. You compare two responses to the same user "
+    "request and decide which one answers it better: more helpful, correct, relevant and "
+    "complete, following the request's instructions. Do not let the order of the "
+    "responses, their length or their style sway you."
+)
+VERDICT_QUESTION = (
+    'Which response is better? Answer with exactly one of: "1" (Response 1 is better), '
+    '"2" (Response 2 is better) or "tie".'
+)
+RATIONALE_QUESTION = (
+    "First explain briefly which response is better and why. Do not give the final verdict yet."
+)
+
+
+class Message(BaseModel):
+    """One turn of a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class PairwiseItem(BaseModel):
+    """One comparison: a prompt (or conversation) and two responses to it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=256)
+    prompt: str | None = None
+    conversation: list[Message] | None = Field(default=None, min_length=1)
+    response_a: str
+    response_b: str
+    reference: str | None = None
+    rubric: str | None = None
+    category: str | None = None
+    human_label: Literal["a", "b", "tie"] | None = None
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> "PairwiseItem":
+        if (self.prompt is None) == (self.conversation is None):
+            raise ValueError("give exactly one of 'prompt' or 'conversation'")
+        return self
+
+
+class PairwiseOptions(BaseModel):
+    """Calibration and sampling options of a pairwise evaluation."""
+
+    model_config = ConfigDict(extra="forbid")
+    orders: Literal["both", "single"] = "both"
+    samples: int = Field(default=1, ge=1, le=16)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    verdict_mode: Literal["logprobs", "rationale"] = "logprobs"
+    tie_margin: float = Field(default=0.05, ge=0.0, le=0.5)
+    review_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    chunk_size: int | None = Field(default=None, ge=1, le=10_000)
+    rationale_tokens: int = Field(default=256, ge=16, le=4096)
+
+    @model_validator(mode="after")
+    def _samples_need_temperature(self) -> "PairwiseOptions":
+        if self.samples > 1 and self.temperature == 0.0:
+            raise ValueError("samples > 1 needs temperature > 0 (greedy samples are identical)")
+        return self
+
+    def effective_temperature(self) -> float:
+        """Greedy for one sample, 0.7 by default for multiple evidence."""
+        if self.temperature is not None:
+            return self.temperature
+        return 0.0 if self.samples == 1 else 0.7
+
+    def order_names(self) -> tuple[str, ...]:
+        """The orders each item is judged in."""
+        return ("ab", "ba") if self.orders == "both" else ("ab",)
+
+
+def render_messages(item: PairwiseItem, order: str) -> tuple[dict[str, str], ...]:
+    """Prompt for one order: shared text first, the two responses last (prefix-cache friendly)."""
+    first, second = (getattr(item, f"response_{side}") for side in ORDERS[order])
+    parts = []
+    if item.rubric:
+        parts.append(f"[Rubric]\n{item.rubric}")
+    parts.append(f"[User request]\n{_render_request(item)}")
+    if item.reference:
+        parts.append(f"[Reference answer]\n{item.reference}")
+    parts.append(f"[Response 1]\n{first}")
+    parts.append(f"[Response 2]\n{second}")
+    return (
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "\n\n".join(parts)},
+    )
+
+
+def _render_request(item: PairwiseItem) -> str:
+    if item.prompt is not None:
+        return item.prompt
+    return "\n".join(f"{turn.role.capitalize()}: {turn.content}" for turn in item.conversation or [])
+
+
+def preference_for_a(order: str, label: str | None, probs: dict[str, float] | None) -> float | None:
+    """P(A better) + ½·P(tie) of one call, mapped back from its order's positions."""
+    if probs:
+        p_first, p_second, p_tie = (probs.get(x, 0.0) for x in LABELS)
+    elif label is not None:
+        p_first, p_second, p_tie = (float(label == x) for x in LABELS)
+    else:
+        return None
+    p_a = p_first if ORDERS[order][0] == "a" else p_second
+    return p_a + 0.5 * p_tie
+
+
+def label_for_a(order: str, label: str | None) -> str | None:
+    """A call's positional label as an item outcome: 'a', 'b' or 'tie'."""
+    if label is None:
+        return None
+    if label == TIE:
+        return "tie"
+    return ORDERS[order][0] if label == FIRST else ORDERS[order][1]
+
+
+@register
+class PairwiseProtocol:
+    """Compare response A with response B, in both orders by default."""
+
+    name: ClassVar[str] = "pairwise"
+    item_model: ClassVar[type[BaseModel]] = PairwiseItem
+    options_model: ClassVar[type[BaseModel]] = PairwiseOptions
+
+    def plan_calls(self, item: PairwiseItem, options: PairwiseOptions) -> list[PlannedCall]:
+        """Every order × sample for one item."""
+        rationale = options.rationale_tokens if options.verdict_mode == "rationale" else 0
+        calls = []
+        for order in options.order_names():
+            messages = render_messages(item, order)
+            if rationale:
+                messages = messages[:-1] + (
+                    {"role": "user", "content": messages[-1]["content"] + "\n\n" + RATIONALE_QUESTION},
+                )
+            for sample in range(options.samples):
+                request = JudgeRequest(
+                    messages=messages,
+                    choices=LABELS,
+                    temperature=options.effective_temperature(),
+                    seed=call_seed(options.seed, item.id, order, sample),
+                    rationale_tokens=rationale,
+                    verdict_followup=VERDICT_QUESTION,
+                )
+                calls.append(PlannedCall(order=order, sample=sample, request=request))
+        return calls
+
+    def parse(self, call: PlannedCall, output: JudgeOutput, options: PairwiseOptions) -> CallResult:
+        """Label from the constrained text; probabilities from the verdict token's logprobs."""
+        label = parse_label(output.text, LABELS) if output.error is None else None
+        probs = label_probs_from_top_logprobs(output.verdict_top_logprobs, LABELS)
+        if probs is not None and label is None:
+            label = max(probs, key=probs.get)
+        return CallResult(call.order, call.sample, label, probs, output.text)
+
+    def combine(
+        self, item: PairwiseItem, results: Sequence[CallResult], options: PairwiseOptions
+    ) -> ItemVerdict:
+        """Average preferences over all calls, decide, and flag position inconsistency."""
+        calls = []
+        for r in results:
+            pref = preference_for_a(r.order, r.label, r.label_probs)
+            calls.append({"order": r.order, "sample": r.sample, "label": r.label,
+                          "outcome": label_for_a(r.order, r.label), "preference": pref})
+        scored = [c for c in calls if c["preference"] is not None]
+        if not scored:
+            return ItemVerdict(outcome=None, score=None, unscored=True, details={"calls": calls})
+        preference = sum(c["preference"] for c in scored) / len(scored)
+        majorities = {
+            order: calibration.majority_label(
+                [c["outcome"] for c in scored if c["order"] == order], options.tie_margin
+            )
+            for order in options.order_names()
+        }
+        present = [m for m in majorities.values() if m is not None]
+        return ItemVerdict(
+            outcome=calibration.decide(preference, options.tie_margin),
+            score=preference,
+            unscored=False,
+            position_inconsistent=len(present) == 2 and present[0] != present[1],
+            bpde=calibration.bpde([c["outcome"] for c in scored]),
+            details={"calls": calls, "order_majority": majorities},
+        )
+
+    def summarize(
+        self, items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], options: PairwiseOptions
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Win rate of A with its bootstrap interval, and the reliability report."""
+        scored = [v for v in verdicts if not v.unscored]
+        preferences = [v.score for v in scored]
+        outcomes = Counter(v.outcome for v in scored)
+        n = len(verdicts)
+        summary = {
+            "metric": "win_rate",
+            "n_items": n,
+            "n_scored": len(scored),
+            "n_unscored": n - len(scored),
+            "win_rate": _mean(preferences),
+            "win_rate_ci95": bootstrap_mean_ci(preferences, seed=options.seed),
+            "wins": outcomes.get("a", 0),
+            "losses": outcomes.get("b", 0),
+            "ties": outcomes.get("tie", 0),
+        }
+        summary.update(_human_agreement(items, verdicts))
+        return summary, calibration.reliability_report(verdicts, options.order_names())
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _human_agreement(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
+    pairs = [
+        (item.human_label, v.outcome)
+        for item, v in zip(items, verdicts)
+        if item.human_label is not None and not v.unscored
+    ]
+    if not pairs:
+        return {}
+    humans, judged = [p[0] for p in pairs], [p[1] for p in pairs]
+    return {
+        "n_human_labelled": len(pairs),
+        "judge_accuracy": sum(h == j for h, j in pairs) / len(pairs),
+        "judge_cohen_kappa": cohen_kappa(humans, judged),
+    }

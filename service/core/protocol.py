@@ -1,0 +1,101 @@
+"""The protocol interface and its registry; protocols register by name."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Protocol, Sequence
+
+from pydantic import BaseModel
+
+from service.core.judging import JudgeOutput, JudgeRequest
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One judge call a protocol wants made for an item."""
+
+    order: str
+    sample: int
+    request: JudgeRequest
+
+
+@dataclass
+class CallResult:
+    """A parsed judge call, in the protocol's own labels."""
+
+    order: str
+    sample: int
+    label: str | None
+    label_probs: dict[str, float] | None
+    raw_output: str
+
+
+@dataclass
+class ItemVerdict:
+    """The combined, calibrated result for one item."""
+
+    outcome: str | None
+    score: float | None
+    unscored: bool
+    position_inconsistent: bool = False
+    bpde: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class EvaluationProtocol(Protocol):
+    """What every protocol provides; all methods are pure."""
+
+    name: ClassVar[str]
+    item_model: ClassVar[type[BaseModel]]
+    options_model: ClassVar[type[BaseModel]]
+
+    def plan_calls(self, item: BaseModel, options: BaseModel) -> list[PlannedCall]:
+        """The judge calls to make for one item."""
+        ...
+
+    def parse(self, call: PlannedCall, output: JudgeOutput, options: BaseModel) -> CallResult:
+        """Turn a backend output into the protocol's label and probabilities."""
+        ...
+
+    def combine(self, item: BaseModel, results: Sequence[CallResult], options: BaseModel) -> ItemVerdict:
+        """Combine an item's calls into its verdict."""
+        ...
+
+    def summarize(
+        self, items: Sequence[BaseModel], verdicts: Sequence[ItemVerdict], options: BaseModel
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Evaluation metrics and the judge reliability report."""
+        ...
+
+
+_REGISTRY: dict[str, EvaluationProtocol] = {}
+
+
+def register(factory: Callable[[], EvaluationProtocol]) -> Callable[[], EvaluationProtocol]:
+    """Class decorator: instantiate and register a protocol under its name."""
+    instance = factory()
+    _REGISTRY[instance.name] = instance
+    return factory
+
+
+def get_protocol(name: str) -> EvaluationProtocol:
+    """The registered protocol called ``name`` (KeyError if unknown)."""
+    _load_builtin_protocols()
+    return _REGISTRY[name]
+
+
+def protocol_names() -> list[str]:
+    """Names of all registered protocols."""
+    _load_builtin_protocols()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin_protocols() -> None:
+    from service.core import pairwise  # noqa: F401  (registers itself)
+
+
+def call_seed(base_seed: int, item_id: str, order: str, sample: int) -> int:
+    """A deterministic per-call seed, so reruns draw the same samples."""
+    key = f"{base_seed}|{item_id}|{order}|{sample}".encode("utf-8")
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF

@@ -1,0 +1,68 @@
+"""Interval estimates and agreement statistics (numpy/scipy only)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+_BOOTSTRAP_BATCH = 256
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float],
+    seed: int = 0,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean, seeded; None for no values."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return None
+    if data.size == 1 or np.all(data == data[0]):
+        return (float(data[0]), float(data[0]))
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    for start in range(0, n_resamples, _BOOTSTRAP_BATCH):
+        stop = min(start + _BOOTSTRAP_BATCH, n_resamples)
+        idx = rng.integers(0, data.size, size=(stop - start, data.size))
+        means[start:stop] = data[idx].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return (float(low), float(high))
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval for a binomial proportion; None when n is 0."""
+    if n <= 0:
+        return None
+    z = float(stats.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    phat = successes / n
+    denom = 1.0 + z * z / n
+    centre = (phat + z * z / (2 * n)) / denom
+    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def cohen_kappa(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
+    """Cohen's kappa between two label sequences; None when undefined."""
+    if len(rater_a) != len(rater_b) or not rater_a:
+        return None
+    labels = sorted(set(rater_a) | set(rater_b))
+    n = len(rater_a)
+    observed = sum(1 for x, y in zip(rater_a, rater_b) if x == y) / n
+    expected = sum((rater_a.count(lab) / n) * (rater_b.count(lab) / n) for lab in labels)
+    if math.isclose(expected, 1.0):
+        return 1.0 if math.isclose(observed, 1.0) else None
+    return (observed - expected) / (1.0 - expected)
+
+
+def entropy(counts: Sequence[float]) -> float:
+    """Shannon entropy (natural log) of a count vector; 0 for an empty one."""
+    total = float(sum(counts))
+    if total <= 0:
+        return 0.0
+    probs = [c / total for c in counts if c > 0]
+    return float(-sum(p * math.log(p) for p in probs))

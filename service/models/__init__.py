@@ -1,0 +1,11 @@
+"""ORM models, one module per table."""
+
+from service.models.base import Base
+from service.models.chunk import Chunk
+from service.models.evaluation import Evaluation
+from service.models.item import Item
+from service.models.judgment import Judgment
+from service.models.verdict import Verdict
+from service.models.worker_heartbeat import WorkerHeartbeat
+
+__all__ = ["Base", "Chunk", "Evaluation", "Item", "Judgment", "Verdict", "WorkerHeartbeat"]

@@ -1,0 +1,35 @@
+"""The evaluations table: one job with its status, progress and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import Base, JsonDoc, Timestamp, utcnow
+
+
+class Evaluation(Base):
+    """One evaluation job."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(32))
+    judge: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(256))
+    suite: Mapped[str | None] = mapped_column(String(256))
+    options: Mapped[dict] = mapped_column(JsonDoc)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_total: Mapped[int] = mapped_column(Integer)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict | None] = mapped_column(JsonDoc)
+    reliability: Mapped[dict | None] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)

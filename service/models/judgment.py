@@ -1,0 +1,36 @@
+"""The judgments table: every judge call, unique per (item, order, sample)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import Base, BigIntId, JsonDoc, Timestamp, utcnow
+
+
+class Judgment(Base):
+    """One judge call and what came back."""
+
+    __tablename__ = "judgments"
+    __table_args__ = (UniqueConstraint("item_id", "order", "sample"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("items.id", ondelete="CASCADE"))
+    order: Mapped[str] = mapped_column(String(8))
+    sample: Mapped[int] = mapped_column(Integer)
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    raw_output: Mapped[str] = mapped_column(Text)
+    rationale: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(32))
+    label_probs: Mapped[dict | None] = mapped_column(JsonDoc)
+    fingerprint: Mapped[str] = mapped_column(String(256))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -1,0 +1,67 @@
+"""A scripted judge of known behaviour, for testing orchestration and calibration maths.
+
+Never a judge for users: it reads the two responses out of the rendered pairwise prompt
+and answers by a fixed rule. Configured through the judge's ``engine`` settings:
+``policy`` (``first``: prefers the first slot with probability ``first_bias``;
+``longer``: prefers the longer response), ``delay_ms`` per generate call, and
+``fail_marker`` (a request whose prompt contains it gets an error output).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from typing import Sequence
+
+from service.config import JudgeConfig
+from service.core.judging import JudgeOutput, JudgeRequest
+
+_RESPONSES = re.compile(r"\[Response 1\]\n(.*)\n\n\[Response 2\]\n(.*)\Z", re.S)
+
+
+class ScriptedBackend:
+    """Deterministic rule-based judge (test double with real outputs and logprobs)."""
+
+    def __init__(self, judge: JudgeConfig):
+        self.judge = judge
+        self.fingerprint = judge.fingerprint()
+        self.policy = judge.engine.get("policy", "longer")
+        self.first_bias = float(judge.engine.get("first_bias", 0.9))
+        self.delay_ms = float(judge.engine.get("delay_ms", 0))
+        self.fail_marker = judge.engine.get("fail_marker")
+        self.generate_calls = 0
+        self.requests_seen = 0
+
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeOutput]:
+        """Answer each request by the configured rule, in one batch."""
+        self.generate_calls += 1
+        self.requests_seen += len(requests)
+        if self.delay_ms:
+            time.sleep(self.delay_ms / 1000.0)
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: JudgeRequest) -> JudgeOutput:
+        prompt = request.messages[-1]["content"]
+        if self.fail_marker and self.fail_marker in prompt:
+            return JudgeOutput(text="", error="scripted failure")
+        probs = self._probabilities(prompt, request.seed)
+        label = max(probs, key=probs.get)
+        top = {k: math.log(v) for k, v in probs.items() if v > 0}
+        rationale = "Scripted rationale." if request.rationale_tokens else None
+        return JudgeOutput(text=label, verdict_top_logprobs=top, rationale=rationale,
+                           prompt_tokens=len(prompt.split()), completion_tokens=1, latency_ms=0.0)
+
+    def _probabilities(self, prompt: str, seed: int | None) -> dict[str, float]:
+        match = _RESPONSES.search(prompt)
+        first, second = (match.group(1), match.group(2)) if match else ("", "")
+        if self.policy == "first":
+            first_wins = random.Random(seed).random() < self.first_bias
+            return {"1": 0.9, "2": 0.1, "tie": 0.0} if first_wins else {"1": 0.1, "2": 0.9, "tie": 0.0}
+        if len(first) == len(second):
+            return {"1": 0.1, "2": 0.1, "tie": 0.8}
+        return {"1": 0.8, "2": 0.15, "tie": 0.05} if len(first) > len(second) else {"1": 0.15, "2": 0.8, "tie": 0.05}
+
+    def close(self) -> None:
+        """Nothing to release."""
