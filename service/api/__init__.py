@@ -1,0 +1,1 @@
+"""The FastAPI gateway: app factory, thin routers, dependencies, error mapping."""

@@ -1,0 +1,52 @@
+"""The gateway's app factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api.body_limit import BodySizeLimit
+from service.api.errors import install_error_handlers
+from service.api.routers import evaluations, health, judges
+from service.config import Settings, get_settings
+from service.db.engine import get_engine
+from service.db.migrate import upgrade
+from service.logging_setup import configure_logging
+from service.queue import make_dispatcher
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway. Embedded mode migrates its SQLite file and runs jobs in-process."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        configure_logging(settings.log_level)
+        if settings.embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade(settings.effective_database_url())
+        get_engine(settings.effective_database_url())
+        app.state.dispatcher = make_dispatcher(settings)
+        try:
+            yield
+        finally:
+            app.state.dispatcher.close()
+
+    app = FastAPI(
+        title="judgeserve",
+        version="0.1.0",
+        description="Self-hosted LLM-as-judge evaluations with position-balanced calibration.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    for module in (evaluations, judges, health):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory service.api.app:app_from_env``."""
+    return create_app()

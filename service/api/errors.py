@@ -1,0 +1,65 @@
+"""Map errors onto RFC 9457 problem+json responses that name the offending field."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import Conflict, InvalidSubmission, NotFound, ServiceUnavailable
+from service.evaluations.submission import pointer
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str | None = None, errors: list | None = None,
+            headers: dict | None = None) -> JSONResponse:
+    """A problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        where = loc[0] if loc else "body"
+        path = loc[1:] if where == "body" else loc
+        entry = {"pointer": pointer(*path) if where == "body" else None, "detail": err.get("msg", "invalid")}
+        if where != "body":
+            entry["parameter"] = ".".join(str(p) for p in path[1:] or path)
+        errors.append(entry)
+    first = errors[0] if errors else {}
+    detail = f"{first.get('pointer') or first.get('parameter')}: {first.get('detail')}" if first else None
+    return problem(422, "Invalid request", detail, errors)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the problem+json handlers on the app."""
+    app.add_exception_handler(RequestValidationError, _request_validation)
+
+    @app.exception_handler(InvalidSubmission)
+    def _invalid(_: Request, exc: InvalidSubmission) -> JSONResponse:
+        first = exc.errors[0] if exc.errors else {}
+        return problem(422, exc.title, f"{first.get('pointer')}: {first.get('detail')}", list(exc.errors))
+
+    @app.exception_handler(NotFound)
+    def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, "Not found", str(exc))
+
+    @app.exception_handler(Conflict)
+    def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return problem(409, "Conflict", str(exc))
+
+    @app.exception_handler(ServiceUnavailable)
+    def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return problem(503, "Service unavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))

@@ -1,0 +1,58 @@
+"""/v1/evaluations: create, get, verdicts, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy.orm import Session
+
+from service.api.deps import get_dispatcher, get_session, get_settings
+from service.config import Settings
+from service.evaluations import service
+from service.evaluations.schemas import EvaluationCreate, EvaluationOut, VerdictPage
+from service.queue import Dispatcher
+
+router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+PROBLEMS = {
+    404: {"description": "No such evaluation (problem+json)"},
+    413: {"description": "Request body over the configured limit (problem+json)"},
+    422: {"description": "Invalid submission; `errors[].pointer` names each field (problem+json)"},
+    503: {"description": "Queue unavailable; retry after `Retry-After` seconds (problem+json)"},
+}
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=EvaluationOut,
+             responses={k: PROBLEMS[k] for k in (413, 422, 503)})
+def create_evaluation(body: EvaluationCreate, response: Response, session: SessionDep, settings: SettingsDep,
+                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)]) -> EvaluationOut:
+    """Validate and queue an evaluation; poll the Location for progress and results."""
+    evaluation_id = service.submit(session, dispatcher, settings, body)
+    response.headers["Location"] = f"/v1/evaluations/{evaluation_id}"
+    return service.get(session, settings, evaluation_id)
+
+
+@router.get("/{evaluation_id}", response_model=EvaluationOut, responses={404: PROBLEMS[404]})
+def get_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep) -> EvaluationOut:
+    """Status, progress, summary metrics and the reliability report."""
+    return service.get(session, settings, evaluation_id)
+
+
+@router.get("/{evaluation_id}/verdicts", response_model=VerdictPage, responses={404: PROBLEMS[404], 422: PROBLEMS[422]})
+def list_verdicts(
+    evaluation_id: str, session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    include_item: bool = False,
+) -> VerdictPage:
+    """Verdicts in submission order with every judge call behind them; cursor pagination."""
+    return service.verdicts(session, evaluation_id, limit, cursor, include_item)
+
+
+@router.post("/{evaluation_id}/cancel", response_model=EvaluationOut, responses={404: PROBLEMS[404]})
+def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep) -> EvaluationOut:
+    """Stop remaining work; verdicts already made stay readable."""
+    return service.cancel(session, settings, evaluation_id)

@@ -1,0 +1,1 @@
+"""Evaluations: schemas, repository (all queries) and service logic."""

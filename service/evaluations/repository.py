@@ -1,0 +1,165 @@
+"""All database queries about evaluations, items, chunks, judgments and verdicts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from service.db.conflict import insert_ignoring_conflicts, upsert
+from service.models import Chunk, Evaluation, Item, Judgment, Verdict
+
+TERMINAL = ("completed", "failed", "cancelled")
+VERDICT_COLUMNS = ("outcome", "score", "unscored", "failed", "position_inconsistent", "bpde", "details")
+
+
+def now() -> datetime:
+    """Timezone-aware UTC now."""
+    return datetime.now(timezone.utc)
+
+
+def add_evaluation(session: Session, evaluation: dict[str, Any], items: list[dict], chunks: list[dict]) -> None:
+    """Store a new evaluation with its items and chunks (bulk, one statement per table)."""
+    session.execute(insert(Evaluation), [evaluation])
+    session.execute(insert(Item), items)
+    session.execute(insert(Chunk), chunks)
+
+
+def get_evaluation(session: Session, evaluation_id: str, for_update: bool = False) -> Evaluation | None:
+    """The evaluation with this id, optionally row-locked."""
+    query = select(Evaluation).where(Evaluation.id == evaluation_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def get_chunk(session: Session, evaluation_id: str, index: int) -> Chunk | None:
+    """One chunk of an evaluation."""
+    return session.get(Chunk, (evaluation_id, index))
+
+
+def pending_chunk_indexes(session: Session, evaluation_id: str) -> list[int]:
+    """Indexes of the chunks not yet done."""
+    query = select(Chunk.index).where(Chunk.evaluation_id == evaluation_id, Chunk.status == "pending")
+    return list(session.scalars(query.order_by(Chunk.index)))
+
+
+def mark_started(session: Session, evaluation_id: str, chunk_index: int) -> None:
+    """queued → running (once), and count an attempt on the chunk."""
+    session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.status == "queued")
+        .values(status="running", started_at=now())
+    )
+    session.execute(
+        update(Chunk)
+        .where(Chunk.evaluation_id == evaluation_id, Chunk.index == chunk_index)
+        .values(attempts=Chunk.attempts + 1, updated_at=now())
+    )
+
+
+def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[Item]:
+    """Items with start <= position < stop, in order."""
+    query = select(Item).where(
+        Item.evaluation_id == evaluation_id, Item.position >= start, Item.position < stop
+    )
+    return list(session.scalars(query.order_by(Item.position)))
+
+
+def judgments_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, list[Judgment]]:
+    """Stored judgments of these items, grouped by item id (one query)."""
+    grouped: dict[int, list[Judgment]] = defaultdict(list)
+    if item_ids:
+        query = select(Judgment).where(Judgment.item_id.in_(list(item_ids)))
+        for judgment in session.scalars(query.order_by(Judgment.item_id, Judgment.order, Judgment.sample)):
+            grouped[judgment.item_id].append(judgment)
+    return grouped
+
+
+def add_judgments(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store judge calls; a call already stored for (item, order, sample) is kept."""
+    insert_ignoring_conflicts(session, Judgment, rows, ("item_id", "order", "sample"))
+
+
+def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store or replace the verdicts of items."""
+    upsert(session, Verdict, rows, ("item_id",), VERDICT_COLUMNS)
+
+
+def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, failed: int) -> bool:
+    """Mark a chunk done and add its counts to progress, exactly once; False if already done."""
+    result = session.execute(
+        update(Chunk)
+        .where(Chunk.evaluation_id == evaluation_id, Chunk.index == index, Chunk.status == "pending")
+        .values(status="done", updated_at=now())
+    )
+    if result.rowcount != 1:
+        return False
+    session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == evaluation_id)
+        .values(
+            done=Evaluation.done + done,
+            failed=Evaluation.failed + failed,
+            chunks_done=Evaluation.chunks_done + 1,
+        )
+    )
+    return True
+
+
+def items_with_verdicts(session: Session, evaluation_id: str) -> list[tuple[Item, Verdict | None]]:
+    """Every item of an evaluation with its verdict, in submission order (one query)."""
+    query = (
+        select(Item, Verdict)
+        .outerjoin(Verdict, Verdict.item_id == Item.id)
+        .where(Item.evaluation_id == evaluation_id)
+        .order_by(Item.position)
+    )
+    return [(item, verdict) for item, verdict in session.execute(query)]
+
+
+def set_review_flags(session: Session, evaluation_id: str, item_ids: Sequence[int]) -> None:
+    """Flag exactly these items of the evaluation as needing human review."""
+    session.execute(update(Verdict).where(Verdict.evaluation_id == evaluation_id).values(needs_review=False))
+    if item_ids:
+        session.execute(
+            update(Verdict).where(Verdict.item_id.in_(list(item_ids))).values(needs_review=True)
+        )
+
+
+def finish(session: Session, evaluation_id: str, status: str, summary: dict, reliability: dict,
+           error: str | None = None) -> bool:
+    """running → completed/failed with results; False if it was not running."""
+    result = session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(("queued", "running")))
+        .values(status=status, summary=summary, reliability=reliability, error=error, completed_at=now())
+    )
+    return result.rowcount == 1
+
+
+def cancel(session: Session, evaluation_id: str) -> bool:
+    """Cancel a queued or running evaluation; False when it had already ended."""
+    result = session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(("queued", "running")))
+        .values(status="cancelled", completed_at=now())
+    )
+    return result.rowcount == 1
+
+
+def verdict_page(
+    session: Session, evaluation_id: str, after_position: int, limit: int
+) -> list[tuple[Item, Verdict]]:
+    """Verdicted items after a position, in submission order (keyset pagination)."""
+    query = (
+        select(Item, Verdict)
+        .join(Verdict, Verdict.item_id == Item.id)
+        .where(Item.evaluation_id == evaluation_id, Item.position > after_position)
+        .order_by(Item.position)
+        .limit(limit)
+    )
+    return [(item, verdict) for item, verdict in session.execute(query)]

@@ -1,0 +1,65 @@
+"""Turn stored judgments into verdicts, and stored verdicts into an evaluation's results."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy.orm import Session
+
+from service.core.calibration import select_for_review
+from service.core.protocol import CallResult, ItemVerdict, get_protocol
+from service.evaluations import repository as repo
+from service.models import Evaluation, Item, Judgment, Verdict
+
+
+def protocol_and_options(evaluation: Evaluation):
+    """The evaluation's protocol and its validated options."""
+    protocol = get_protocol(evaluation.protocol)
+    return protocol, protocol.options_model.model_validate(evaluation.options)
+
+
+def verdict_row(evaluation: Evaluation, item: Item, judgments: Sequence[Judgment]) -> dict[str, Any]:
+    """Combine an item's stored judgments into its verdict row."""
+    protocol, options = protocol_and_options(evaluation)
+    parsed = protocol.item_model.model_validate(item.payload)
+    results = [CallResult(j.order, j.sample, j.label, j.label_probs, j.raw_output) for j in judgments]
+    verdict = protocol.combine(parsed, results, options)
+    errors = [j.error for j in judgments if j.error]
+    failed = bool(judgments) and len(errors) == len(judgments)
+    details = dict(verdict.details)
+    if errors:
+        details["errors"] = sorted(set(errors))[:5]
+    return {
+        "item_id": item.id, "evaluation_id": evaluation.id, "outcome": verdict.outcome,
+        "score": verdict.score, "unscored": verdict.unscored, "failed": failed,
+        "position_inconsistent": verdict.position_inconsistent, "bpde": verdict.bpde,
+        "details": details, "needs_review": False,
+    }
+
+
+def _as_item_verdict(verdict: Verdict) -> ItemVerdict:
+    return ItemVerdict(
+        outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored,
+        position_inconsistent=verdict.position_inconsistent, bpde=verdict.bpde, details=verdict.details,
+    )
+
+
+def finalize(session: Session, evaluation_id: str) -> bool:
+    """Compute metrics, flag items for review and close the evaluation; False if not running."""
+    evaluation = repo.get_evaluation(session, evaluation_id, for_update=True)
+    if evaluation is None or evaluation.status not in ("queued", "running"):
+        return False
+    protocol, options = protocol_and_options(evaluation)
+    rows = [(item, verdict) for item, verdict in repo.items_with_verdicts(session, evaluation_id) if verdict]
+    items = [protocol.item_model.model_validate(item.payload) for item, _ in rows]
+    verdicts = [_as_item_verdict(v) for _, v in rows]
+    summary, reliability = protocol.summarize(items, verdicts, options)
+    review_fraction = getattr(options, "review_fraction", 0.0)
+    flags = select_for_review([v.bpde for v in verdicts], review_fraction)
+    repo.set_review_flags(session, evaluation_id, [item.id for (item, _), flag in zip(rows, flags) if flag])
+    summary["n_needs_review"] = sum(flags)
+    summary["n_failed"] = sum(1 for _, v in rows if v.failed)
+    nothing_judged = summary.get("n_scored", 0) == 0 and summary["n_failed"] == len(rows)
+    status = "failed" if nothing_judged else "completed"
+    error = "no item could be judged (see verdicts for the judge errors)" if nothing_judged else None
+    return repo.finish(session, evaluation_id, status, summary, reliability, error)

@@ -1,0 +1,107 @@
+"""Request and response bodies of the evaluations API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["queued", "running", "completed", "failed", "cancelled"]
+
+
+class EvaluationCreate(BaseModel):
+    """Body of POST /v1/evaluations. Items are validated by the protocol's own item model."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol: str = Field(description="Protocol name, e.g. 'pairwise'.")
+    judge: str = Field(description="Name of a configured judge (GET /v1/judges).")
+    model: str = Field(min_length=1, max_length=256, description="The candidate model's name.")
+    suite: str | None = Field(default=None, max_length=256)
+    baseline_model: str | None = Field(default=None, max_length=256)
+    options: dict[str, Any] = Field(default_factory=dict)
+    items: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Progress(BaseModel):
+    """How far an evaluation has come."""
+
+    total: int
+    done: int
+    failed: int
+    chunks_total: int
+    chunks_done: int
+
+
+class EvaluationOut(BaseModel):
+    """An evaluation's state and, once completed, its results."""
+
+    id: str
+    status: Status
+    status_detail: str | None = None
+    waiting_for_worker: bool = False
+    protocol: str
+    judge: str
+    model: str
+    suite: str | None
+    options: dict[str, Any]
+    progress: Progress
+    summary: dict[str, Any] | None
+    reliability: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    links: dict[str, str]
+
+
+class JudgmentOut(BaseModel):
+    """One stored judge call."""
+
+    order: str
+    sample: int
+    label: str | None
+    label_probs: dict[str, float] | None
+    raw_output: str
+    rationale: str | None
+    prompt_hash: str
+    fingerprint: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    error: str | None
+
+
+class VerdictOut(BaseModel):
+    """One item's verdict with the judge calls behind it."""
+
+    item_id: str
+    position: int
+    outcome: str | None
+    score: float | None
+    unscored: bool
+    failed: bool
+    position_inconsistent: bool
+    needs_review: bool
+    bpde: float | None
+    item: dict[str, Any] | None = None
+    judgments: list[JudgmentOut]
+
+
+class VerdictPage(BaseModel):
+    """A page of verdicts; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[VerdictOut]
+    next_cursor: str | None
+
+
+class JudgeOut(BaseModel):
+    """A configured judge and whether a live worker serves it."""
+
+    name: str
+    backend: str
+    model: str
+    template_version: str
+    fingerprint: str
+    live_workers: int
+    available: bool

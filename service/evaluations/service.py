@@ -1,0 +1,133 @@
+"""Evaluation use cases shared by the API and the CLI: submit, read, page verdicts, cancel."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.errors import FieldError, InvalidSubmission, NotFound, ServiceUnavailable
+from service.evaluations import repository as repo
+from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
+from service.evaluations.submission import PreparedEvaluation, prepare
+from service.judges.heartbeats import live_workers
+from service.models import Evaluation
+from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate) -> str:
+    """Validate, store and commit an evaluation, then enqueue its chunks; returns its id."""
+    prepared = prepare(body, settings)
+    if not dispatcher.ping():
+        raise ServiceUnavailable("the job queue (Redis) is unavailable; nothing was stored", retry_after=5)
+    repo.add_evaluation(session, prepared.evaluation, prepared.items, prepared.chunks)
+    session.commit()
+    try:
+        _enqueue_chunks(dispatcher, settings, prepared)
+    except QueueUnavailable as exc:
+        _withdraw(session, prepared.evaluation["id"])
+        raise ServiceUnavailable(f"{exc}; nothing was stored", retry_after=5) from exc
+    return prepared.evaluation["id"]
+
+
+def _enqueue_chunks(dispatcher: Dispatcher, settings: Settings, prepared: PreparedEvaluation) -> None:
+    evaluation = prepared.evaluation
+    for chunk in prepared.chunks:
+        dispatcher.enqueue(
+            JUDGE_CHUNK_JOB,
+            (evaluation["id"], chunk["index"]),
+            queue=settings.queue_name(evaluation["judge"]),
+            job_id=f"judge-chunk.{evaluation['id']}.{chunk['index']}",
+            timeout=settings.job_timeout_seconds,
+        )
+
+
+def _withdraw(session: Session, evaluation_id: str) -> None:
+    evaluation = repo.get_evaluation(session, evaluation_id)
+    if evaluation is not None:
+        session.delete(evaluation)
+        session.commit()
+
+
+def get(session: Session, settings: Settings, evaluation_id: str) -> EvaluationOut:
+    """An evaluation as the API shows it, including whether it waits for a worker."""
+    evaluation = repo.get_evaluation(session, evaluation_id)
+    if evaluation is None:
+        raise NotFound(f"evaluation {evaluation_id} not found")
+    waiting = False
+    detail = None
+    if evaluation.status in ("queued", "running"):
+        waiting = live_workers(session, settings.heartbeat_ttl_seconds).get(evaluation.judge, 0) == 0
+        if waiting:
+            detail = (f"waiting for a worker: no live worker serves judge {evaluation.judge!r} "
+                      f"(start one with: judgeserve worker --judge {evaluation.judge})")
+    return to_out(evaluation, waiting, detail)
+
+
+def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = None) -> EvaluationOut:
+    """Map a stored evaluation onto its API shape."""
+    base = f"/v1/evaluations/{evaluation.id}"
+    return EvaluationOut(
+        id=evaluation.id, status=evaluation.status, status_detail=detail, waiting_for_worker=waiting,
+        protocol=evaluation.protocol, judge=evaluation.judge, model=evaluation.model, suite=evaluation.suite,
+        options=evaluation.options,
+        progress=Progress(total=evaluation.total, done=evaluation.done, failed=evaluation.failed,
+                          chunks_total=evaluation.chunks_total, chunks_done=evaluation.chunks_done),
+        summary=evaluation.summary, reliability=evaluation.reliability, error=evaluation.error,
+        created_at=evaluation.created_at, started_at=evaluation.started_at, completed_at=evaluation.completed_at,
+        links={"self": base, "verdicts": f"{base}/verdicts", "cancel": f"{base}/cancel"},
+    )
+
+
+def verdicts(session: Session, evaluation_id: str, limit: int, cursor: str | None, include_item: bool) -> VerdictPage:
+    """A page of verdicts in submission order, with their judgments (three queries in all)."""
+    if repo.get_evaluation(session, evaluation_id) is None:
+        raise NotFound(f"evaluation {evaluation_id} not found")
+    rows = repo.verdict_page(session, evaluation_id, decode_cursor(cursor), limit)
+    judgments = repo.judgments_by_item(session, [item.id for item, _ in rows])
+    data = [
+        VerdictOut(
+            item_id=item.item_key, position=item.position, outcome=v.outcome, score=v.score,
+            unscored=v.unscored, failed=v.failed, position_inconsistent=v.position_inconsistent,
+            needs_review=v.needs_review, bpde=v.bpde, item=item.payload if include_item else None,
+            judgments=[JudgmentOut.model_validate(j, from_attributes=True) for j in judgments.get(item.id, [])],
+        )
+        for item, v in rows
+    ]
+    next_cursor = encode_cursor(rows[-1][0].position) if len(rows) == limit else None
+    return VerdictPage(data=data, next_cursor=next_cursor)
+
+
+def encode_cursor(position: int) -> str:
+    """Opaque cursor for the item position a page ended at."""
+    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The position a cursor points after (-1 for the first page)."""
+    if not cursor:
+        return -1
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded))["p"]
+        if not isinstance(position, int) or position < -1:
+            raise ValueError
+        return position
+    except (ValueError, KeyError, TypeError):
+        raise InvalidSubmission([FieldError("/cursor", "invalid cursor")], title="Invalid cursor") from None
+
+
+def cancel(session: Session, settings: Settings, evaluation_id: str) -> EvaluationOut:
+    """Cancel a queued or running evaluation; finished verdicts stay readable."""
+    evaluation = repo.get_evaluation(session, evaluation_id)
+    if evaluation is None:
+        raise NotFound(f"evaluation {evaluation_id} not found")
+    repo.cancel(session, evaluation_id)
+    session.commit()
+    session.refresh(evaluation)
+    return to_out(evaluation)

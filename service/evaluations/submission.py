@@ -1,0 +1,125 @@
+"""Validate a submitted evaluation and turn it into rows (all-or-nothing, nothing stored here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from service.config import Settings
+from service.core.protocol import EvaluationProtocol, get_protocol, protocol_names
+from service.errors import FieldError, InvalidSubmission
+from service.evaluations.schemas import EvaluationCreate
+
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass
+class PreparedEvaluation:
+    """A validated submission, ready to store."""
+
+    evaluation: dict[str, Any]
+    items: list[dict[str, Any]]
+    chunks: list[dict[str, Any]]
+
+
+def pointer(*parts: Any) -> str:
+    """A JSON pointer (RFC 6901) from path parts."""
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "/" + "/".join(escaped)
+
+
+def pydantic_errors(exc: ValidationError, *prefix: Any) -> list[FieldError]:
+    """Pydantic errors as field errors with pointers below ``prefix``."""
+    return [
+        FieldError(pointer(*prefix, *err["loc"]), err["msg"])
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def prepare(body: EvaluationCreate, settings: Settings) -> PreparedEvaluation:
+    """Validate protocol, judge, options and every item; raise InvalidSubmission listing problems."""
+    protocol = _protocol(body.protocol)
+    errors: list[FieldError] = []
+    if body.judge not in settings.judges():
+        errors.append(FieldError("/judge", f"unknown judge {body.judge!r}; configured: {sorted(settings.judges())}"))
+    options = _options(protocol, body.options, errors)
+    if len(body.items) > settings.limits.max_items:
+        errors.append(FieldError("/items", f"too many items: {len(body.items)} > limit max_items={settings.limits.max_items}"))
+        raise InvalidSubmission(errors)
+    items = _items(protocol, body.items, settings.limits.max_field_chars, errors)
+    if errors:
+        raise InvalidSubmission(errors[:MAX_REPORTED_ERRORS])
+    return _rows(body, protocol, options, items, settings)
+
+
+def _protocol(name: str) -> EvaluationProtocol:
+    try:
+        return get_protocol(name)
+    except KeyError:
+        raise InvalidSubmission(
+            [FieldError("/protocol", f"unknown protocol {name!r}; available: {protocol_names()}")]
+        ) from None
+
+
+def _options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) -> BaseModel | None:
+    try:
+        return protocol.options_model.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(pydantic_errors(exc, "options"))
+        return None
+
+
+def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldError]) -> list[BaseModel]:
+    items, seen = [], {}
+    for index, raw in enumerate(raw_items):
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
+        too_long = _first_overlong(raw, max_chars)
+        if too_long:
+            errors.append(FieldError(pointer("items", index, *too_long), f"longer than limit max_field_chars={max_chars}"))
+            continue
+        try:
+            item = protocol.item_model.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(exc, "items", index))
+            continue
+        if item.id in seen:
+            errors.append(FieldError(pointer("items", index, "id"), f"duplicate item id {item.id!r} (first at /items/{seen[item.id]})"))
+        seen.setdefault(item.id, index)
+        items.append(item)
+    return items
+
+
+def _first_overlong(value: Any, max_chars: int, path: tuple = ()) -> tuple | None:
+    if isinstance(value, str):
+        return path if len(value) > max_chars else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _first_overlong(child, max_chars, path + (key,))
+        if found is not None:
+            return found
+    return None
+
+
+def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[BaseModel], settings: Settings) -> PreparedEvaluation:
+    evaluation_id = str(uuid.uuid4())
+    chunk_size = getattr(options, "chunk_size", None) or settings.chunk_size
+    chunks = [
+        {"evaluation_id": evaluation_id, "index": i, "start": start, "stop": min(start + chunk_size, len(items)),
+         "status": "pending", "attempts": 0}
+        for i, start in enumerate(range(0, len(items), chunk_size))
+    ]
+    evaluation = {
+        "id": evaluation_id, "protocol": protocol.name, "judge": body.judge, "model": body.model,
+        "suite": body.suite, "options": options.model_dump(mode="json"), "status": "queued",
+        "total": len(items), "done": 0, "failed": 0, "chunks_total": len(chunks), "chunks_done": 0,
+    }
+    rows = [
+        {"evaluation_id": evaluation_id, "position": i, "item_key": item.id,
+         "payload": item.model_dump(mode="json", exclude_none=True)}
+        for i, item in enumerate(items)
+    ]
+    return PreparedEvaluation(evaluation, rows, chunks)

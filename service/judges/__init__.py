@@ -1,0 +1,1 @@
+"""Judge models shipped with judgeserve: locating and preparing them for the engines."""

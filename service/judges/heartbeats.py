@@ -1,0 +1,39 @@
+"""Worker heartbeats: which judges a live worker serves right now."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from service.db.conflict import upsert
+from service.models import WorkerHeartbeat
+
+
+def beat(session: Session, worker_id: str, judges: Sequence[str], hostname: str, pid: int) -> None:
+    """Record that ``worker_id`` is alive and serving ``judges``."""
+    now = datetime.now(timezone.utc)
+    rows = [
+        {"worker_id": worker_id, "judge": judge, "hostname": hostname, "pid": pid,
+         "started_at": now, "last_seen": now}
+        for judge in judges
+    ]
+    upsert(session, WorkerHeartbeat, rows, ("worker_id", "judge"), ("last_seen", "hostname", "pid"))
+
+
+def retire(session: Session, worker_id: str) -> None:
+    """Forget a worker that is shutting down cleanly."""
+    session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+
+
+def live_workers(session: Session, ttl_seconds: float) -> dict[str, int]:
+    """Number of workers seen within ``ttl_seconds``, per judge."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=ttl_seconds)
+    query = (
+        select(WorkerHeartbeat.judge, func.count())
+        .where(WorkerHeartbeat.last_seen >= cutoff)
+        .group_by(WorkerHeartbeat.judge)
+    )
+    return {judge: count for judge, count in session.execute(query)}

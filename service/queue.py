@@ -1,0 +1,114 @@
+"""Enqueue jobs by dotted name with IDs only: RQ in production, a thread in embedded mode."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+JUDGE_CHUNK_JOB = "workers.jobs.judge_chunk.run"
+EMBEDDED_RUNTIME_START = "workers.runtime.start_embedded"
+EMBEDDED_RUNTIME_STOP = "workers.runtime.shutdown"
+
+
+class QueueUnavailable(RuntimeError):
+    """The queue cannot take jobs right now (e.g. Redis is down)."""
+
+
+class Dispatcher(Protocol):
+    """Where jobs go."""
+
+    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
+        """Queue ``job`` (a dotted function name) with ``args`` (IDs only)."""
+        ...
+
+    def ping(self) -> bool:
+        """True when the queue can take jobs."""
+        ...
+
+    def close(self) -> None:
+        """Release connections or threads."""
+        ...
+
+
+def resolve(dotted: str):
+    """Import ``package.module.function`` by name."""
+    module_name, _, attr = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class RQDispatcher:
+    """Enqueue to Redis/RQ, one queue per judge."""
+
+    def __init__(self, settings: Settings):
+        from redis import Redis
+
+        self.redis = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+        )
+
+    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
+        """Put the job on the named RQ queue (same job id → same job)."""
+        from redis.exceptions import RedisError
+        from rq import Queue
+
+        try:
+            Queue(queue, connection=self.redis).enqueue(
+                job, *args, job_id=job_id, job_timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400
+            )
+        except RedisError as exc:
+            raise QueueUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    def ping(self) -> bool:
+        """True when Redis answers."""
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(self.redis.ping())
+        except RedisError:
+            return False
+
+    def close(self) -> None:
+        """Close the Redis connection pool."""
+        self.redis.close()
+
+
+class InProcessDispatcher:
+    """Embedded mode: run jobs one at a time in a background thread of this process."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgeserve-job")
+        self._started = threading.Event()
+        self._executor.submit(self._call, EMBEDDED_RUNTIME_START, (settings,))
+
+    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
+        """Run the job after the ones already queued."""
+        self._executor.submit(self._call, job, args)
+
+    @staticmethod
+    def _call(job: str, args: tuple[Any, ...]) -> None:
+        try:
+            resolve(job)(*args)
+        except Exception:  # a failed job must not kill the executor thread
+            log.exception("in-process job %s%r failed", job, args)
+
+    def ping(self) -> bool:
+        """Always available."""
+        return True
+
+    def close(self) -> None:
+        """Stop taking jobs, finish the running one, release the runtime."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._call(EMBEDDED_RUNTIME_STOP, ())
+
+
+def make_dispatcher(settings: Settings) -> Dispatcher:
+    """RQ when Redis is configured, else in-process."""
+    return InProcessDispatcher(settings) if settings.embedded else RQDispatcher(settings)

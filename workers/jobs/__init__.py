@@ -1,0 +1,1 @@
+"""Jobs run by workers; enqueued by dotted name with IDs only."""

@@ -1,0 +1,110 @@
+"""Judge one chunk of an evaluation: every call of every item in one engine call, then persist."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from service.core.judging import JudgeBackend, JudgeOutput
+from service.core.protocol import PlannedCall
+from service.db.engine import session_scope
+from service.evaluations import repository as repo
+from service.evaluations.results import finalize, protocol_and_options, verdict_row
+from service.models import Evaluation, Item
+from workers import runtime
+
+log = logging.getLogger(__name__)
+
+ENGINE_ATTEMPTS = 3
+RETRY_DELAY_SECONDS = 2.0
+
+
+@dataclass
+class _Call:
+    item: Item
+    planned: PlannedCall
+
+
+def run(evaluation_id: str, chunk_index: int) -> str:
+    """Job entry point (IDs only). Safe to run twice: stored calls are skipped, progress counts once."""
+    url = runtime.settings().effective_database_url()
+    with session_scope(url) as session:
+        evaluation = repo.get_evaluation(session, evaluation_id)
+        chunk = repo.get_chunk(session, evaluation_id, chunk_index)
+        if evaluation is None or chunk is None:
+            return "missing"
+        if evaluation.status in repo.TERMINAL or chunk.status != "pending":
+            return f"skipped ({evaluation.status}, chunk {chunk.status})"
+        repo.mark_started(session, evaluation_id, chunk_index)
+        items = repo.items_in_range(session, evaluation_id, chunk.start, chunk.stop)
+        stored = repo.judgments_by_item(session, [item.id for item in items])
+        calls = _missing_calls(evaluation, items, stored)
+    backend = runtime.backend(evaluation.judge)
+    outputs = _generate(backend, calls, evaluation_id, chunk_index)
+    with session_scope(url) as session:
+        _persist(session, evaluation, items, calls, outputs, backend.fingerprint, chunk_index)
+    return f"judged {len(calls)} calls for {len(items)} items"
+
+
+def _missing_calls(evaluation: Evaluation, items: list[Item], stored: dict) -> list[_Call]:
+    protocol, options = protocol_and_options(evaluation)
+    calls = []
+    for item in items:
+        done = {(j.order, j.sample) for j in stored.get(item.id, [])}
+        parsed = protocol.item_model.model_validate(item.payload)
+        calls.extend(
+            _Call(item, planned)
+            for planned in protocol.plan_calls(parsed, options)
+            if (planned.order, planned.sample) not in done
+        )
+    return calls
+
+
+def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chunk_index: int) -> list[JudgeOutput]:
+    """One engine call for the whole chunk, retried a bounded number of times on engine errors."""
+    if not calls:
+        return []
+    requests = [call.planned.request for call in calls]
+    for attempt in range(1, ENGINE_ATTEMPTS + 1):
+        try:
+            outputs = backend.generate(requests)
+            if len(outputs) != len(requests):
+                raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(requests)} requests")
+            return outputs
+        except Exception as exc:  # engine failure: retry, then record it on every call
+            log.warning("engine failed on evaluation %s chunk %s (attempt %d/%d): %s",
+                        evaluation_id, chunk_index, attempt, ENGINE_ATTEMPTS, exc)
+            if attempt == ENGINE_ATTEMPTS:
+                message = f"engine error after {ENGINE_ATTEMPTS} attempts: {type(exc).__name__}: {exc}"
+                return [JudgeOutput(text="", error=message[:2000]) for _ in requests]
+            time.sleep(RETRY_DELAY_SECONDS * attempt)
+    raise AssertionError("unreachable")
+
+
+def _persist(session: Session, evaluation: Evaluation, items: list[Item], calls: list[_Call],
+             outputs: list[JudgeOutput], fingerprint: str, chunk_index: int) -> None:
+    """Judgments, verdicts and progress in one transaction; finalize when the last chunk lands."""
+    protocol, options = protocol_and_options(evaluation)
+    rows = []
+    for call, output in zip(calls, outputs):
+        result = protocol.parse(call.planned, output, options)
+        rows.append({
+            "evaluation_id": evaluation.id, "item_id": call.item.id, "order": call.planned.order,
+            "sample": call.planned.sample, "prompt_hash": call.planned.request.prompt_hash(),
+            "raw_output": output.text, "rationale": output.rationale, "label": result.label,
+            "label_probs": result.label_probs, "fingerprint": fingerprint,
+            "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
+            "latency_ms": output.latency_ms, "error": output.error,
+        })
+    repo.add_judgments(session, rows)
+    judgments = repo.judgments_by_item(session, [item.id for item in items])
+    verdicts = [verdict_row(evaluation, item, judgments.get(item.id, [])) for item in items]
+    repo.put_verdicts(session, verdicts)
+    failed = sum(1 for v in verdicts if v["failed"])
+    if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed):
+        current = repo.get_evaluation(session, evaluation.id)
+        if current is not None and current.chunks_done == current.chunks_total:
+            finalize(session, evaluation.id)

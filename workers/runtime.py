@@ -1,0 +1,76 @@
+"""Process-wide state of a worker: settings and the one backend per judge, built once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from service.config import Settings, get_settings
+from service.core.judging import JudgeBackend
+from workers.backends import build_backend
+from workers.heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_backends: dict[str, JudgeBackend] = {}
+_heartbeat: Heartbeat | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Use these settings in this process (instead of reading the environment)."""
+    global _settings
+    _settings = settings
+
+
+def settings() -> Settings:
+    """The settings this process runs with."""
+    return _settings or get_settings()
+
+
+def backend(judge_name: str) -> JudgeBackend:
+    """The backend of a judge, built on first use and then reused for every job."""
+    with _lock:
+        if judge_name not in _backends:
+            judge = settings().judges()[judge_name]
+            log.info("building backend for judge %s (%s, %s)", judge.name, judge.backend, judge.model)
+            _backends[judge_name] = build_backend(judge, settings())
+        return _backends[judge_name]
+
+
+def worker_id() -> str:
+    """A unique name for this worker process."""
+    return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+
+
+def start_heartbeat(judges: list[str]) -> Heartbeat:
+    """Start announcing that this process serves ``judges``."""
+    global _heartbeat
+    _heartbeat = Heartbeat(settings(), worker_id(), judges)
+    _heartbeat.start()
+    return _heartbeat
+
+
+def start_embedded(embedded_settings: Settings) -> None:
+    """Embedded mode: serve every configured judge in this process."""
+    configure(embedded_settings)
+    start_heartbeat(sorted(embedded_settings.judges()))
+
+
+def shutdown() -> None:
+    """Stop the heartbeat and release every backend."""
+    global _heartbeat
+    if _heartbeat is not None:
+        _heartbeat.stop()
+        _heartbeat = None
+    with _lock:
+        for name, engine in list(_backends.items()):
+            try:
+                engine.close()
+            except Exception:  # shutting down: report and go on
+                log.exception("closing backend %s failed", name)
+        _backends.clear()
