@@ -1,0 +1,1 @@
+"""The `judgeserve` command, one module per command group."""

@@ -1,0 +1,63 @@
+"""Decisions, majority labels, BPDE, review selection and the reliability report."""
+
+import math
+
+import pytest
+
+from service.core.calibration import bpde, decide, majority_label, reliability_report, select_for_review
+from service.core.protocol import ItemVerdict
+
+
+@pytest.mark.parametrize(
+    "preference, margin, expected",
+    [(0.9, 0.05, "a"), (0.55, 0.05, "tie"), (0.5501, 0.05, "a"), (0.45, 0.05, "tie"), (0.1, 0.05, "b"),
+     (0.5, 0.0, "tie"), (0.51, 0.0, "a")],
+)
+def test_decide(preference, margin, expected):
+    assert decide(preference, margin) == expected
+
+
+@pytest.mark.parametrize(
+    "outcomes, expected",
+    [([], None), ([None], None), (["a"], "a"), (["a", "a", "b"], "a"), (["a", "b"], "tie"),
+     (["a", "tie"], "a"), (["b", "tie"], "b")],
+)
+def test_majority_label(outcomes, expected):
+    assert majority_label(outcomes, 0.05) == expected
+
+
+@pytest.mark.parametrize(
+    "outcomes, expected",
+    [(["a", "a"], 0.0), (["a", "b"], math.log(2)), (["a", "b", "tie"], math.log(3)), (["a", None], 0.0)],
+)
+def test_bpde(outcomes, expected):
+    assert bpde(outcomes) == pytest.approx(expected)
+
+
+def test_select_for_review_takes_the_most_uncertain():
+    bpdes = [0.0, 1.0, 0.5, None, 1.0, 0.2]
+    assert select_for_review(bpdes, 0.5) == [False, True, True, False, True, False]
+    assert select_for_review(bpdes, 0.0) == [False] * 6
+    # never flags items without disagreement, even when asked for all
+    assert select_for_review(bpdes, 1.0) == [False, True, True, False, True, True]
+
+
+def _verdict(outcome, calls, inconsistent=False, unscored=False):
+    majority = {"ab": calls[0][1] if calls else None, "ba": calls[1][1] if len(calls) > 1 else None}
+    return ItemVerdict(
+        outcome=outcome, score=None if unscored else 0.5, unscored=unscored, position_inconsistent=inconsistent,
+        bpde=0.0, details={"calls": [{"order": o, "label": lab} for o, lab in calls], "order_majority": majority},
+    )
+
+
+def test_reliability_report():
+    verdicts = [
+        _verdict("a", [("ab", "1"), ("ba", "2")]),  # consistent: A wins in both orders
+        _verdict("tie", [("ab", "1"), ("ba", "1")], inconsistent=True),  # first slot wins twice
+        _verdict(None, [], unscored=True),
+    ]
+    report = reliability_report(verdicts, ("ab", "ba"))
+    assert report["position_consistency_rate"] == pytest.approx(0.5)
+    assert report["first_position_win_rate"] == pytest.approx(3 / 4)
+    assert report["tie_rate"] == pytest.approx(0.5)
+    assert report["unscored_rate"] == pytest.approx(1 / 3)

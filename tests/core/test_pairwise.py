@@ -1,0 +1,164 @@
+"""The pairwise protocol: prompts, order mapping, combining, aggregation, simulated judges."""
+
+import math
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from service.core.judging import JudgeOutput
+from service.core.pairwise import (
+    LABELS, PairwiseItem, PairwiseOptions, PairwiseProtocol, label_for_a, preference_for_a, render_messages,
+)
+from service.core.protocol import CallResult, get_protocol, protocol_names
+
+PROTOCOL = PairwiseProtocol()
+
+
+def make_item(**overrides) -> PairwiseItem:
+    fields = {"id": "i1", "prompt": "What is 2+2?", "response_a": "4", "response_b": "5"}
+    fields.update(overrides)
+    return PairwiseItem(**fields)
+
+
+def test_registered_by_name():
+    assert "pairwise" in protocol_names()
+    assert get_protocol("pairwise").name == "pairwise"
+
+
+def test_render_puts_shared_text_first_and_swaps_responses():
+    item = make_item(rubric="Be exact.", reference="4")
+    ab, ba = render_messages(item, "ab")[-1]["content"], render_messages(item, "ba")[-1]["content"]
+    shared = ab.split("[Response 1]")[0]
+    assert ba.startswith(shared)  # both orders share the prefix: rubric, question, reference
+    assert shared.index("[Rubric]") < shared.index("[User request]") < shared.index("[Reference answer]")
+    assert ab.endswith("[Response 1]\n4\n\n[Response 2]\n5")
+    assert ba.endswith("[Response 1]\n5\n\n[Response 2]\n4")
+
+
+def test_render_conversation():
+    item = PairwiseItem(id="c", conversation=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                                               {"role": "user", "content": "bye?"}], response_a="x", response_b="y")
+    content = render_messages(item, "ab")[-1]["content"]
+    assert "User: hi\nAssistant: hello\nUser: bye?" in content
+
+
+@pytest.mark.parametrize(
+    "order, label, probs, expected_pref, expected_outcome",
+    [
+        ("ab", "1", None, 1.0, "a"), ("ab", "2", None, 0.0, "b"), ("ab", "tie", None, 0.5, "tie"),
+        ("ba", "1", None, 0.0, "b"), ("ba", "2", None, 1.0, "a"), ("ba", "tie", None, 0.5, "tie"),
+        ("ab", "1", {"1": 0.6, "2": 0.2, "tie": 0.2}, 0.7, "a"),
+        ("ba", "1", {"1": 0.6, "2": 0.2, "tie": 0.2}, 0.3, "b"),
+        ("ab", None, None, None, None),
+    ],
+)
+def test_order_mapping(order, label, probs, expected_pref, expected_outcome):
+    pref = preference_for_a(order, label, probs)
+    assert pref == (None if expected_pref is None else pytest.approx(expected_pref))
+    assert label_for_a(order, label) == expected_outcome
+
+
+def _results(*calls):
+    return [CallResult(order, sample, label, probs, label or "") for order, sample, label, probs in calls]
+
+
+@pytest.mark.parametrize(
+    "calls, outcome, score, inconsistent, unscored",
+    [
+        # A wins in both orders
+        ([("ab", 0, "1", None), ("ba", 0, "2", None)], "a", 1.0, False, False),
+        # first slot wins both times: classic position bias -> tie and inconsistent
+        ([("ab", 0, "1", None), ("ba", 0, "1", None)], "tie", 0.5, True, False),
+        # soft: 97% on the first slot in both orders (SmolLM2's behaviour) -> preference 0.5
+        ([("ab", 0, "1", {"1": 0.97, "2": 0.03, "tie": 0.0}), ("ba", 0, "1", {"1": 0.97, "2": 0.03, "tie": 0.0})],
+         "tie", 0.5, True, False),
+        # one order unparseable: verdict from the other, no inconsistency flag
+        ([("ab", 0, "2", None), ("ba", 0, None, None)], "b", 0.0, False, False),
+        # nothing parseable -> unscored, never counted as a loss
+        ([("ab", 0, None, None), ("ba", 0, None, None)], None, None, False, True),
+        # both orders say tie
+        ([("ab", 0, "tie", None), ("ba", 0, "tie", None)], "tie", 0.5, False, False),
+    ],
+)
+def test_combine(calls, outcome, score, inconsistent, unscored):
+    verdict = PROTOCOL.combine(make_item(), _results(*calls), PairwiseOptions())
+    assert verdict.outcome == outcome
+    assert verdict.score == (None if score is None else pytest.approx(score))
+    assert verdict.position_inconsistent is inconsistent
+    assert verdict.unscored is unscored
+
+
+def test_tie_margin_widens_ties():
+    calls = _results(("ab", 0, "1", {"1": 0.6, "2": 0.4, "tie": 0.0}), ("ba", 0, "2", {"1": 0.4, "2": 0.6, "tie": 0.0}))
+    assert PROTOCOL.combine(make_item(), calls, PairwiseOptions(tie_margin=0.05)).outcome == "a"
+    assert PROTOCOL.combine(make_item(), calls, PairwiseOptions(tie_margin=0.2)).outcome == "tie"
+
+
+def test_plan_calls_orders_samples_and_seeds():
+    options = PairwiseOptions(samples=3, temperature=0.8, seed=5)
+    calls = PROTOCOL.plan_calls(make_item(), options)
+    assert [(c.order, c.sample) for c in calls] == [(o, s) for o in ("ab", "ba") for s in range(3)]
+    assert len({c.request.seed for c in calls}) == 6
+    assert calls == PROTOCOL.plan_calls(make_item(), options)  # deterministic
+    assert all(c.request.choices == LABELS and c.request.temperature == 0.8 for c in calls)
+    assert [c.order for c in PROTOCOL.plan_calls(make_item(), PairwiseOptions(orders="single"))] == ["ab"]
+
+
+def test_rationale_mode_asks_for_reasoning_then_verdict():
+    call = PROTOCOL.plan_calls(make_item(), PairwiseOptions(verdict_mode="rationale", rationale_tokens=64))[0]
+    assert call.request.rationale_tokens == 64
+    assert "explain" in call.request.messages[-1]["content"]
+    assert '"tie"' in call.request.verdict_followup
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [({"samples": 2, "temperature": 0.0}, None), ({"orders": "three"}, "orders"), ({"samples": 0}, "samples"),
+     ({"tie_margin": 0.7}, "tie_margin"), ({"bogus": 1}, "bogus"), ({"verdict_mode": "vibes"}, "verdict_mode")],
+)
+def test_invalid_options(options, field):
+    with pytest.raises(ValidationError) as info:
+        PairwiseOptions(**options)
+    if field:
+        assert info.value.errors()[0]["loc"][0] == field
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"prompt": None}, {"conversation": [{"role": "user", "content": "x"}]}, {"response_b": None}, {"id": ""},
+     {"human_label": "c"}, {"extra": 1}],
+)
+def test_invalid_items(fields):
+    raw = {"id": "i1", "prompt": "p", "response_a": "a", "response_b": "b"}
+    raw.update(fields)
+    raw = {k: v for k, v in raw.items() if v is not None}
+    with pytest.raises(ValidationError):
+        PairwiseItem(**raw)
+
+
+def test_parse_prefers_probabilities_and_falls_back_to_text():
+    call = PROTOCOL.plan_calls(make_item(), PairwiseOptions())[0]
+    out = JudgeOutput(text="tie", verdict_top_logprobs={"1": math.log(0.7), "2": math.log(0.2), "t": math.log(0.1)})
+    result = PROTOCOL.parse(call, out, PairwiseOptions())
+    assert result.label == "tie" and result.label_probs["1"] == pytest.approx(0.7)
+    assert PROTOCOL.parse(call, JudgeOutput(text="2"), PairwiseOptions()).label == "2"
+    assert PROTOCOL.parse(call, JudgeOutput(text="", error="boom"), PairwiseOptions()).label is None
+
+
+def test_summary_win_rate_and_human_agreement():
+    items = [make_item(id=f"i{i}", human_label=h) for i, h in enumerate(["a", "a", "b", "tie"])]
+    calls = [[("ab", 0, "1", None), ("ba", 0, "2", None)],   # a
+             [("ab", 0, "1", None), ("ba", 0, "1", None)],   # tie (inconsistent)
+             [("ab", 0, "2", None), ("ba", 0, "1", None)],   # b
+             [("ab", 0, None, None), ("ba", 0, None, None)]]  # unscored
+    options = PairwiseOptions()
+    verdicts = [PROTOCOL.combine(item, _results(*c), options) for item, c in zip(items, calls)]
+    summary, reliability = PROTOCOL.summarize(items, verdicts, options)
+    assert summary["win_rate"] == pytest.approx(0.5)
+    assert (summary["wins"], summary["losses"], summary["ties"], summary["n_unscored"]) == (1, 1, 1, 1)
+    low, high = summary["win_rate_ci95"]
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
+    assert summary["n_human_labelled"] == 3 and summary["judge_accuracy"] == pytest.approx(2 / 3)
+    assert reliability["position_consistency_rate"] == pytest.approx(2 / 3)
+    assert reliability["unscored_rate"] == pytest.approx(0.25)

@@ -1,0 +1,43 @@
+"""Helpers for tests that run real worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from service.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce ``settings`` in a child process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGESERVE_")}
+    values = {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "JUDGES_FILE": settings.judges_file, "DATA_DIR": settings.data_dir,
+        "QUEUE_PREFIX": settings.queue_prefix, "HEARTBEAT_SECONDS": settings.heartbeat_seconds,
+        "MODEL_CACHE_DIR": settings.model_cache_dir, "CHUNK_SIZE": settings.chunk_size,
+    }
+    env.update({f"JUDGESERVE_{k}": str(v) for k, v in values.items() if v is not None})
+    return env
+
+
+def run_worker(settings: Settings, judge: str, timeout: float = 600, burst: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m workers --judge NAME --burst`` as a real process until the queue is empty."""
+    args = [sys.executable, "-m", "workers", "--judge", judge] + (["--burst"] if burst else [])
+    return subprocess.run(args, env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
