@@ -42,7 +42,7 @@ def _enqueue_chunks(dispatcher: Dispatcher, settings: Settings, prepared: Prepar
             JUDGE_CHUNK_JOB,
             (evaluation["id"], chunk["index"]),
             queue=settings.queue_name(evaluation["judge"]),
-            job_id=f"judge-chunk.{evaluation['id']}.{chunk['index']}",
+            job_id=f"judge-chunk_{evaluation['id']}_{chunk['index']}",
             timeout=settings.job_timeout_seconds,
         )
 
