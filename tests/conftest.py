@@ -27,6 +27,8 @@ SCRIPTED_JUDGES = [
      "engine": {"policy": "first", "first_bias": 0.9}},
     {"name": "scripted-flaky", "backend": "scripted", "model": "scripted-flaky",
      "engine": {"policy": "longer", "fail_marker": "FAIL-ME"}},
+    {"name": "scripted-slow", "backend": "scripted", "model": "scripted-slow",
+     "engine": {"policy": "longer", "delay_ms": 500}},
     {"name": "unserved", "backend": "scripted", "model": "nobody-runs-me"},
 ]
 

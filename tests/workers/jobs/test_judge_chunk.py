@@ -1,0 +1,114 @@
+"""The chunk job on real Postgres: idempotent re-execution, resume, progress counted once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select, update
+
+from service.db.engine import session_scope
+from service.evaluations import service
+from service.evaluations.schemas import EvaluationCreate
+from service.models import Chunk, Evaluation, Judgment, Verdict
+from workers import runtime
+from workers.jobs import judge_chunk
+
+
+class RecordingDispatcher:
+    """Collects enqueued jobs instead of sending them (the job is then run by the test)."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def enqueue(self, job, args, queue, job_id, timeout):
+        self.jobs.append((job, args, queue, job_id, timeout))
+
+    def ping(self):
+        return True
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def submitted(prod_settings):
+    runtime.configure(prod_settings)
+    dispatcher = RecordingDispatcher()
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "a" * (i + 1), "response_b": "bb"} for i in range(6)]
+    body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items, options={"chunk_size": 3})
+    with session_scope(prod_settings.database_url) as session:
+        evaluation_id = service.submit(session, dispatcher, prod_settings, body)
+    yield prod_settings, evaluation_id, dispatcher
+    runtime.shutdown()
+
+
+def counts(settings, evaluation_id):
+    with session_scope(settings.database_url) as session:
+        judgments = session.scalar(select(func.count()).select_from(Judgment).where(Judgment.evaluation_id == evaluation_id))
+        verdicts = session.scalar(select(func.count()).select_from(Verdict).where(Verdict.evaluation_id == evaluation_id))
+        evaluation = session.get(Evaluation, evaluation_id)
+        return judgments, verdicts, evaluation.done, evaluation.chunks_done, evaluation.status
+
+
+def test_jobs_are_enqueued_by_name_with_ids_only(submitted):
+    settings, evaluation_id, dispatcher = submitted
+    assert [(job, args, queue) for job, args, queue, _, _ in dispatcher.jobs] == [
+        ("workers.jobs.judge_chunk.run", (evaluation_id, 0), settings.queue_name("scripted")),
+        ("workers.jobs.judge_chunk.run", (evaluation_id, 1), settings.queue_name("scripted")),
+    ]
+    assert all(timeout == settings.job_timeout_seconds for *_, timeout in dispatcher.jobs)
+
+
+def test_a_chunk_executed_twice_leaves_no_duplicates(submitted):
+    settings, evaluation_id, _ = submitted
+    judge_chunk.run(evaluation_id, 0)
+    assert counts(settings, evaluation_id) == (6, 3, 3, 1, "running")
+    # a redelivered job for a finished chunk does nothing
+    assert judge_chunk.run(evaluation_id, 0).startswith("skipped")
+    assert counts(settings, evaluation_id) == (6, 3, 3, 1, "running")
+    judge_chunk.run(evaluation_id, 1)
+    assert counts(settings, evaluation_id) == (12, 6, 6, 2, "completed")
+
+
+def test_the_same_chunk_run_by_two_workers_at_once_counts_once(prod_settings):
+    """Two executions overlap (a stale job re-enqueued while the first still runs)."""
+    runtime.configure(prod_settings)
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "a" * (i + 1), "response_b": "bb"} for i in range(4)]
+    body = EvaluationCreate(protocol="pairwise", judge="scripted-slow", model="m", items=items)
+    with session_scope(prod_settings.database_url) as session:
+        evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body)
+    try:
+        threads = [threading.Thread(target=judge_chunk.run, args=(evaluation_id, 0)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert runtime.backend("scripted-slow").generate_calls == 2  # both really judged
+        assert counts(prod_settings, evaluation_id) == (8, 4, 4, 1, "completed")
+    finally:
+        runtime.shutdown()
+
+
+def test_a_partly_judged_chunk_resumes_with_only_the_missing_calls(submitted):
+    settings, evaluation_id, _ = submitted
+    judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        # simulate a crash after some calls were stored: drop the 'ba' calls and reopen the chunk
+        session.execute(Judgment.__table__.delete().where(Judgment.evaluation_id == evaluation_id, Judgment.order == "ba"))
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0).values(status="pending"))
+        session.execute(update(Evaluation).where(Evaluation.id == evaluation_id).values(done=0, chunks_done=0))
+    backend = runtime.backend("scripted")
+    before = backend.requests_seen
+    judge_chunk.run(evaluation_id, 0)
+    assert backend.requests_seen - before == 3  # only the three missing 'ba' calls
+    assert counts(settings, evaluation_id)[:4] == (6, 3, 3, 1)
+
+
+def test_all_calls_of_a_chunk_go_to_the_engine_in_one_call(submitted):
+    settings, evaluation_id, _ = submitted
+    backend = runtime.backend("scripted")
+    calls_before, requests_before = backend.generate_calls, backend.requests_seen
+    judge_chunk.run(evaluation_id, 1)
+    assert backend.generate_calls - calls_before == 1
+    assert backend.requests_seen - requests_before == 6  # 3 items x 2 orders
