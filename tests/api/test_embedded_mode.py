@@ -1,0 +1,37 @@
+"""Embedded mode: SQLite file, migrations on start, jobs in-process; same code paths as production."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.config import Settings
+from service.db.engine import dispose_all
+from tests.support import wait_for
+
+
+def test_embedded_mode_judges_in_process(tmp_path, judges_file):
+    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file)
+    assert settings.embedded
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "x" * (i + 1), "response_b": "yy"} for i in range(5)]
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["checks"]["mode"] == "embedded"
+        created = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": "m",
+                                                       "items": items, "options": {"chunk_size": 2}})
+        assert created.status_code == 202
+        location = created.headers["location"]
+        done = wait_for(lambda: (e := client.get(location).json())["status"] == "completed" and e, timeout=30)
+        assert done["progress"]["done"] == 5 and done["progress"]["chunks_done"] == 3
+        assert (done["summary"]["wins"], done["summary"]["ties"], done["summary"]["losses"]) == (3, 1, 1)
+        # the in-process runner announces itself for every configured judge
+        judges = {j["name"]: j for j in client.get("/v1/judges").json()}
+        assert judges["scripted"]["available"] and judges["embedded"]["available"]
+        verdicts = client.get(f"{location}/verdicts").json()["data"]
+        assert len(verdicts) == 5 and all(len(v["judgments"]) == 2 for v in verdicts)
+    dispose_all()
+    database = tmp_path / "data" / "judgeserve.db"
+    with sqlite3.connect(database) as conn:  # schema made by the Alembic migration
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM judgments").fetchone()[0] == 10
