@@ -1,0 +1,55 @@
+"""Settings and judge configuration."""
+
+import pytest
+from pydantic import ValidationError
+
+from service.config import BUNDLED_MODEL, JudgeConfig, Settings, load_judges_file
+
+
+def test_embedded_by_default_and_embedded_judge_always_defined(monkeypatch, tmp_path):
+    for var in ("JUDGESERVE_DATABASE_URL", "JUDGESERVE_REDIS_URL", "JUDGESERVE_JUDGES_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings(data_dir=tmp_path)
+    assert settings.embedded
+    assert settings.effective_database_url() == f"sqlite:///{tmp_path.resolve()}/judgeserve.db"
+    judge = settings.judges()["embedded"]
+    assert judge.backend == "vllm" and judge.model == BUNDLED_MODEL
+
+
+def test_env_prefix_and_nested_groups(monkeypatch):
+    monkeypatch.setenv("JUDGESERVE_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("JUDGESERVE_REDIS_URL", "redis://h:6379/0")
+    monkeypatch.setenv("JUDGESERVE_LIMITS__MAX_ITEMS", "7")
+    settings = Settings()
+    assert not settings.embedded and settings.limits.max_items == 7
+
+
+def test_half_configured_production_is_refused():
+    with pytest.raises(ValidationError, match="both"):
+        Settings(database_url="postgresql://x@h/db", redis_url=None)
+
+
+def test_judges_file_merges_over_embedded(tmp_path):
+    path = tmp_path / "judges.yaml"
+    path.write_text("- {name: big, backend: vllm, model: /m}\n- {name: embedded, backend: scripted}\n")
+    judges = Settings(judges_file=path).judges()
+    assert set(judges) == {"embedded", "big"} and judges["embedded"].backend == "scripted"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("- {name: a}\n- {name: a}\n", "duplicate"), ("name: a\n", "list"), ("- {name: 'bad name'}\n", "name"),
+     ("- {name: r, backend: openai}\n", "base_url"), ("- {name: r, backend: tgi}\n", "backend")],
+)
+def test_bad_judges_files_are_explained(tmp_path, content, message):
+    path = tmp_path / "judges.yaml"
+    path.write_text(content)
+    with pytest.raises((ValueError, ValidationError), match=message):
+        load_judges_file(path)
+
+
+def test_fingerprint_changes_with_what_changes_behaviour():
+    base = JudgeConfig(name="j", model="m")
+    assert base.fingerprint() == JudgeConfig(name="other-name", model="m").fingerprint()
+    for change in ({"model": "m2"}, {"template_version": "v2"}, {"revision": "abc"}, {"engine": {"dtype": "float16"}}):
+        assert JudgeConfig(name="j", **({"model": "m"} | change)).fingerprint() != base.fingerprint()
