@@ -1,1 +1,1 @@
-"""Judge models shipped with judgeserve: locating and preparing them for the engines."""
+"""Judges: the bundled judge model (``bundled``) and which judges live workers serve (``heartbeats``)."""

@@ -41,7 +41,7 @@ def hub_offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     constants = sys.modules.get("huggingface_hub.constants")
-    if constants is not None and os.environ["HF_HUB_OFFLINE"] not in ("0", "false", "False"):
+    if constants is not None and os.environ["HF_HUB_OFFLINE"].upper() in {"1", "ON", "YES", "TRUE"}:
         constants.HF_HUB_OFFLINE = True  # already imported: the env var was read at import
 
 
@@ -77,10 +77,13 @@ def ensure_bundled_model(cache_dir: Path) -> Path:
         if _is_complete(target, stamp):  # another process finished while we waited
             return target
         _check_converter_installed()
+        for leftover in cache_dir.glob(f".{MODEL_DIRNAME}.[to][ml][pd]-*"):  # from a killed run
+            shutil.rmtree(leftover, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}.tmp-", dir=cache_dir))
         try:
             _convert(source, staging)
             (staging / MARKER).write_text(stamp + "\n", encoding="utf-8")
+            _make_readable(staging)
             _replace_dir(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -111,6 +114,13 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _make_readable(directory: Path) -> None:
+    """mkdtemp and safetensors create owner-only modes; let other users read the cache."""
+    os.chmod(directory, 0o755)
+    for path in directory.iterdir():
+        os.chmod(path, 0o644)
+
+
 def _replace_dir(staging: Path, target: Path) -> None:
     """Move ``staging`` to ``target``, first moving aside a stale or partial ``target``."""
     if target.exists():
@@ -121,7 +131,8 @@ def _replace_dir(staging: Path, target: Path) -> None:
 
 
 def _check_converter_installed() -> None:
-    missing = [name for name in ("torch", "transformers", "gguf", "accelerate") if importlib.util.find_spec(name) is None]
+    needed = ("torch", "transformers", "gguf", "accelerate")
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise RuntimeError(
             f"converting the bundled judge model needs {', '.join(missing)}: {INSTALL_HINT}"
