@@ -93,8 +93,11 @@ class PairwiseOptions(BaseModel):
         return ("ab", "ba") if self.orders == "both" else ("ab",)
 
 
-def render_messages(item: PairwiseItem, order: str) -> tuple[dict[str, str], ...]:
-    """Prompt for one order: shared text first, the two responses last (prefix-cache friendly)."""
+def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:
+    """Prompt for one order: shared text first, then the two responses, then the question.
+
+    Everything before ``[Response 1]`` is identical in both orders (prefix-cache friendly).
+    """
     first, second = (getattr(item, f"response_{side}") for side in ORDERS[order])
     parts = []
     if item.rubric:
@@ -104,6 +107,7 @@ def render_messages(item: PairwiseItem, order: str) -> tuple[dict[str, str], ...
         parts.append(f"[Reference answer]\n{item.reference}")
     parts.append(f"[Response 1]\n{first}")
     parts.append(f"[Response 2]\n{second}")
+    parts.append(question)
     return (
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": "\n\n".join(parts)},
@@ -148,13 +152,10 @@ class PairwiseProtocol:
     def plan_calls(self, item: PairwiseItem, options: PairwiseOptions) -> list[PlannedCall]:
         """Every order × sample for one item."""
         rationale = options.rationale_tokens if options.verdict_mode == "rationale" else 0
+        question = RATIONALE_QUESTION if rationale else VERDICT_QUESTION
         calls = []
         for order in options.order_names():
-            messages = render_messages(item, order)
-            if rationale:
-                messages = messages[:-1] + (
-                    {"role": "user", "content": messages[-1]["content"] + "\n\n" + RATIONALE_QUESTION},
-                )
+            messages = render_messages(item, order, question)
             for sample in range(options.samples):
                 request = JudgeRequest(
                     messages=messages,

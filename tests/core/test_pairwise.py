@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from service.core.judging import JudgeOutput
 from service.core.pairwise import (
-    LABELS, PairwiseItem, PairwiseOptions, PairwiseProtocol, label_for_a, preference_for_a, render_messages,
+    LABELS, RATIONALE_QUESTION, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol, label_for_a, preference_for_a, render_messages,
 )
 from service.core.protocol import CallResult, get_protocol, protocol_names
 
@@ -32,8 +32,17 @@ def test_render_puts_shared_text_first_and_swaps_responses():
     shared = ab.split("[Response 1]")[0]
     assert ba.startswith(shared)  # both orders share the prefix: rubric, question, reference
     assert shared.index("[Rubric]") < shared.index("[User request]") < shared.index("[Reference answer]")
-    assert ab.endswith("[Response 1]\n4\n\n[Response 2]\n5")
-    assert ba.endswith("[Response 1]\n5\n\n[Response 2]\n4")
+    assert "[Response 1]\n4\n\n[Response 2]\n5\n\n" in ab
+    assert "[Response 1]\n5\n\n[Response 2]\n4\n\n" in ba
+
+
+def test_the_default_request_asks_the_question_and_defines_every_label():
+    request = PROTOCOL.plan_calls(make_item(), PairwiseOptions())[0].request
+    last = request.messages[-1]["content"]
+    assert last.rstrip().endswith(VERDICT_QUESTION)
+    for label in request.choices:
+        assert f'"{label}"' in last
+    assert request.rationale_tokens == 0
 
 
 def test_render_conversation():
@@ -108,7 +117,8 @@ def test_plan_calls_orders_samples_and_seeds():
 def test_rationale_mode_asks_for_reasoning_then_verdict():
     call = PROTOCOL.plan_calls(make_item(), PairwiseOptions(verdict_mode="rationale", rationale_tokens=64))[0]
     assert call.request.rationale_tokens == 64
-    assert "explain" in call.request.messages[-1]["content"]
+    assert call.request.messages[-1]["content"].endswith(RATIONALE_QUESTION)
+    assert VERDICT_QUESTION not in call.request.messages[-1]["content"]
     assert '"tie"' in call.request.verdict_followup
 
 

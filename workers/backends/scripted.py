@@ -18,7 +18,8 @@ from typing import Sequence
 from service.config import JudgeConfig
 from service.core.judging import JudgeOutput, JudgeRequest
 
-_RESPONSES = re.compile(r"\[Response 1\]\n(.*)\n\n\[Response 2\]\n(.*)\Z", re.S)
+# the two responses, then the final one-paragraph question of the pairwise template
+_RESPONSES = re.compile(r"\[Response 1\]\n(.*)\n\n\[Response 2\]\n(.*)\n\n[^\n]+\Z", re.S)
 
 
 class ScriptedBackend:

@@ -46,6 +46,8 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     outputs = _generate(backend, calls, evaluation_id, chunk_index)
     with session_scope(url) as session:
         _persist(session, evaluation, items, calls, outputs, backend.fingerprint, chunk_index)
+    log.info("judged %d calls for %d items", len(calls), len(items),
+             extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index, "judge": evaluation.judge})
     return f"judged {len(calls)} calls for {len(items)} items"
 
 
@@ -76,7 +78,8 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
             return outputs
         except Exception as exc:  # engine failure: retry, then record it on every call
             log.warning("engine failed on evaluation %s chunk %s (attempt %d/%d): %s",
-                        evaluation_id, chunk_index, attempt, ENGINE_ATTEMPTS, exc)
+                        evaluation_id, chunk_index, attempt, ENGINE_ATTEMPTS, exc,
+                        extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
             if attempt == ENGINE_ATTEMPTS:
                 message = f"engine error after {ENGINE_ATTEMPTS} attempts: {type(exc).__name__}: {exc}"
                 return [JudgeOutput(text="", error=message[:2000]) for _ in requests]
