@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     port: int = 8321
     chunk_size: int = Field(default=32, ge=1, le=10_000)
     job_timeout_seconds: int = Field(default=3600, ge=10)
+    job_retries: int = Field(default=3, ge=0, le=20)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     heartbeat_ttl_seconds: float = Field(default=30.0, gt=0)
     queue_prefix: str = "judgeserve"

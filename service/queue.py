@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -49,6 +48,7 @@ class RQDispatcher:
     def __init__(self, settings: Settings):
         from redis import Redis
 
+        self.retries = settings.job_retries
         self.redis = Redis.from_url(
             settings.redis_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
         )
@@ -56,11 +56,13 @@ class RQDispatcher:
     def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
         """Put the job on the named RQ queue (same job id → same job)."""
         from redis.exceptions import RedisError
-        from rq import Queue
+        from rq import Queue, Retry
 
+        retry = Retry(max=self.retries, interval=[10, 60, 300]) if self.retries else None
         try:
             Queue(queue, connection=self.redis).enqueue(
-                job, *args, job_id=job_id, job_timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400
+                job, *args, job_id=job_id, job_timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400,
+                retry=retry,
             )
         except RedisError as exc:
             raise QueueUnavailable(f"Redis is unavailable: {exc}") from exc
@@ -80,12 +82,15 @@ class RQDispatcher:
 
 
 class InProcessDispatcher:
-    """Embedded mode: run jobs one at a time in a background thread of this process."""
+    """Embedded mode: run jobs one at a time in a background thread of this process.
+
+    Jobs still queued when the process stops are dropped; their chunks stay pending in the
+    database and are queued again when the embedded gateway starts (see ``requeue_pending``).
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgeserve-job")
-        self._started = threading.Event()
         self._executor.submit(self._call, EMBEDDED_RUNTIME_START, (settings,))
 
     def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:

@@ -10,8 +10,9 @@ from service.api.body_limit import BodySizeLimit
 from service.api.errors import install_error_handlers
 from service.api.routers import evaluations, health, judges
 from service.config import Settings, get_settings
-from service.db.engine import get_engine
+from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
+from service.evaluations.service import requeue_pending
 from service.logging_setup import configure_logging
 from service.queue import make_dispatcher
 
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upgrade(settings.effective_database_url())
         get_engine(settings.effective_database_url())
         app.state.dispatcher = make_dispatcher(settings)
+        if settings.embedded:  # chunks left pending by a previous run are picked up again
+            with session_scope(settings.effective_database_url()) as session:
+                requeue_pending(session, app.state.dispatcher, settings)
         try:
             yield
         finally:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLarge(Exception):
-    """Raised inside receive when a streamed body passes the limit."""
 
 
 class BodySizeLimit:
@@ -28,32 +25,27 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
 
         async def counting_receive() -> Message:
+            # Streamed bodies (no Content-Length): FastAPI turns this exception into our 413 problem.
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge()
+                    raise HTTPException(413, detail=self.detail)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        await self.app(scope, counting_receive, send)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+    @property
+    def detail(self) -> str:
+        """The message naming the limit."""
+        return f"the request body exceeds limit max_body_bytes={self.max_bytes}"
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps({
-            "type": "about:blank", "title": "Request body too large", "status": 413,
-            "detail": f"the request body exceeds limit max_body_bytes={self.max_bytes}",
+            "type": "about:blank", "title": "Request body too large", "status": 413, "detail": self.detail,
         }).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),

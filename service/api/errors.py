@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,6 +14,7 @@ from service.errors import Conflict, InvalidSubmission, NotFound, ServiceUnavail
 from service.evaluations.submission import pointer
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: list | None = None,
@@ -25,18 +29,22 @@ def problem(status: int, title: str, detail: str | None = None, errors: list | N
 
 
 def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = []
-    for err in exc.errors():
-        loc = list(err.get("loc", ()))
-        where = loc[0] if loc else "body"
-        path = loc[1:] if where == "body" else loc
-        entry = {"pointer": pointer(*path) if where == "body" else None, "detail": err.get("msg", "invalid")}
-        if where != "body":
-            entry["parameter"] = ".".join(str(p) for p in path[1:] or path)
-        errors.append(entry)
+    errors = [_field_error(err) for err in exc.errors()]
     first = errors[0] if errors else {}
     detail = f"{first.get('pointer') or first.get('parameter')}: {first.get('detail')}" if first else None
     return problem(422, "Invalid request", detail, errors)
+
+
+def _field_error(err: dict) -> dict:
+    """One validation error with a JSON pointer into the body, or the query parameter's name."""
+    loc = list(err.get("loc", ()))
+    where, path = (loc[0], loc[1:]) if loc else ("body", [])
+    if err.get("type") == "json_invalid":
+        position = path[0] if path else "?"
+        return {"pointer": "", "detail": f"the body is not valid JSON (error at character {position})"}
+    if where == "body":
+        return {"pointer": pointer(*path), "detail": err.get("msg", "invalid")}
+    return {"pointer": None, "parameter": ".".join(str(p) for p in path), "detail": err.get("msg", "invalid")}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -62,4 +70,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        title = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+        return problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")

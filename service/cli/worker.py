@@ -1,8 +1,9 @@
-"""`judgeserve worker --judge NAME`: the same as `python -m workers --judge NAME`."""
+"""`judgeserve worker --judge NAME`: replaces itself with `python -m workers --judge NAME`."""
 
 from __future__ import annotations
 
-import importlib
+import os
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -14,6 +15,8 @@ def worker(
     name: Annotated[Optional[str], typer.Option(help="RQ worker name.")] = None,
 ) -> None:
     """Start a judge worker (production mode: needs the database and Redis URLs)."""
-    # Looked up by name: the service package never imports workers statically.
-    serve_worker = importlib.import_module("workers.judge_worker").serve
-    raise typer.Exit(serve_worker(judge, burst=burst, name=name))
+    # exec, not import: the service package never imports the workers package.
+    argv = [sys.executable, "-m", "workers", "--judge", judge]
+    argv += ["--burst"] if burst else []
+    argv += ["--name", name] if name else []
+    os.execv(sys.executable, argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, Sequence
 
@@ -40,7 +41,7 @@ def bpde(outcomes: Sequence[str | None]) -> float:
 
 def select_for_review(bpdes: Sequence[float | None], review_fraction: float) -> list[bool]:
     """Flag the top ``review_fraction`` of items by BPDE (only items with BPDE > 0)."""
-    n_flag = int(round(review_fraction * len(bpdes)))
+    n_flag = math.floor(review_fraction * len(bpdes) + 0.5)  # half up, not banker's rounding
     ranked = sorted(
         (i for i, b in enumerate(bpdes) if b is not None and b > 0),
         key=lambda i: (-bpdes[i], i),

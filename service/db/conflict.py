@@ -17,22 +17,14 @@ def _insert_for(session: Session, model: type):
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
-def insert_ignoring_conflicts(
-    session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """Insert rows; rows whose ``keys`` already exist are left as they are."""
-    if rows:
-        statement = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys))
-        session.execute(statement, list(rows))
-
-
 def upsert(
-    session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str]
+    session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str],
+    where: Any = None,
 ) -> None:
-    """Insert rows, or update the ``update`` columns of rows whose ``keys`` exist."""
+    """Insert rows, or update the ``update`` columns of existing rows (only those matching ``where``)."""
     if rows:
         statement = _insert_for(session, model)
         statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={col: statement.excluded[col] for col in update}
+            index_elements=list(keys), set_={col: statement.excluded[col] for col in update}, where=where
         )
         session.execute(statement, list(rows))

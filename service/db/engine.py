@@ -33,11 +33,17 @@ def get_engine(url: str) -> Engine:
         return _engines[url]
 
 
-def _create(url: str) -> Engine:
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite database file if needed."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _create(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

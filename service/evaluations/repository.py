@@ -9,10 +9,11 @@ from typing import Any, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from service.db.conflict import insert_ignoring_conflicts, upsert
+from service.db.conflict import upsert
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
 TERMINAL = ("completed", "failed", "cancelled")
+ACTIVE = ("queued", "running")
 VERDICT_COLUMNS = ("outcome", "score", "unscored", "failed", "position_inconsistent", "bpde", "details")
 
 
@@ -41,10 +42,15 @@ def get_chunk(session: Session, evaluation_id: str, index: int) -> Chunk | None:
     return session.get(Chunk, (evaluation_id, index))
 
 
-def pending_chunk_indexes(session: Session, evaluation_id: str) -> list[int]:
-    """Indexes of the chunks not yet done."""
-    query = select(Chunk.index).where(Chunk.evaluation_id == evaluation_id, Chunk.status == "pending")
-    return list(session.scalars(query.order_by(Chunk.index)))
+def pending_chunks_of_active(session: Session) -> list[tuple[str, str, int]]:
+    """(evaluation id, judge, chunk index) of every pending chunk of a queued or running evaluation."""
+    query = (
+        select(Evaluation.id, Evaluation.judge, Chunk.index)
+        .join(Chunk, Chunk.evaluation_id == Evaluation.id)
+        .where(Evaluation.status.in_(ACTIVE), Chunk.status == "pending")
+        .order_by(Evaluation.created_at, Chunk.index)
+    )
+    return [(evaluation_id, judge, index) for evaluation_id, judge, index in session.execute(query)]
 
 
 def mark_started(session: Session, evaluation_id: str, chunk_index: int) -> None:
@@ -79,9 +85,14 @@ def judgments_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, li
     return grouped
 
 
+JUDGMENT_KEY = ("item_id", "order", "sample")
+
+
 def add_judgments(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store judge calls; a call already stored for (item, order, sample) is kept."""
-    insert_ignoring_conflicts(session, Judgment, rows, ("item_id", "order", "sample"))
+    """Store judge calls; a successful call already stored is kept, a failed one is replaced."""
+    if rows:
+        update_columns = [column for column in rows[0] if column not in JUDGMENT_KEY]
+        upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=Judgment.error.isnot(None))
 
 
 def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -135,7 +146,7 @@ def finish(session: Session, evaluation_id: str, status: str, summary: dict, rel
     """running → completed/failed with results; False if it was not running."""
     result = session.execute(
         update(Evaluation)
-        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(("queued", "running")))
+        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(ACTIVE))
         .values(status=status, summary=summary, reliability=reliability, error=error, completed_at=now())
     )
     return result.rowcount == 1
@@ -145,7 +156,7 @@ def cancel(session: Session, evaluation_id: str) -> bool:
     """Cancel a queued or running evaluation; False when it had already ended."""
     result = session.execute(
         update(Evaluation)
-        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(("queued", "running")))
+        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(ACTIVE))
         .values(status="cancelled", completed_at=now())
     )
     return result.rowcount == 1
@@ -153,11 +164,11 @@ def cancel(session: Session, evaluation_id: str) -> bool:
 
 def verdict_page(
     session: Session, evaluation_id: str, after_position: int, limit: int
-) -> list[tuple[Item, Verdict]]:
-    """Verdicted items after a position, in submission order (keyset pagination)."""
+) -> list[tuple[Item, Verdict | None]]:
+    """Items after a position with their verdict if made yet, in submission order (keyset pagination)."""
     query = (
         select(Item, Verdict)
-        .join(Verdict, Verdict.item_id == Item.id)
+        .outerjoin(Verdict, Verdict.item_id == Item.id)
         .where(Item.evaluation_id == evaluation_id, Item.position > after_position)
         .order_by(Item.position)
         .limit(limit)

@@ -47,7 +47,7 @@ def _as_item_verdict(verdict: Verdict) -> ItemVerdict:
 def finalize(session: Session, evaluation_id: str) -> bool:
     """Compute metrics, flag items for review and close the evaluation; False if not running."""
     evaluation = repo.get_evaluation(session, evaluation_id, for_update=True)
-    if evaluation is None or evaluation.status not in ("queued", "running"):
+    if evaluation is None or evaluation.status not in repo.ACTIVE:
         return False
     protocol, options = protocol_and_options(evaluation)
     rows = [(item, verdict) for item, verdict in repo.items_with_verdicts(session, evaluation_id) if verdict]

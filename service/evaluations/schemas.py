@@ -73,17 +73,18 @@ class JudgmentOut(BaseModel):
 
 
 class VerdictOut(BaseModel):
-    """One item's verdict with the judge calls behind it."""
+    """One item's verdict with the judge calls behind it; ``pending`` until its chunk is judged."""
 
     item_id: str
     position: int
-    outcome: str | None
-    score: float | None
-    unscored: bool
-    failed: bool
-    position_inconsistent: bool
-    needs_review: bool
-    bpde: float | None
+    pending: bool = False
+    outcome: str | None = None
+    score: float | None = None
+    unscored: bool = False
+    failed: bool = False
+    position_inconsistent: bool = False
+    needs_review: bool = False
+    bpde: float | None = None
     item: dict[str, Any] | None = None
     judgments: list[JudgmentOut]
 

@@ -9,7 +9,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.errors import FieldError, InvalidSubmission, NotFound, ServiceUnavailable
+from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, ServiceUnavailable
 from service.evaluations import repository as repo
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
 from service.evaluations.submission import PreparedEvaluation, prepare
@@ -38,13 +38,22 @@ def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: E
 def _enqueue_chunks(dispatcher: Dispatcher, settings: Settings, prepared: PreparedEvaluation) -> None:
     evaluation = prepared.evaluation
     for chunk in prepared.chunks:
-        dispatcher.enqueue(
-            JUDGE_CHUNK_JOB,
-            (evaluation["id"], chunk["index"]),
-            queue=settings.queue_name(evaluation["judge"]),
-            job_id=f"judge-chunk_{evaluation['id']}_{chunk['index']}",
-            timeout=settings.job_timeout_seconds,
-        )
+        _enqueue_chunk(dispatcher, settings, evaluation["id"], evaluation["judge"], chunk["index"])
+
+
+def _enqueue_chunk(dispatcher: Dispatcher, settings: Settings, evaluation_id: str, judge: str, index: int) -> None:
+    dispatcher.enqueue(
+        JUDGE_CHUNK_JOB, (evaluation_id, index), queue=settings.queue_name(judge),
+        job_id=f"judge-chunk_{evaluation_id}_{index}", timeout=settings.job_timeout_seconds,
+    )
+
+
+def requeue_pending(session: Session, dispatcher: Dispatcher, settings: Settings) -> int:
+    """Queue again every pending chunk of unfinished evaluations (embedded start-up); returns how many."""
+    pending = repo.pending_chunks_of_active(session)
+    for evaluation_id, judge, index in pending:
+        _enqueue_chunk(dispatcher, settings, evaluation_id, judge, index)
+    return len(pending)
 
 
 def _withdraw(session: Session, evaluation_id: str) -> None:
@@ -61,7 +70,7 @@ def get(session: Session, settings: Settings, evaluation_id: str) -> EvaluationO
         raise NotFound(f"evaluation {evaluation_id} not found")
     waiting = False
     detail = None
-    if evaluation.status in ("queued", "running"):
+    if evaluation.status in repo.ACTIVE:
         waiting = live_workers(session, settings.heartbeat_ttl_seconds).get(evaluation.judge, 0) == 0
         if waiting:
             detail = (f"waiting for a worker: no live worker serves judge {evaluation.judge!r} "
@@ -85,22 +94,31 @@ def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = N
 
 
 def verdicts(session: Session, evaluation_id: str, limit: int, cursor: str | None, include_item: bool) -> VerdictPage:
-    """A page of verdicts in submission order, with their judgments (three queries in all)."""
+    """A page of items in submission order with their verdicts and judgments (three queries in all).
+
+    Items whose chunk is not judged yet are listed as ``pending``, so a reader paging through a
+    running evaluation never skips an item.
+    """
     if repo.get_evaluation(session, evaluation_id) is None:
         raise NotFound(f"evaluation {evaluation_id} not found")
     rows = repo.verdict_page(session, evaluation_id, decode_cursor(cursor), limit)
     judgments = repo.judgments_by_item(session, [item.id for item, _ in rows])
-    data = [
-        VerdictOut(
-            item_id=item.item_key, position=item.position, outcome=v.outcome, score=v.score,
-            unscored=v.unscored, failed=v.failed, position_inconsistent=v.position_inconsistent,
-            needs_review=v.needs_review, bpde=v.bpde, item=item.payload if include_item else None,
-            judgments=[JudgmentOut.model_validate(j, from_attributes=True) for j in judgments.get(item.id, [])],
-        )
-        for item, v in rows
-    ]
+    data = [_verdict_out(item, verdict, judgments.get(item.id, []), include_item) for item, verdict in rows]
     next_cursor = encode_cursor(rows[-1][0].position) if len(rows) == limit else None
     return VerdictPage(data=data, next_cursor=next_cursor)
+
+
+def _verdict_out(item, verdict, judgments, include_item: bool) -> VerdictOut:
+    fields = {"item_id": item.item_key, "position": item.position,
+              "item": item.payload if include_item else None,
+              "judgments": [JudgmentOut.model_validate(j, from_attributes=True) for j in judgments]}
+    if verdict is None:
+        return VerdictOut(pending=True, **fields)
+    return VerdictOut(
+        outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored, failed=verdict.failed,
+        position_inconsistent=verdict.position_inconsistent, needs_review=verdict.needs_review,
+        bpde=verdict.bpde, **fields,
+    )
 
 
 def encode_cursor(position: int) -> str:
@@ -127,7 +145,8 @@ def cancel(session: Session, settings: Settings, evaluation_id: str) -> Evaluati
     evaluation = repo.get_evaluation(session, evaluation_id)
     if evaluation is None:
         raise NotFound(f"evaluation {evaluation_id} not found")
-    repo.cancel(session, evaluation_id)
+    if not repo.cancel(session, evaluation_id):
+        raise Conflict(f"evaluation {evaluation_id} has already ended ({evaluation.status}); nothing to cancel")
     session.commit()
     session.refresh(evaluation)
     return to_out(evaluation)

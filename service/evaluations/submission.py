@@ -77,9 +77,9 @@ def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldEr
     for index, raw in enumerate(raw_items):
         if len(errors) >= MAX_REPORTED_ERRORS:
             break
-        too_long = _first_overlong(raw, max_chars)
-        if too_long:
-            errors.append(FieldError(pointer("items", index, *too_long), f"longer than limit max_field_chars={max_chars}"))
+        bad = _first_bad_string(raw, max_chars)
+        if bad:
+            errors.append(FieldError(pointer("items", index, *bad[0]), bad[1]))
             continue
         try:
             item = protocol.item_model.model_validate(raw)
@@ -93,12 +93,17 @@ def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldEr
     return items
 
 
-def _first_overlong(value: Any, max_chars: int, path: tuple = ()) -> tuple | None:
+def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tuple, str] | None:
+    """The first string that is over the limit or holds a NUL (which Postgres cannot store)."""
     if isinstance(value, str):
-        return path if len(value) > max_chars else None
+        if len(value) > max_chars:
+            return path, f"longer than limit max_field_chars={max_chars}"
+        if "\x00" in value:
+            return path, "contains a NUL character (U+0000), which cannot be stored"
+        return None
     children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, child in children:
-        found = _first_overlong(child, max_chars, path + (key,))
+        found = _first_bad_string(child, max_chars, path + (key,))
         if found is not None:
             return found
     return None

@@ -11,7 +11,7 @@ from service.models.base import Base, Timestamp, utcnow
 
 
 class Chunk(Base):
-    """Items [start, stop) of an evaluation; ``status`` pending → done (or cancelled)."""
+    """Items [start, stop) of an evaluation; ``status`` pending → done."""
 
     __tablename__ = "chunks"
 

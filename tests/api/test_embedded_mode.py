@@ -35,3 +35,30 @@ def test_embedded_mode_judges_in_process(tmp_path, judges_file):
     with sqlite3.connect(database) as conn:  # schema made by the Alembic migration
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM judgments").fetchone()[0] == 10
+
+
+def test_embedded_start_picks_up_chunks_left_pending(tmp_path, judges_file):
+    """Jobs queued in memory are lost when the process stops; their chunks are queued again on start."""
+    from service.db.engine import session_scope
+    from service.db.migrate import upgrade
+    from service.evaluations import service
+    from service.evaluations.schemas import EvaluationCreate
+
+    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file)
+    upgrade(settings.effective_database_url())
+
+    class Forgetful:  # a dispatcher that loses every job, like a process that stopped
+        def enqueue(self, *args, **kwargs):
+            pass
+
+        def ping(self):
+            return True
+
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "a", "response_b": "bb"} for i in range(3)]
+    body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items, options={"chunk_size": 2})
+    with session_scope(settings.effective_database_url()) as session:
+        evaluation_id = service.submit(session, Forgetful(), settings, body)
+    with TestClient(create_app(settings)) as client:
+        done = wait_for(lambda: (e := client.get(f"/v1/evaluations/{evaluation_id}").json())["status"] == "completed" and e)
+        assert done["progress"]["done"] == 3
+    dispose_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -100,6 +101,19 @@ def test_invalid_submissions_name_the_field_and_store_nothing(client, prod_setti
     assert count(prod_settings, Evaluation) == 0 and count(prod_settings, Item) == 0
 
 
+def test_nul_characters_are_refused_by_name(client, prod_settings):
+    payload = body(2)
+    payload["items"][1]["response_a"] = "bad\x00byte"
+    response = client.post("/v1/evaluations", json=payload)
+    assert response.status_code == 422 and response.json()["errors"][0]["pointer"] == "/items/1/response_a"
+    assert count(prod_settings, Evaluation) == 0
+
+
+def test_malformed_json_is_a_clear_422(client):
+    response = client.post("/v1/evaluations", content=b'{"protocol": ', headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "not valid JSON" in response.json()["detail"]
+
+
 def test_unknown_evaluation_is_404(client):
     response = client.get("/v1/evaluations/does-not-exist")
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
@@ -110,6 +124,23 @@ def test_body_over_limit_is_413(prod_settings):
     with TestClient(create_app(small)) as client:
         response = client.post("/v1/evaluations", json=body(50))
     assert response.status_code == 413 and "max_body_bytes" in response.json()["detail"]
+    assert count(prod_settings, Evaluation) == 0
+
+
+def test_streamed_body_over_limit_is_413(prod_settings):
+    small = prod_settings.model_copy(update={"limits": Limits(max_body_bytes=2000)})
+
+    def chunks():  # no Content-Length: the limit is enforced while the body streams in
+        yield b'{"protocol": "pairwise", "judge": "scripted", "model": "m", "items": ['
+        for i in range(100):
+            yield json.dumps(body(1)["items"][0] | {"id": f"x{i}"}).encode() + (b"," if i < 99 else b"")
+        yield b"]}"
+
+    with TestClient(create_app(small)) as client:
+        response = client.post("/v1/evaluations", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "max_body_bytes=2000" in response.json()["detail"]
     assert count(prod_settings, Evaluation) == 0
 
 
@@ -129,7 +160,10 @@ def test_cancel_before_work_leaves_nothing_running(client, prod_settings):
     assert run_worker(prod_settings, "scripted").returncode == 0
     after = client.get(f"/v1/evaluations/{evaluation_id}").json()
     assert after["status"] == "cancelled" and after["progress"]["done"] == 0
-    assert client.get(f"/v1/evaluations/{evaluation_id}/verdicts").json()["data"] == []
+    listed = client.get(f"/v1/evaluations/{evaluation_id}/verdicts").json()["data"]
+    assert [v["pending"] for v in listed] == [True] * 4 and all(v["judgments"] == [] for v in listed)
+    again = client.post(f"/v1/evaluations/{evaluation_id}/cancel")
+    assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
 
 
 def test_judge_failures_are_counted_and_an_all_failed_evaluation_fails(client, prod_settings):

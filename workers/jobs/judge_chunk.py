@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeBackend, JudgeOutput
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 ENGINE_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 2.0
+# A chunk started this many times without finishing (crashes, killed workers) is given up.
+MAX_CHUNK_ATTEMPTS = 5
 
 
 @dataclass
@@ -38,12 +41,18 @@ def run(evaluation_id: str, chunk_index: int) -> str:
             return "missing"
         if evaluation.status in repo.TERMINAL or chunk.status != "pending":
             return f"skipped ({evaluation.status}, chunk {chunk.status})"
+        abandoned = chunk.attempts >= MAX_CHUNK_ATTEMPTS
         repo.mark_started(session, evaluation_id, chunk_index)
         items = repo.items_in_range(session, evaluation_id, chunk.start, chunk.stop)
         stored = repo.judgments_by_item(session, [item.id for item in items])
         calls = _missing_calls(evaluation, items, stored)
     backend = runtime.backend(evaluation.judge)
-    outputs = _generate(backend, calls, evaluation_id, chunk_index)
+    if abandoned:
+        reason = f"chunk abandoned after {chunk.attempts} unfinished attempts"
+        log.error(reason, extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
+        outputs = [JudgeOutput(text="", error=reason) for _ in calls]
+    else:
+        outputs = _generate(backend, calls, evaluation_id, chunk_index)
     with session_scope(url) as session:
         _persist(session, evaluation, items, calls, outputs, backend.fingerprint, chunk_index)
     log.info("judged %d calls for %d items", len(calls), len(items),
@@ -55,7 +64,7 @@ def _missing_calls(evaluation: Evaluation, items: list[Item], stored: dict) -> l
     protocol, options = protocol_and_options(evaluation)
     calls = []
     for item in items:
-        done = {(j.order, j.sample) for j in stored.get(item.id, [])}
+        done = {(j.order, j.sample) for j in stored.get(item.id, []) if j.error is None}
         parsed = protocol.item_model.model_validate(item.payload)
         calls.extend(
             _Call(item, planned)
@@ -76,6 +85,8 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
             if len(outputs) != len(requests):
                 raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(requests)} requests")
             return outputs
+        except BaseTimeoutException:  # the job's explicit timeout: let RQ stop and retry the job
+            raise
         except Exception as exc:  # engine failure: retry, then record it on every call
             log.warning("engine failed on evaluation %s chunk %s (attempt %d/%d): %s",
                         evaluation_id, chunk_index, attempt, ENGINE_ATTEMPTS, exc,
@@ -97,7 +108,7 @@ def _persist(session: Session, evaluation: Evaluation, items: list[Item], calls:
         rows.append({
             "evaluation_id": evaluation.id, "item_id": call.item.id, "order": call.planned.order,
             "sample": call.planned.sample, "prompt_hash": call.planned.request.prompt_hash(),
-            "raw_output": output.text, "rationale": output.rationale, "label": result.label,
+            "raw_output": _storable(output.text), "rationale": _storable(output.rationale), "label": result.label,
             "label_probs": result.label_probs, "fingerprint": fingerprint,
             "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
             "latency_ms": output.latency_ms, "error": output.error,
@@ -111,3 +122,8 @@ def _persist(session: Session, evaluation: Evaluation, items: list[Item], calls:
         current = repo.get_evaluation(session, evaluation.id)
         if current is not None and current.chunks_done == current.chunks_total:
             finalize(session, evaluation.id)
+
+
+def _storable(text: str | None) -> str | None:
+    """Judge text without NUL characters, which Postgres cannot store."""
+    return text.replace("\x00", "\ufffd") if text else text

@@ -19,6 +19,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 PROBLEMS = {
     404: {"description": "No such evaluation (problem+json)"},
+    409: {"description": "The evaluation has already ended (problem+json)"},
     413: {"description": "Request body over the configured limit (problem+json)"},
     422: {"description": "Invalid submission; `errors[].pointer` names each field (problem+json)"},
     503: {"description": "Queue unavailable; retry after `Retry-After` seconds (problem+json)"},
@@ -52,7 +53,7 @@ def list_verdicts(
     return service.verdicts(session, evaluation_id, limit, cursor, include_item)
 
 
-@router.post("/{evaluation_id}/cancel", response_model=EvaluationOut, responses={404: PROBLEMS[404]})
+@router.post("/{evaluation_id}/cancel", response_model=EvaluationOut, responses={k: PROBLEMS[k] for k in (404, 409)})
 def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep) -> EvaluationOut:
     """Stop remaining work; verdicts already made stay readable."""
     return service.cancel(session, settings, evaluation_id)

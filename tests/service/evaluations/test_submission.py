@@ -34,7 +34,7 @@ def test_rows_and_chunks():
 
 
 def test_unicode_empty_and_control_characters_are_kept():
-    odd = "naïve 🤖\x00\x1f" + "x" * 1000
+    odd = "naïve 🤖\x01\x1f\u200b" + "x" * 1000
     prepared = prepare(body([item(0, response_a=odd, response_b="")]), settings())
     assert prepared.items[0]["payload"]["response_a"] == odd and prepared.items[0]["payload"]["response_b"] == ""
 
@@ -46,6 +46,7 @@ def test_unicode_empty_and_control_characters_are_kept():
         ([item(0, response_a="x" * 11)], {"max_field_chars": 10}, "/items/0/response_a", "max_field_chars=10"),
         ([item(i) for i in range(3)], {"max_items": 2}, "/items", "max_items=2"),
         ([item(0, conversation=[{"role": "robot", "content": "x"}])], {}, "/items/0/conversation/0/role", ""),
+        ([item(0), item(1, reference="a\x00b")], {}, "/items/1/reference", "NUL"),
     ],
 )
 def test_problems_are_named(items, limits, pointer_, text):

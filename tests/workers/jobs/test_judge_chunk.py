@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select, update
@@ -79,12 +79,10 @@ def test_the_same_chunk_run_by_two_workers_at_once_counts_once(prod_settings):
     with session_scope(prod_settings.database_url) as session:
         evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body)
     try:
-        threads = [threading.Thread(target=judge_chunk.run, args=(evaluation_id, 0)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert runtime.backend("scripted-slow").generate_calls == 2  # both really judged
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = [f.result(timeout=60) for f in [pool.submit(judge_chunk.run, evaluation_id, 0) for _ in range(2)]]
+        assert all(r.startswith("judged 8 calls") for r in results), results  # both really judged, neither failed
+        assert runtime.backend("scripted-slow").generate_calls == 2
         assert counts(prod_settings, evaluation_id) == (8, 4, 4, 1, "completed")
     finally:
         runtime.shutdown()
@@ -112,3 +110,66 @@ def test_all_calls_of_a_chunk_go_to_the_engine_in_one_call(submitted):
     judge_chunk.run(evaluation_id, 1)
     assert backend.generate_calls - calls_before == 1
     assert backend.requests_seen - requests_before == 6  # 3 items x 2 orders
+
+
+def test_engine_failure_is_retried_then_recorded_and_a_later_run_replaces_it(submitted, monkeypatch):
+    settings, evaluation_id, _ = submitted
+    monkeypatch.setattr(judge_chunk, "RETRY_DELAY_SECONDS", 0.0)
+    backend = runtime.backend("scripted")
+    attempts = []
+
+    def broken(requests):
+        attempts.append(len(requests))
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(backend, "generate", broken)
+    judge_chunk.run(evaluation_id, 0)
+    judge_chunk.run(evaluation_id, 1)
+    assert attempts == [6] * judge_chunk.ENGINE_ATTEMPTS * 2  # bounded retries, whole chunk per call
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        assert evaluation.status == "failed" and evaluation.failed == 6 and "no item could be judged" in evaluation.error
+        errors = session.scalars(select(Judgment.error).where(Judgment.evaluation_id == evaluation_id)).all()
+    assert len(errors) == 12 and all("CUDA out of memory" in e for e in errors)
+
+    # an operator re-opens a chunk: failed calls are judged again and replace the errors, no duplicates
+    monkeypatch.undo()
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0).values(status="pending"))
+        session.execute(update(Evaluation).where(Evaluation.id == evaluation_id).values(status="running"))
+    judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(select(Judgment.error).where(Judgment.evaluation_id == evaluation_id)).all()
+    assert len(rows) == 12 and sum(1 for (e,) in rows if e is None) == 6
+
+
+def test_the_job_timeout_is_not_swallowed(submitted, monkeypatch):
+    from rq.timeouts import JobTimeoutException
+
+    settings, evaluation_id, _ = submitted
+
+    def hung(requests):
+        raise JobTimeoutException("Task exceeded maximum timeout value")
+
+    monkeypatch.setattr(runtime.backend("scripted"), "generate", hung)
+    with pytest.raises(JobTimeoutException):
+        judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        assert session.get(Chunk, (evaluation_id, 0)).status == "pending"  # left for RQ's retry
+        assert session.scalar(select(func.count()).select_from(Judgment)) == 0
+
+
+def test_a_chunk_that_keeps_crashing_is_abandoned_with_a_reason(submitted):
+    settings, evaluation_id, _ = submitted
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
+                        .values(attempts=judge_chunk.MAX_CHUNK_ATTEMPTS))
+    backend = runtime.backend("scripted")
+    calls_before = backend.generate_calls
+    judge_chunk.run(evaluation_id, 0)
+    assert backend.generate_calls == calls_before  # no engine call for an abandoned chunk
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        assert (evaluation.done, evaluation.failed, evaluation.chunks_done) == (0, 3, 1)
+        errors = session.scalars(select(Judgment.error).where(Judgment.evaluation_id == evaluation_id)).all()
+    assert len(errors) == 6 and all("abandoned after" in e for e in errors)
