@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         """The RQ queue that a judge's workers listen on."""
         return f"{self.queue_prefix}.judge.{judge}"
 
+    @property
+    def aggregate_queue(self) -> str:
+        """The RQ queue of leaderboard aggregation jobs (every judge worker also serves it)."""
+        return f"{self.queue_prefix}.aggregate"
+
 
 def load_judges_file(path: Path) -> list[JudgeConfig]:
     """Parse a YAML or JSON list of judge configurations."""

@@ -12,6 +12,7 @@ from service.config import Settings
 log = logging.getLogger(__name__)
 
 JUDGE_CHUNK_JOB = "workers.jobs.judge_chunk.run"
+AGGREGATE_JOB = "workers.jobs.aggregate.run"
 EMBEDDED_RUNTIME_START = "workers.runtime.start_embedded"
 EMBEDDED_RUNTIME_STOP = "workers.runtime.shutdown"
 
@@ -91,7 +92,7 @@ class InProcessDispatcher:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgeserve-job")
-        self._executor.submit(self._call, EMBEDDED_RUNTIME_START, (settings,))
+        self._executor.submit(self._call, EMBEDDED_RUNTIME_START, (settings, self))
 
     def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
         """Run the job after the ones already queued."""
@@ -112,6 +113,13 @@ class InProcessDispatcher:
         """Stop taking jobs, finish the running one, release the runtime."""
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._call(EMBEDDED_RUNTIME_STOP, ())
+
+
+def enqueue_aggregate(dispatcher: Dispatcher, settings: Settings, suite: str, protocol: str, judge: str) -> None:
+    """Queue a leaderboard refresh for one suite × protocol × judge."""
+    key = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{suite}_{protocol}_{judge}")
+    dispatcher.enqueue(AGGREGATE_JOB, (suite, protocol, judge), queue=settings.aggregate_queue,
+                       job_id=f"aggregate_{key}", timeout=600)
 
 
 def make_dispatcher(settings: Settings) -> Dispatcher:

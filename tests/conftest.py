@@ -14,12 +14,12 @@ from sqlalchemy import text
 from service.config import Settings
 from service.db.engine import get_engine
 from service.db.migrate import upgrade
+from service.models import Base
 
 PG_ADMIN_URL = os.environ.get("JUDGESERVE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = os.environ.get("JUDGESERVE_TEST_PG_DB", "judgeserve_test")
 PG_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
 REDIS_URL = os.environ.get("JUDGESERVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("verdicts", "judgments", "items", "chunks", "evaluations", "worker_heartbeats")
 
 SCRIPTED_JUDGES = [
     {"name": "scripted", "backend": "scripted", "model": "scripted-longer", "engine": {"policy": "longer"}},
@@ -53,7 +53,8 @@ def pg_url() -> str:
 def clean_pg(pg_url: str) -> str:
     """The test database with every table emptied."""
     with get_engine(pg_url).begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        tables = ", ".join(Base.metadata.tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return pg_url
 
 

@@ -34,7 +34,8 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     runtime.backend(judge_name)  # load the engine now, not in the first job
     runtime.start_heartbeat([judge_name])
     connection = Redis.from_url(settings.redis_url)
-    worker = JudgeWorker([settings.queue_name(judge_name)], connection=connection, name=name)
+    queues = [settings.queue_name(judge_name), settings.aggregate_queue]
+    worker = JudgeWorker(queues, connection=connection, name=name)
     log.info("worker %s serving judge %s on queue %s", worker.name, judge_name, settings.queue_name(judge_name))
     try:
         worker.work(burst=burst, with_scheduler=not burst, logging_level=settings.log_level)

@@ -10,6 +10,7 @@ import uuid
 
 from service.config import Settings, get_settings
 from service.core.judging import JudgeBackend
+from service.queue import Dispatcher, RQDispatcher
 from workers.backends import build_backend
 from workers.heartbeat import Heartbeat
 
@@ -19,6 +20,7 @@ _lock = threading.Lock()
 _settings: Settings | None = None
 _backends: dict[str, JudgeBackend] = {}
 _heartbeat: Heartbeat | None = None
+_dispatcher: Dispatcher | None = None
 
 
 def configure(settings: Settings) -> None:
@@ -55,15 +57,27 @@ def start_heartbeat(judges: list[str]) -> Heartbeat:
     return _heartbeat
 
 
-def start_embedded(embedded_settings: Settings) -> None:
+def dispatcher() -> Dispatcher:
+    """Where jobs started by jobs go: the embedded runner, or RQ (created on first use)."""
+    global _dispatcher
+    with _lock:
+        if _dispatcher is None:
+            _dispatcher = RQDispatcher(settings())
+        return _dispatcher
+
+
+def start_embedded(embedded_settings: Settings, embedded_dispatcher: Dispatcher) -> None:
     """Embedded mode: serve every configured judge in this process."""
+    global _dispatcher
     configure(embedded_settings)
+    _dispatcher = embedded_dispatcher
     start_heartbeat(sorted(embedded_settings.judges()))
 
 
 def shutdown() -> None:
     """Stop the heartbeat and release every backend."""
-    global _heartbeat
+    global _heartbeat, _dispatcher
+    _dispatcher = None
     if _heartbeat is not None:
         _heartbeat.stop()
         _heartbeat = None

@@ -205,6 +205,20 @@ class PairwiseProtocol:
             details={"calls": calls, "order_majority": majorities},
         )
 
+    def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+        """A full item from a suite item and a submission ``{id, response, ...}``: A is the
+        submitted response, B the suite's baseline response; submitted fields win."""
+        item = {"id": submitted.get("id"), "prompt": _suite_prompt(suite_item),
+                "reference": _suite_reference(suite_item), "category": suite_item.get("category"),
+                "response_b": suite_item.get("baseline_response")}
+        extra = {k: v for k, v in submitted.items() if k != "response"}
+        if "response" in submitted:
+            extra["response_a"] = submitted["response"]
+        merged = {k: v for k, v in (item | extra).items() if v is not None}
+        if "conversation" in merged:
+            merged.pop("prompt", None)
+        return merged
+
     def summarize(
         self, items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], options: PairwiseOptions
     ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -226,6 +240,16 @@ class PairwiseProtocol:
         }
         summary.update(_human_agreement(items, verdicts))
         return summary, calibration.reliability_report(verdicts, options.order_names())
+
+
+def _suite_prompt(suite_item: dict[str, Any]) -> str | None:
+    turns = suite_item.get("turns")
+    return suite_item.get("prompt") or (turns[0] if turns else None)
+
+
+def _suite_reference(suite_item: dict[str, Any]) -> str | None:
+    turns = suite_item.get("reference_turns")
+    return suite_item.get("reference") or (turns[0] if turns else None)
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -68,6 +68,10 @@ class EvaluationProtocol(Protocol):
         """Evaluation metrics and the judge reliability report."""
         ...
 
+    def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+        """A full item (not yet validated) from a suite item and the submitted fields."""
+        ...
+
 
 _REGISTRY: dict[str, EvaluationProtocol] = {}
 

@@ -174,3 +174,13 @@ def verdict_page(
         .limit(limit)
     )
     return [(item, verdict) for item, verdict in session.execute(query)]
+
+
+def scores_by_item(session: Session, evaluation_id: str) -> dict[str, float]:
+    """Item id → score of every scored verdict of an evaluation."""
+    query = (
+        select(Item.item_key, Verdict.score)
+        .join(Verdict, Verdict.item_id == Item.id)
+        .where(Item.evaluation_id == evaluation_id, Verdict.unscored.is_(False))
+    )
+    return {key: score for key, score in session.execute(query)}

@@ -17,8 +17,11 @@ class EvaluationCreate(BaseModel):
     protocol: str = Field(description="Protocol name, e.g. 'pairwise'.")
     judge: str = Field(description="Name of a configured judge (GET /v1/judges).")
     model: str = Field(min_length=1, max_length=256, description="The candidate model's name.")
-    suite: str | None = Field(default=None, max_length=256)
-    baseline_model: str | None = Field(default=None, max_length=256)
+    suite: str | None = Field(default=None, max_length=128,
+                              description="Run on a stored suite: items then carry `id` and `response` only.")
+    suite_version: int | None = Field(default=None, ge=1, description="Suite version (default: the latest).")
+    baseline_model: str | None = Field(default=None, max_length=256,
+                                       description="Who wrote response B (default: the suite's baseline model).")
     options: dict[str, Any] = Field(default_factory=dict)
     items: list[dict[str, Any]] = Field(min_length=1)
 
@@ -44,6 +47,8 @@ class EvaluationOut(BaseModel):
     judge: str
     model: str
     suite: str | None
+    suite_version: int | None
+    baseline_model: str | None
     options: dict[str, Any]
     progress: Progress
     summary: dict[str, Any] | None

@@ -12,8 +12,9 @@ from service.config import Settings
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, ServiceUnavailable
 from service.evaluations import repository as repo
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
-from service.evaluations.submission import PreparedEvaluation, prepare
+from service.evaluations.submission import PreparedEvaluation, SuiteContext, prepare
 from service.judges.heartbeats import live_workers
+from service.suites import repository as suites_repo
 from service.models import Evaluation
 from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate) -> str:
     """Validate, store and commit an evaluation, then enqueue its chunks; returns its id."""
-    prepared = prepare(body, settings)
+    prepared = prepare(body, settings, _suite_context(session, body) if body.suite else None)
     if not dispatcher.ping():
         raise ServiceUnavailable("the job queue (Redis) is unavailable; nothing was stored", retry_after=5)
     repo.add_evaluation(session, prepared.evaluation, prepared.items, prepared.chunks)
@@ -33,6 +34,15 @@ def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: E
         _withdraw(session, prepared.evaluation["id"])
         raise ServiceUnavailable(f"{exc}; nothing was stored", retry_after=5) from exc
     return prepared.evaluation["id"]
+
+
+def _suite_context(session: Session, body: EvaluationCreate) -> SuiteContext:
+    suite = suites_repo.get_suite(session, body.suite, body.suite_version)
+    if suite is None:
+        wanted = f"{body.suite!r}" + (f" version {body.suite_version}" if body.suite_version else "")
+        raise InvalidSubmission([FieldError("/suite", f"no suite {wanted}")])
+    items = {row.item_key: row.payload | {"category": row.category} for row in suites_repo.items_of(session, suite.id)}
+    return SuiteContext(suite.name, suite.version, suite.baseline_model, items)
 
 
 def _enqueue_chunks(dispatcher: Dispatcher, settings: Settings, prepared: PreparedEvaluation) -> None:
@@ -84,6 +94,7 @@ def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = N
     return EvaluationOut(
         id=evaluation.id, status=evaluation.status, status_detail=detail, waiting_for_worker=waiting,
         protocol=evaluation.protocol, judge=evaluation.judge, model=evaluation.model, suite=evaluation.suite,
+        suite_version=evaluation.suite_version, baseline_model=evaluation.baseline_model,
         options=evaluation.options,
         progress=Progress(total=evaluation.total, done=evaluation.done, failed=evaluation.failed,
                           chunks_total=evaluation.chunks_total, chunks_done=evaluation.chunks_done),

@@ -17,6 +17,16 @@ MAX_REPORTED_ERRORS = 20
 
 
 @dataclass
+class SuiteContext:
+    """The suite version an evaluation runs on: items by id (payload plus category)."""
+
+    name: str
+    version: int
+    baseline_model: str | None
+    items: dict[str, dict[str, Any]]
+
+
+@dataclass
 class PreparedEvaluation:
     """A validated submission, ready to store."""
 
@@ -39,8 +49,12 @@ def pydantic_errors(exc: ValidationError, *prefix: Any) -> list[FieldError]:
     ]
 
 
-def prepare(body: EvaluationCreate, settings: Settings) -> PreparedEvaluation:
-    """Validate protocol, judge, options and every item; raise InvalidSubmission listing problems."""
+def prepare(body: EvaluationCreate, settings: Settings, suite: SuiteContext | None = None) -> PreparedEvaluation:
+    """Validate protocol, judge, options and every item; raise InvalidSubmission listing problems.
+
+    With a suite, each submitted item names a suite item by ``id`` and brings the model's
+    ``response``; the protocol builds the full item from both.
+    """
     protocol = _protocol(body.protocol)
     errors: list[FieldError] = []
     if body.judge not in settings.judges():
@@ -49,10 +63,10 @@ def prepare(body: EvaluationCreate, settings: Settings) -> PreparedEvaluation:
     if len(body.items) > settings.limits.max_items:
         errors.append(FieldError("/items", f"too many items: {len(body.items)} > limit max_items={settings.limits.max_items}"))
         raise InvalidSubmission(errors)
-    items = _items(protocol, body.items, settings.limits.max_field_chars, errors)
+    items = _items(protocol, body.items, settings.limits.max_field_chars, errors, suite)
     if errors:
         raise InvalidSubmission(errors[:MAX_REPORTED_ERRORS])
-    return _rows(body, protocol, options, items, settings)
+    return _rows(body, protocol, options, items, settings, suite)
 
 
 def _protocol(name: str) -> EvaluationProtocol:
@@ -72,7 +86,8 @@ def _options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) 
         return None
 
 
-def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldError]) -> list[BaseModel]:
+def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldError],
+           suite: SuiteContext | None) -> list[BaseModel]:
     items, seen = [], {}
     for index, raw in enumerate(raw_items):
         if len(errors) >= MAX_REPORTED_ERRORS:
@@ -81,6 +96,12 @@ def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldEr
         if bad:
             errors.append(FieldError(pointer("items", index, *bad[0]), bad[1]))
             continue
+        if suite is not None:
+            if str(raw.get("id")) not in suite.items:
+                errors.append(FieldError(pointer("items", index, "id"),
+                                         f"no item {raw.get('id')!r} in suite {suite.name!r} version {suite.version}"))
+                continue
+            raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
         try:
             item = protocol.item_model.model_validate(raw)
         except ValidationError as exc:
@@ -109,7 +130,8 @@ def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tup
     return None
 
 
-def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[BaseModel], settings: Settings) -> PreparedEvaluation:
+def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[BaseModel], settings: Settings,
+          suite: SuiteContext | None) -> PreparedEvaluation:
     evaluation_id = str(uuid.uuid4())
     chunk_size = getattr(options, "chunk_size", None) or settings.chunk_size
     chunks = [
@@ -119,7 +141,9 @@ def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[Base
     ]
     evaluation = {
         "id": evaluation_id, "protocol": protocol.name, "judge": body.judge, "model": body.model,
-        "suite": body.suite, "options": options.model_dump(mode="json"), "status": "queued",
+        "suite": suite.name if suite else None, "suite_version": suite.version if suite else None,
+        "baseline_model": body.baseline_model or (suite.baseline_model if suite else None),
+        "options": options.model_dump(mode="json"), "status": "queued",
         "total": len(items), "done": 0, "failed": 0, "chunks_total": len(chunks), "chunks_done": 0,
     }
     rows = [

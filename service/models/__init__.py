@@ -5,7 +5,12 @@ from service.models.chunk import Chunk
 from service.models.evaluation import Evaluation
 from service.models.item import Item
 from service.models.judgment import Judgment
+from service.models.leaderboard_snapshot import LeaderboardSnapshot
+from service.models.suite import Suite, SuiteItem
 from service.models.verdict import Verdict
 from service.models.worker_heartbeat import WorkerHeartbeat
 
-__all__ = ["Base", "Chunk", "Evaluation", "Item", "Judgment", "Verdict", "WorkerHeartbeat"]
+__all__ = [
+    "Base", "Chunk", "Evaluation", "Item", "Judgment", "LeaderboardSnapshot", "Suite", "SuiteItem", "Verdict",
+    "WorkerHeartbeat",
+]

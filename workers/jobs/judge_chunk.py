@@ -15,6 +15,7 @@ from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.results import finalize, protocol_and_options, verdict_row
 from service.models import Evaluation, Item
+from service.queue import enqueue_aggregate
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     else:
         outputs = _generate(backend, calls, evaluation_id, chunk_index)
     with session_scope(url) as session:
-        _persist(session, evaluation, items, calls, outputs, backend.fingerprint, chunk_index)
+        finalized = _persist(session, evaluation, items, calls, outputs, backend.fingerprint, chunk_index)
+    if finalized and evaluation.suite:
+        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.suite, evaluation.protocol,
+                          evaluation.judge)
     log.info("judged %d calls for %d items", len(calls), len(items),
              extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index, "judge": evaluation.judge})
     return f"judged {len(calls)} calls for {len(items)} items"
@@ -99,8 +103,11 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
 
 
 def _persist(session: Session, evaluation: Evaluation, items: list[Item], calls: list[_Call],
-             outputs: list[JudgeOutput], fingerprint: str, chunk_index: int) -> None:
-    """Judgments, verdicts and progress in one transaction; finalize when the last chunk lands."""
+             outputs: list[JudgeOutput], fingerprint: str, chunk_index: int) -> bool:
+    """Judgments, verdicts and progress in one transaction; finalize when the last chunk lands.
+
+    Returns True when this call closed the evaluation.
+    """
     protocol, options = protocol_and_options(evaluation)
     rows = []
     for call, output in zip(calls, outputs):
@@ -121,7 +128,8 @@ def _persist(session: Session, evaluation: Evaluation, items: list[Item], calls:
     if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed):
         current = repo.get_evaluation(session, evaluation.id)
         if current is not None and current.chunks_done == current.chunks_total:
-            finalize(session, evaluation.id)
+            return finalize(session, evaluation.id)
+    return False
 
 
 def _storable(text: str | None) -> str | None:

@@ -1,0 +1,36 @@
+"""/v1/leaderboards: stored snapshots with ETag / If-None-Match for cheap polling."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from service.api.deps import get_session
+from service.leaderboards import service
+
+router = APIRouter(prefix="/v1/leaderboards", tags=["leaderboards"])
+# Clients may keep a copy but must revalidate: a poll with If-None-Match costs one indexed read.
+CACHE_CONTROL = "no-cache"
+
+
+@router.get("/{suite}", responses={304: {"description": "Not modified (ETag matches If-None-Match)"},
+                                   404: {"description": "No leaderboard yet (problem+json)"}})
+def get_leaderboard(
+    suite: str,
+    session: Annotated[Session, Depends(get_session)],
+    protocol: str = "pairwise",
+    judge: str | None = None,
+    runs: Annotated[Literal["latest", "all"], Query(description="latest run per model, or every run")] = "latest",
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One row per model with the metric, its 95% interval, n, Elo (Bradley–Terry) and the LC win rate."""
+    view = service.read(session, suite, protocol, judge, runs)
+    headers = {"ETag": view.etag, "Cache-Control": CACHE_CONTROL}
+    if if_none_match:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        if "*" in tags or view.etag in tags:
+            return Response(status_code=304, headers=headers)
+    return JSONResponse(view.body, headers=headers)

@@ -1,0 +1,1 @@
+"""Comparisons: the paired regression gate between two evaluations."""

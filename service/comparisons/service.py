@@ -1,0 +1,51 @@
+"""The regression gate: paired difference of two evaluations over the items they share."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from service.comparisons.schemas import ComparisonCreate, ComparisonOut
+from service.core.paired import paired_difference
+from service.errors import FieldError, InvalidSubmission, NotFound
+from service.evaluations import repository as repo
+from service.models import Evaluation
+
+# per-item metric kind by protocol: McNemar for 0/1 outcomes, sign-flip permutation otherwise
+METRIC_KIND = {"pairwise": "continuous", "href": "continuous", "rating": "continuous",
+               "answer_matching": "binary", "goal_success": "binary"}
+RULE = ("fail when the upper end of the 95% interval of (candidate − baseline) is below −margin, "
+        "or when the difference is below −margin with p < alpha; otherwise pass")
+
+
+def compare(session: Session, body: ComparisonCreate) -> ComparisonOut:
+    """Compare two completed evaluations item by item; 422 when they share no items."""
+    baseline = _completed(session, body.baseline_evaluation_id, "baseline_evaluation_id")
+    candidate = _completed(session, body.candidate_evaluation_id, "candidate_evaluation_id")
+    for field in ("suite", "judge", "protocol"):
+        if getattr(baseline, field) != getattr(candidate, field):
+            raise InvalidSubmission([FieldError("/candidate_evaluation_id", (
+                f"{field} differs: baseline has {getattr(baseline, field)!r}, candidate {getattr(candidate, field)!r}"))],
+                title="Evaluations are not comparable")
+    base_scores, cand_scores = repo.scores_by_item(session, baseline.id), repo.scores_by_item(session, candidate.id)
+    if not set(base_scores) & set(cand_scores):
+        raise InvalidSubmission([FieldError("/candidate_evaluation_id", "the evaluations share no scored items")],
+                                title="Nothing to compare")
+    result = paired_difference(base_scores, cand_scores, metric_kind=METRIC_KIND.get(baseline.protocol, "continuous"),
+                               margin=body.margin, alpha=body.alpha, seed=body.seed)
+    return ComparisonOut(
+        baseline_evaluation_id=baseline.id, candidate_evaluation_id=candidate.id, protocol=baseline.protocol,
+        judge=baseline.judge, suite=baseline.suite, metric=(baseline.summary or {}).get("metric", "score"),
+        n_shared=result.n_shared, mean_baseline=result.mean_baseline, mean_candidate=result.mean_candidate,
+        difference=result.difference, difference_ci95=result.interval, p_value=result.p_value, test=result.test,
+        margin=body.margin, alpha=body.alpha, decision=result.decision, rule=RULE,
+    )
+
+
+def _completed(session: Session, evaluation_id: str, field: str) -> Evaluation:
+    evaluation = repo.get_evaluation(session, evaluation_id)
+    if evaluation is None:
+        raise NotFound(f"evaluation {evaluation_id} not found ({field})")
+    if evaluation.status != "completed":
+        raise InvalidSubmission([FieldError(f"/{field}", f"evaluation is {evaluation.status}, not completed")],
+                                title="Evaluation not completed")
+    return evaluation

@@ -1,0 +1,1 @@
+"""Leaderboards: snapshots refreshed by the aggregation job, read by cheap polls."""

@@ -1,0 +1,54 @@
+"""All database queries about leaderboards and their snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.db.conflict import upsert
+from service.models import Evaluation, Item, LeaderboardSnapshot, Verdict
+
+
+def completed_evaluations(session: Session, suite: str, protocol: str, judge: str) -> list[Evaluation]:
+    """Completed evaluations of a suite × protocol × judge, oldest first."""
+    query = select(Evaluation).where(
+        Evaluation.suite == suite, Evaluation.protocol == protocol, Evaluation.judge == judge,
+        Evaluation.status == "completed",
+    )
+    return list(session.scalars(query.order_by(Evaluation.completed_at, Evaluation.id)))
+
+
+def scored_items(session: Session, evaluation_ids: list[str]) -> list[tuple[str, str, float, dict]]:
+    """(evaluation id, item id, score, item payload) of every scored verdict of these evaluations."""
+    if not evaluation_ids:
+        return []
+    query = (
+        select(Verdict.evaluation_id, Item.item_key, Verdict.score, Item.payload)
+        .join(Item, Item.id == Verdict.item_id)
+        .where(Verdict.evaluation_id.in_(evaluation_ids), Verdict.unscored.is_(False))
+        .order_by(Verdict.evaluation_id, Item.position)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def put_snapshot(session: Session, suite: str, protocol: str, judge: str, etag: str, body: dict[str, Any]) -> None:
+    """Store (or replace) a leaderboard snapshot."""
+    row = {"suite": suite, "protocol": protocol, "judge": judge, "etag": etag, "body": body,
+           "computed_at": datetime.now(timezone.utc)}
+    upsert(session, LeaderboardSnapshot, [row], ("suite", "protocol", "judge"), ("etag", "body", "computed_at"))
+
+
+def get_snapshot(session: Session, suite: str, protocol: str, judge: str) -> LeaderboardSnapshot | None:
+    """One stored snapshot."""
+    return session.get(LeaderboardSnapshot, (suite, protocol, judge))
+
+
+def judges_with_snapshots(session: Session, suite: str, protocol: str) -> list[str]:
+    """Judges that have a leaderboard on this suite and protocol."""
+    query = select(LeaderboardSnapshot.judge).where(
+        LeaderboardSnapshot.suite == suite, LeaderboardSnapshot.protocol == protocol
+    )
+    return sorted(session.scalars(query))

@@ -1,0 +1,37 @@
+"""Reading leaderboards: a stored snapshot, with an ETag per view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from service.errors import FieldError, InvalidSubmission, NotFound
+from service.leaderboards import repository as repo
+
+
+@dataclass
+class LeaderboardView:
+    """A leaderboard as served: the body and its entity tag."""
+
+    body: dict[str, Any]
+    etag: str
+
+
+def read(session: Session, suite: str, protocol: str, judge: str | None,
+         runs: Literal["latest", "all"]) -> LeaderboardView:
+    """The stored leaderboard of a suite × protocol × judge (one query; nothing is recomputed)."""
+    if judge is None:
+        judges = repo.judges_with_snapshots(session, suite, protocol)
+        if len(judges) > 1:
+            raise InvalidSubmission([FieldError("/judge", f"several judges have leaderboards on {suite!r}: {judges}; "
+                                                          "choose one with ?judge=")], title="Ambiguous leaderboard")
+        judge = judges[0] if judges else None
+    snapshot = repo.get_snapshot(session, suite, protocol, judge) if judge else None
+    if snapshot is None:
+        raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
+                       f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")
+    body = {k: v for k, v in snapshot.body.items() if k not in ("latest", "all")}
+    body.update(runs=runs, rows=snapshot.body[runs], computed_at=snapshot.computed_at.isoformat())
+    return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')

@@ -1,0 +1,1 @@
+"""Suites: named, versioned benchmark items stored once and reused by evaluations."""
