@@ -62,3 +62,29 @@ def test_embedded_start_picks_up_chunks_left_pending(tmp_path, judges_file):
         done = wait_for(lambda: (e := client.get(f"/v1/evaluations/{evaluation_id}").json())["status"] == "completed" and e)
         assert done["progress"]["done"] == 3
     dispose_all()
+
+
+def test_embedded_mode_refreshes_leaderboards_in_process(tmp_path, judges_file):
+    import uuid
+
+    from service.db.engine import session_scope
+    from service.db.migrate import upgrade
+    from service.suites import repository as suites_repo
+
+    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file)
+    upgrade(settings.effective_database_url())
+    suite_id = str(uuid.uuid4())
+    with session_scope(settings.effective_database_url()) as session:
+        suites_repo.add_suite(session, {"id": suite_id, "name": "tiny", "version": 1, "baseline_model": "ref",
+                                        "n_items": 3, "description": None},
+                              [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": None,
+                                "payload": {"prompt": f"q{i}", "baseline_response": "bb"}} for i in range(3)])
+    with TestClient(create_app(settings)) as client:
+        created = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": "m",
+                                                       "suite": "tiny",
+                                                       "items": [{"id": f"q{i}", "response": "a" * (i + 1)}
+                                                                 for i in range(3)]})
+        assert created.status_code == 202, created.text
+        board = wait_for(lambda: (r := client.get("/v1/leaderboards/tiny")).status_code == 200 and r.json())
+        assert [row["model"] for row in board["rows"]] == ["m"] and board["rows"][0]["n"] == 3
+    dispose_all()
