@@ -31,6 +31,20 @@ class JudgeRequest:
         text = json.dumps(list(self.messages), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
+    def cache_key(self, fingerprint: str) -> str | None:
+        """Judge-call cache key: judge fingerprint + prompt hash + sampling; None when not reproducible.
+
+        Sampling at temperature > 0 without a fixed seed gives a different answer each time,
+        so such a call is never cached.
+        """
+        if self.temperature > 0 and self.seed is None:
+            return None
+        sampling = {"choices": list(self.choices), "temperature": self.temperature, "seed": self.seed,
+                    "top_logprobs": self.top_logprobs, "rationale_tokens": self.rationale_tokens,
+                    "verdict_followup": self.verdict_followup}
+        text = json.dumps([fingerprint, self.prompt_hash(), sampling], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 @dataclass
 class JudgeOutput:

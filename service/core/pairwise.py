@@ -75,6 +75,7 @@ class PairwiseOptions(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     chunk_size: int | None = Field(default=None, ge=1, le=10_000)
     rationale_tokens: int = Field(default=256, ge=16, le=4096)
+    cache: bool = Field(default=True, description="Answer repeated judge calls from the judge-call cache.")
 
     @model_validator(mode="after")
     def _samples_need_temperature(self) -> "PairwiseOptions":

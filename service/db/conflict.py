@@ -17,6 +17,13 @@ def _insert_for(session: Session, model: type):
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
+def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows; rows whose ``keys`` already exist are left as they are."""
+    if rows:
+        statement = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys))
+        session.execute(statement, list(rows))
+
+
 def upsert(
     session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str],
     where: Any = None,

@@ -4,6 +4,7 @@ from service.models.base import Base
 from service.models.chunk import Chunk
 from service.models.evaluation import Evaluation
 from service.models.item import Item
+from service.models.judge_cache import JudgeCacheEntry
 from service.models.judgment import Judgment
 from service.models.leaderboard_snapshot import LeaderboardSnapshot
 from service.models.suite import Suite, SuiteItem
@@ -11,6 +12,6 @@ from service.models.verdict import Verdict
 from service.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
-    "Base", "Chunk", "Evaluation", "Item", "Judgment", "LeaderboardSnapshot", "Suite", "SuiteItem", "Verdict",
+    "Base", "Chunk", "Evaluation", "Item", "JudgeCacheEntry", "Judgment", "LeaderboardSnapshot", "Suite", "SuiteItem", "Verdict",
     "WorkerHeartbeat",
 ]

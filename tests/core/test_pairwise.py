@@ -172,3 +172,18 @@ def test_summary_win_rate_and_human_agreement():
     assert summary["n_human_labelled"] == 3 and summary["judge_accuracy"] == pytest.approx(2 / 3)
     assert reliability["position_consistency_rate"] == pytest.approx(2 / 3)
     assert reliability["unscored_rate"] == pytest.approx(0.25)
+
+
+def test_cache_key_covers_judge_prompt_and_sampling():
+    from dataclasses import replace
+
+    request = PROTOCOL.plan_calls(make_item(), PairwiseOptions())[0].request
+    key = request.cache_key("judge-a")
+    assert key == request.cache_key("judge-a") and len(key) == 64
+    assert request.cache_key("judge-b") != key
+    assert replace(request, seed=request.seed + 1).cache_key("judge-a") != key
+    assert replace(request, temperature=0.5).cache_key("judge-a") != key
+    assert replace(request, messages=request.messages[:1]).cache_key("judge-a") != key
+    # temperature > 0 without a fixed seed is not reproducible: never cached
+    assert replace(request, temperature=0.7, seed=None).cache_key("judge-a") is None
+    assert replace(request, temperature=0.0, seed=None).cache_key("judge-a") is not None

@@ -36,7 +36,8 @@ def submitted(prod_settings):
     runtime.configure(prod_settings)
     dispatcher = RecordingDispatcher()
     items = [{"id": f"i{i}", "prompt": "p", "response_a": "a" * (i + 1), "response_b": "bb"} for i in range(6)]
-    body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items, options={"chunk_size": 3})
+    body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items,
+                          options={"chunk_size": 3, "cache": False})
     with session_scope(prod_settings.database_url) as session:
         evaluation_id = service.submit(session, dispatcher, prod_settings, body)
     yield prod_settings, evaluation_id, dispatcher
@@ -75,7 +76,8 @@ def test_the_same_chunk_run_by_two_workers_at_once_counts_once(prod_settings):
     """Two executions overlap (a stale job re-enqueued while the first still runs)."""
     runtime.configure(prod_settings)
     items = [{"id": f"i{i}", "prompt": "p", "response_a": "a" * (i + 1), "response_b": "bb"} for i in range(4)]
-    body = EvaluationCreate(protocol="pairwise", judge="scripted-slow", model="m", items=items)
+    body = EvaluationCreate(protocol="pairwise", judge="scripted-slow", model="m", items=items,
+                            options={"cache": False})
     with session_scope(prod_settings.database_url) as session:
         evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body)
     try:

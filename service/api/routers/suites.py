@@ -1,0 +1,124 @@
+"""/v1/suites: upload a version (JSON or JSONL), list, get with paged items."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
+
+from service.api.deps import get_session, get_settings
+from service.config import Settings
+from service.suites import service, upload
+from service.suites.schemas import (
+    BASELINE_MODEL_MAX, NAME_MAX, NAME_PATTERN, SuiteCreate, SuiteDetail, SuiteList, SuiteOut,
+)
+
+router = APIRouter(prefix="/v1/suites", tags=["suites"])
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NamePath = Annotated[str, Path(max_length=NAME_MAX, description="Suite name.")]
+JSONL_NOTE = "JSONL uploads only: a JSON body gives this field in the body."
+
+PROBLEMS = {
+    404: {"description": "No such suite or version (problem+json)"},
+    409: {"description": "A concurrent upload took the version number; retry (problem+json)"},
+    413: {"description": "Request body over the configured limit (problem+json)"},
+    415: {"description": "Content-Type is neither JSON nor JSONL (problem+json)"},
+    422: {"description": "Invalid upload; `errors[].pointer` names each field, `errors[].line` the JSONL line "
+                         "(problem+json)"},
+}
+
+
+def _inline_schema(model: type) -> dict[str, Any]:
+    """The model's JSON schema with its local $defs inlined (for openapi_extra, outside components)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        return [resolve(value) for value in node] if isinstance(node, list) else node
+
+    return resolve(schema)
+
+
+JSONL_BODY = {"schema": {"type": "string", "description": "One SuiteItemIn object per line; blank lines are skipped."}}
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _inline_schema(SuiteCreate)},
+    **{media: JSONL_BODY for media in ("application/x-ndjson", "application/jsonl")},
+}}}
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def _query_only_for_jsonl(params: dict[str, str | None]) -> None:
+    given = [key for key, value in params.items() if value is not None]
+    if given:
+        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", key), "input": params[key],
+                                       "msg": "only for JSONL uploads; a JSON body gives it in the body"}
+                                      for key in given])
+
+
+def _parse(request: Request, body: bytes, settings: Settings, header: dict[str, str | None]) -> SuiteCreate:
+    media = upload.media_type(request.headers.get("content-type"))
+    max_items = settings.limits.max_items
+    if media in upload.JSON_TYPES:
+        _query_only_for_jsonl(header)
+        return upload.parse_json(body, max_items)
+    if media in upload.JSONL_TYPES:
+        if header["name"] is None:
+            raise RequestValidationError([{"type": "missing", "loc": ("query", "name"), "input": None,
+                                           "msg": "Field required: a JSONL upload names its suite here"}])
+        return upload.parse_jsonl(body, max_items=max_items, **header)
+    raise HTTPException(415, f"unsupported Content-Type {media!r}: send application/json (a SuiteCreate "
+                             "body) or application/x-ndjson (one item per line, header fields as query parameters)")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SuiteOut, openapi_extra=UPLOAD_BODY,
+             responses={k: PROBLEMS[k] for k in (409, 413, 415, 422)})
+def create_suite(
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    body: Annotated[bytes, Depends(_raw_body)],
+    name: Annotated[str | None, Query(pattern=NAME_PATTERN, description=JSONL_NOTE)] = None,
+    description: Annotated[str | None, Query(description=JSONL_NOTE)] = None,
+    baseline_model: Annotated[str | None, Query(min_length=1, max_length=BASELINE_MODEL_MAX,
+                                                description=JSONL_NOTE)] = None,
+) -> SuiteOut:
+    """Upload a suite as JSON, or as JSONL with one item per line; a name already used gets the next version."""
+    header = {"name": name, "description": description, "baseline_model": baseline_model}
+    created = service.create_suite(session, _parse(request, body, settings, header))
+    response.headers["Location"] = f"/v1/suites/{created.name}/versions/{created.version}"
+    return created
+
+
+@router.get("", response_model=SuiteList)
+def list_suites(session: SessionDep) -> SuiteList:
+    """The latest version of every suite."""
+    return SuiteList(data=service.list_suites(session))
+
+
+@router.get("/{name}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
+def get_latest(
+    name: NamePath, session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SuiteDetail:
+    """The latest version of a suite with one page of its items; pass `next_cursor` back as `cursor`."""
+    return service.get_suite(session, name, None, limit, cursor)
+
+
+@router.get("/{name}/versions/{version}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
+def get_version(
+    name: NamePath, version: Annotated[int, Path(ge=1)], session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SuiteDetail:
+    """One version of a suite with one page of its items; pass `next_cursor` back as `cursor`."""
+    return service.get_suite(session, name, version, limit, cursor)

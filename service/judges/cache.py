@@ -1,0 +1,41 @@
+"""The judge-call cache: queries only (what is cacheable is decided by JudgeRequest.cache_key)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.core.judging import JudgeOutput
+from service.db.conflict import insert_ignoring_conflicts
+from service.models import JudgeCacheEntry
+
+
+def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
+    """Cached outputs for the keys that have one (one query)."""
+    if not keys:
+        return {}
+    rows = session.scalars(select(JudgeCacheEntry).where(JudgeCacheEntry.key.in_(list(set(keys)))))
+    return {
+        row.key: JudgeOutput(text=row.text, verdict_top_logprobs=row.verdict_top_logprobs, rationale=row.rationale,
+                             prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
+                             latency_ms=0.0, extra={"cached": True})
+        for row in rows
+    }
+
+
+def store(session: Session, fingerprint: str, entries: Sequence[tuple[str, JudgeOutput]]) -> None:
+    """Remember successful outputs under their keys (one statement; existing keys are kept)."""
+    rows = {
+        key: {"key": key, "fingerprint": fingerprint, "text": storable(out.text),
+              "verdict_top_logprobs": out.verdict_top_logprobs, "rationale": storable(out.rationale),
+              "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens}
+        for key, out in entries if out.error is None
+    }
+    insert_ignoring_conflicts(session, JudgeCacheEntry, list(rows.values()), ("key",))
+
+
+def storable(text: str | None) -> str | None:
+    """Text without NUL characters, which Postgres cannot store."""
+    return text.replace("\x00", "\ufffd") if text else text

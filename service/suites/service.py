@@ -1,0 +1,91 @@
+"""Suite use cases shared by the API and the CLI: create a version, list, read with paged items."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, NotFound
+from service.evaluations.service import decode_cursor, encode_cursor
+from service.models import Suite, SuiteItem
+from service.models.base import utcnow
+from service.suites import repository as repo
+from service.suites.examples import EXAMPLE_SUITES
+from service.suites.schemas import SuiteCreate, SuiteDetail, SuiteOut
+
+ITEM_OWN_COLUMNS = {"id", "category"}
+
+
+def create_suite(session: Session, body: SuiteCreate) -> SuiteOut:
+    """Store ``body`` as the next version of its suite; earlier versions stay as they were."""
+    version = repo.next_version(session, body.name)
+    suite = {
+        "id": str(uuid.uuid4()), "name": body.name, "version": version, "description": body.description,
+        "baseline_model": body.baseline_model, "n_items": len(body.items), "created_at": utcnow(),
+    }
+    items = [
+        {"suite_id": suite["id"], "position": position, "item_key": item.id, "category": item.category,
+         "payload": item.model_dump(mode="json", exclude=ITEM_OWN_COLUMNS, exclude_none=True)}
+        for position, item in enumerate(body.items)
+    ]
+    try:
+        repo.add_suite(session, suite, items)
+    except IntegrityError:  # another upload under the same name took this version number first
+        raise Conflict(f"suite {body.name!r} version {version} was just created by another upload; "
+                       "nothing was stored, retry the upload") from None
+    return SuiteOut.model_validate(suite)
+
+
+def list_suites(session: Session) -> list[SuiteOut]:
+    """The latest version of every suite, by name."""
+    return [SuiteOut.model_validate(suite) for suite in repo.list_latest(session)]
+
+
+def get_suite(session: Session, name: str, version: int | None = None, limit: int = 100,
+              cursor: str | None = None) -> SuiteDetail:
+    """A suite version (the latest when ``version`` is None) with one page of items in upload order."""
+    after = decode_cursor(cursor)
+    suite = _find(session, name, version)
+    rows = repo.items_of(session, suite.id, after_position=after, limit=limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].position) if len(rows) > limit else None
+    return SuiteDetail(**SuiteOut.model_validate(suite).model_dump(), items=[item_out(row) for row in page],
+                       next_cursor=next_cursor)
+
+
+def _find(session: Session, name: str, version: int | None) -> Suite:
+    suite = repo.get_suite(session, name, version)
+    if suite is not None:
+        return suite
+    if version is None:
+        raise NotFound(f"suite {name!r} not found")
+    latest = repo.get_suite(session, name)
+    if latest is None:
+        raise NotFound(f"suite {name!r} not found")
+    raise NotFound(f"suite {name!r} has no version {version} (latest is version {latest.version})")
+
+
+def item_out(row: SuiteItem) -> dict[str, Any]:
+    """A stored item as it was uploaded: id, category and its other fields."""
+    category = {"category": row.category} if row.category is not None else {}
+    return {"id": row.item_key, **category, **row.payload}
+
+
+def load_example_suites(session: Session) -> list[SuiteOut]:
+    """Create the bundled example suites that do not exist yet (idempotent); returns all of them."""
+    return [suite for suite, _ in ensure_example_suites(session)]
+
+
+def ensure_example_suites(session: Session) -> list[tuple[SuiteOut, bool]]:
+    """Each bundled example suite with whether this call created it (False: a suite of that name existed)."""
+    results = []
+    for name, build in EXAMPLE_SUITES.items():
+        existing = repo.get_suite(session, name)
+        if existing is not None:
+            results.append((SuiteOut.model_validate(existing), False))
+        else:
+            results.append((create_suite(session, build()), True))
+    return results
