@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import history_sql as sql  # noqa: E402
+from bench import leaderboard_history_sql as sql  # noqa: E402
 from service.db.engine import dispose_all, session_scope  # noqa: E402
 from service.db.migrate import upgrade  # noqa: E402
 from service.leaderboards.snapshot import refresh  # noqa: E402
@@ -138,7 +138,8 @@ def prepare(side: Side, args: argparse.Namespace) -> None:
     else:
         recreate_database(side.database)
         upgrade(side.url)
-        print(f"  {side.label}: filling {side.database} ({args.models} evaluations x {side.n_items:,} items x 2 orders)")
+        print(f"  {side.label}: filling {side.database} "
+              f"({args.models} evaluations x {side.n_items:,} items x 2 orders)")
         print(f"  {side.label}: filled in {fill_history(side, args.models):.1f} s", flush=True)
         print(f"  {side.label}: snapshot refresh took {refresh_snapshot(side):.2f} s "
               "(information only: aggregation grows with history)", flush=True)

@@ -27,6 +27,10 @@ Battle = tuple[str, str, float]
 ELO_PER_LOG_STRENGTH = 400.0 / math.log(10.0)
 DEFAULT_TOLERANCE = 1e-12
 DEFAULT_MAX_ITERATIONS = 10_000
+# Bootstrap refits only feed percentiles: a looser fit keeps the aggregation job fast even when a
+# resample has a model that never loses (no finite MLE; the fit would run to the iteration cap).
+BOOTSTRAP_TOLERANCE = 1e-8
+BOOTSTRAP_MAX_ITERATIONS = 500
 
 
 def _index_battles(battles: Iterable[Battle]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -150,7 +154,8 @@ def _resample_ratings(
     present = np.zeros(len(names), dtype=bool)
     present[left] = True
     present[right] = True
-    strengths, _ = fit_strengths(_win_matrix(len(names), left, right, scores))
+    strengths, _ = fit_strengths(_win_matrix(len(names), left, right, scores), BOOTSTRAP_TOLERANCE,
+                                 BOOTSTRAP_MAX_ITERATIONS)
     fitted = {name: float(strengths[i]) for i, name in enumerate(names) if present[i]}
     out = np.full(len(names), np.nan)
     if anchor is not None and fitted.get(anchor, 0.0) <= 0.0:
