@@ -39,13 +39,15 @@ class JudgeConfig(BaseModel):
         return self
 
     def fingerprint(self) -> str:
-        """Identity of the judge's behaviour: model, revision, backend, template, engine."""
+        """Identity of the judge's behaviour: model, revision, backend, template, engine, sampling, endpoint."""
         ident = {
             "model": self.model,
             "revision": self.revision,
             "backend": self.backend,
             "template": self.template_version,
             "engine": self.engine,
+            "sampling": self.sampling,
+            "base_url": self.base_url,
         }
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
         return f"{self.backend}:{self.model}@{self.revision or 'main'}:{self.template_version}:{digest}"

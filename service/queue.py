@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -117,7 +119,7 @@ class InProcessDispatcher:
 
 def enqueue_aggregate(dispatcher: Dispatcher, settings: Settings, suite: str, protocol: str, judge: str) -> None:
     """Queue a leaderboard refresh for one suite × protocol × judge."""
-    key = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{suite}_{protocol}_{judge}")
+    key = hashlib.sha1(json.dumps([suite, protocol, judge]).encode()).hexdigest()
     dispatcher.enqueue(AGGREGATE_JOB, (suite, protocol, judge), queue=settings.aggregate_queue,
                        job_id=f"aggregate_{key}", timeout=600)
 

@@ -13,15 +13,15 @@ from service.models import Evaluation
 # per-item metric kind by protocol: McNemar for 0/1 outcomes, sign-flip permutation otherwise
 METRIC_KIND = {"pairwise": "continuous", "href": "continuous", "rating": "continuous",
                "answer_matching": "binary", "goal_success": "binary"}
-RULE = ("fail when the upper end of the 95% interval of (candidate − baseline) is below −margin, "
-        "or when the difference is below −margin with p < alpha; otherwise pass")
+RULE = ("fail when the upper end of the one-sided (1 − alpha) bootstrap bound of (candidate − baseline) is below "
+        "−margin, or when the difference is below −margin with p < alpha; otherwise pass")
 
 
 def compare(session: Session, body: ComparisonCreate) -> ComparisonOut:
     """Compare two completed evaluations item by item; 422 when they share no items."""
     baseline = _completed(session, body.baseline_evaluation_id, "baseline_evaluation_id")
     candidate = _completed(session, body.candidate_evaluation_id, "candidate_evaluation_id")
-    for field in ("suite", "judge", "protocol"):
+    for field in ("suite", "suite_version", "judge", "protocol"):
         if getattr(baseline, field) != getattr(candidate, field):
             raise InvalidSubmission([FieldError("/candidate_evaluation_id", (
                 f"{field} differs: baseline has {getattr(baseline, field)!r}, candidate {getattr(candidate, field)!r}"))],
@@ -30,13 +30,17 @@ def compare(session: Session, body: ComparisonCreate) -> ComparisonOut:
     if not set(base_scores) & set(cand_scores):
         raise InvalidSubmission([FieldError("/candidate_evaluation_id", "the evaluations share no scored items")],
                                 title="Nothing to compare")
-    result = paired_difference(base_scores, cand_scores, metric_kind=METRIC_KIND.get(baseline.protocol, "continuous"),
-                               margin=body.margin, alpha=body.alpha, seed=body.seed)
+    kind = METRIC_KIND.get(baseline.protocol, "continuous")
+    shown = paired_difference(base_scores, cand_scores, metric_kind=kind, margin=body.margin, alpha=body.alpha,
+                              seed=body.seed, confidence=0.95)
+    # the decision's interval is one-sided at level alpha: the upper end of a (1 − 2·alpha) interval
+    result = paired_difference(base_scores, cand_scores, metric_kind=kind, margin=body.margin, alpha=body.alpha,
+                               seed=body.seed, confidence=max(0.5, 1.0 - 2.0 * body.alpha))
     return ComparisonOut(
         baseline_evaluation_id=baseline.id, candidate_evaluation_id=candidate.id, protocol=baseline.protocol,
         judge=baseline.judge, suite=baseline.suite, metric=(baseline.summary or {}).get("metric", "score"),
         n_shared=result.n_shared, mean_baseline=result.mean_baseline, mean_candidate=result.mean_candidate,
-        difference=result.difference, difference_ci95=result.interval, p_value=result.p_value, test=result.test,
+        difference=result.difference, difference_ci95=shown.interval, p_value=result.p_value, test=result.test,
         margin=body.margin, alpha=body.alpha, decision=result.decision, rule=RULE,
     )
 

@@ -39,7 +39,8 @@ class JudgeRequest:
         """
         if self.temperature > 0 and self.seed is None:
             return None
-        sampling = {"choices": list(self.choices), "temperature": self.temperature, "seed": self.seed,
+        seed = self.seed if self.temperature > 0 else None  # greedy decoding ignores the seed
+        sampling = {"choices": list(self.choices), "temperature": self.temperature, "seed": seed,
                     "top_logprobs": self.top_logprobs, "rationale_tokens": self.rationale_tokens,
                     "verdict_followup": self.verdict_followup}
         text = json.dumps([fingerprint, self.prompt_hash(), sampling], sort_keys=True, ensure_ascii=False)

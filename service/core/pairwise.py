@@ -9,11 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.core import calibration
 from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.length_control import bootstrap_lc_interval, length_controlled_win_rate
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
 from service.core.protocol import CallResult, ItemVerdict, PlannedCall, call_seed, register
 from service.core.statistics import bootstrap_mean_ci, cohen_kappa
 
 FIRST, SECOND, TIE = "1", "2", "tie"
+LC_BOOTSTRAP_RESAMPLES = 200
+SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
 LABELS = (FIRST, SECOND, TIE)
 # Which item response sits in the first slot for each order.
 ORDERS = {"ab": ("a", "b"), "ba": ("b", "a")}
@@ -72,7 +75,8 @@ class PairwiseOptions(BaseModel):
     verdict_mode: Literal["logprobs", "rationale"] = "logprobs"
     tie_margin: float = Field(default=0.05, ge=0.0, le=0.5)
     review_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1,
+                             description="Fixes sampled calls (temperature > 0) so they repeat and can be cached.")
     chunk_size: int | None = Field(default=None, ge=1, le=10_000)
     rationale_tokens: int = Field(default=256, ge=16, le=4096)
     cache: bool = Field(default=True, description="Answer repeated judge calls from the judge-call cache.")
@@ -162,7 +166,7 @@ class PairwiseProtocol:
                     messages=messages,
                     choices=LABELS,
                     temperature=options.effective_temperature(),
-                    seed=call_seed(options.seed, item.id, order, sample),
+                    seed=_seed(options, item.id, order, sample),
                     rationale_tokens=rationale,
                     verdict_followup=VERDICT_QUESTION,
                 )
@@ -207,18 +211,24 @@ class PairwiseProtocol:
         )
 
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
-        """A full item from a suite item and a submission ``{id, response, ...}``: A is the
-        submitted response, B the suite's baseline response; submitted fields win."""
-        item = {"id": submitted.get("id"), "prompt": _suite_prompt(suite_item),
-                "reference": _suite_reference(suite_item), "category": suite_item.get("category"),
-                "response_b": suite_item.get("baseline_response")}
-        extra = {k: v for k, v in submitted.items() if k != "response"}
-        if "response" in submitted:
-            extra["response_a"] = submitted["response"]
-        merged = {k: v for k, v in (item | extra).items() if v is not None}
-        if "conversation" in merged:
-            merged.pop("prompt", None)
-        return merged
+        """A full item from a suite item and a submission ``{id, response, human_label?}``.
+
+        A is the submitted response, B the suite's baseline response; the suite's prompt,
+        reference and category are used as stored. Raises ValueError naming what is missing.
+        """
+        extra = sorted(set(submitted) - set(SUITE_SUBMISSION_FIELDS))
+        if extra:
+            raise ValueError(f"on a suite an item carries only {list(SUITE_SUBMISSION_FIELDS)}; not {extra}")
+        if "response" not in submitted:
+            raise ValueError("missing 'response'")
+        if len(suite_item.get("turns") or []) > 1:
+            raise ValueError("this suite item has several turns; pairwise on suites judges single-turn items only")
+        if suite_item.get("baseline_response") is None:
+            raise ValueError("this suite item has no baseline_response to compare against")
+        item = {"id": submitted["id"], "prompt": _suite_prompt(suite_item), "reference": _suite_reference(suite_item),
+                "category": suite_item.get("category"), "response_a": submitted["response"],
+                "response_b": suite_item["baseline_response"], "human_label": submitted.get("human_label")}
+        return {k: v for k, v in item.items() if v is not None}
 
     def summarize(
         self, items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], options: PairwiseOptions
@@ -228,19 +238,38 @@ class PairwiseProtocol:
         preferences = [v.score for v in scored]
         outcomes = Counter(v.outcome for v in scored)
         n = len(verdicts)
+        seed = options.seed or 0
         summary = {
             "metric": "win_rate",
             "n_items": n,
             "n_scored": len(scored),
             "n_unscored": n - len(scored),
             "win_rate": _mean(preferences),
-            "win_rate_ci95": bootstrap_mean_ci(preferences, seed=options.seed),
+            "win_rate_ci95": bootstrap_mean_ci(preferences, seed=seed),
             "wins": outcomes.get("a", 0),
             "losses": outcomes.get("b", 0),
             "ties": outcomes.get("tie", 0),
         }
         summary.update(_human_agreement(items, verdicts))
+        summary.update(_length_controlled(items, verdicts, seed))
         return summary, calibration.reliability_report(verdicts, options.order_names())
+
+
+def _seed(options: PairwiseOptions, item_id: str, order: str, sample: int) -> int | None:
+    """Greedy calls are deterministic anyway; sampled calls repeat only when the user fixed a seed."""
+    if options.seed is None and options.effective_temperature() > 0:
+        return None
+    return call_seed(options.seed or 0, item_id, order, sample)
+
+
+def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
+    """AlpacaEval-2.0-style length-controlled win rate of A (length difference in characters, A − B)."""
+    pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if not v.unscored]
+    preferences, differences = [p for p, _ in pairs], [d for _, d in pairs]
+    result = length_controlled_win_rate(preferences, differences)
+    interval = (bootstrap_lc_interval(preferences, differences, seed=seed, n_resamples=LC_BOOTSTRAP_RESAMPLES)
+                if result.lc_win_rate is not None else None)
+    return {"lc_win_rate": result.lc_win_rate, "lc_win_rate_ci95": interval, "lc_note": result.reason}
 
 
 def _suite_prompt(suite_item: dict[str, Any]) -> str | None:

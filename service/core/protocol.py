@@ -69,7 +69,7 @@ class EvaluationProtocol(Protocol):
         ...
 
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
-        """A full item (not yet validated) from a suite item and the submitted fields."""
+        """A full item (not yet validated) from a suite item and the submitted fields; ValueError if unusable."""
         ...
 
 

@@ -57,6 +57,8 @@ def prepare(body: EvaluationCreate, settings: Settings, suite: SuiteContext | No
     """
     protocol = _protocol(body.protocol)
     errors: list[FieldError] = []
+    if body.suite_version is not None and body.suite is None:
+        errors.append(FieldError("/suite_version", "suite_version needs suite"))
     if body.judge not in settings.judges():
         errors.append(FieldError("/judge", f"unknown judge {body.judge!r}; configured: {sorted(settings.judges())}"))
     options = _options(protocol, body.options, errors)
@@ -101,7 +103,11 @@ def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldEr
                 errors.append(FieldError(pointer("items", index, "id"),
                                          f"no item {raw.get('id')!r} in suite {suite.name!r} version {suite.version}"))
                 continue
-            raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
+            try:
+                raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
+            except ValueError as exc:
+                errors.append(FieldError(pointer("items", index), str(exc)))
+                continue
         try:
             item = protocol.item_model.model_validate(raw)
         except ValidationError as exc:

@@ -12,17 +12,21 @@ from service.db.conflict import insert_ignoring_conflicts
 from service.models import JudgeCacheEntry
 
 
+LOOKUP_BATCH = 1000
+
+
 def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
     """Cached outputs for the keys that have one (one query)."""
-    if not keys:
-        return {}
-    rows = session.scalars(select(JudgeCacheEntry).where(JudgeCacheEntry.key.in_(list(set(keys)))))
-    return {
-        row.key: JudgeOutput(text=row.text, verdict_top_logprobs=row.verdict_top_logprobs, rationale=row.rationale,
-                             prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
-                             latency_ms=0.0, extra={"cached": True})
-        for row in rows
-    }
+    unique = sorted(set(keys))
+    found = {}
+    for start in range(0, len(unique), LOOKUP_BATCH):  # stay far below the databases' parameter limits
+        batch = unique[start:start + LOOKUP_BATCH]
+        for row in session.scalars(select(JudgeCacheEntry).where(JudgeCacheEntry.key.in_(batch))):
+            found[row.key] = JudgeOutput(
+                text=row.text, verdict_top_logprobs=row.verdict_top_logprobs, rationale=row.rationale,
+                prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens, latency_ms=0.0,
+                extra={"cached": True})
+    return found
 
 
 def store(session: Session, fingerprint: str, entries: Sequence[tuple[str, JudgeOutput]]) -> None:

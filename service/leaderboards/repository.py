@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.db.conflict import upsert
-from service.models import Evaluation, Item, LeaderboardSnapshot, Verdict
+from service.models import Evaluation, LeaderboardSnapshot, Verdict
 
 
 def completed_evaluations(session: Session, suite: str, protocol: str, judge: str) -> list[Evaluation]:
@@ -21,17 +21,14 @@ def completed_evaluations(session: Session, suite: str, protocol: str, judge: st
     return list(session.scalars(query.order_by(Evaluation.completed_at, Evaluation.id)))
 
 
-def scored_items(session: Session, evaluation_ids: list[str]) -> list[tuple[str, str, float, dict]]:
-    """(evaluation id, item id, score, item payload) of every scored verdict of these evaluations."""
+def scores_of(session: Session, evaluation_ids: list[str]) -> list[tuple[str, float]]:
+    """(evaluation id, score) of every scored verdict of these evaluations."""
     if not evaluation_ids:
         return []
-    query = (
-        select(Verdict.evaluation_id, Item.item_key, Verdict.score, Item.payload)
-        .join(Item, Item.id == Verdict.item_id)
-        .where(Verdict.evaluation_id.in_(evaluation_ids), Verdict.unscored.is_(False))
-        .order_by(Verdict.evaluation_id, Item.position)
+    query = select(Verdict.evaluation_id, Verdict.score).where(
+        Verdict.evaluation_id.in_(evaluation_ids), Verdict.unscored.is_(False)
     )
-    return [tuple(row) for row in session.execute(query)]
+    return [(evaluation_id, score) for evaluation_id, score in session.execute(query)]
 
 
 def put_snapshot(session: Session, suite: str, protocol: str, judge: str, etag: str, body: dict[str, Any]) -> None:

@@ -33,5 +33,5 @@ def read(session: Session, suite: str, protocol: str, judge: str | None,
         raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
                        f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")
     body = {k: v for k, v in snapshot.body.items() if k not in ("latest", "all")}
-    body.update(runs=runs, rows=snapshot.body[runs], computed_at=snapshot.computed_at.isoformat())
+    body.update(runs=runs, rows=snapshot.body[runs])
     return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')

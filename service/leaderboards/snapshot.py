@@ -1,16 +1,21 @@
-"""Compute a leaderboard snapshot from stored verdicts (run by the aggregation job, never by a poll)."""
+"""Compute a leaderboard snapshot from stored results (run by the aggregation job, never by a poll).
+
+A leaderboard covers one suite version: the newest version any completed evaluation used, so runs
+on different item sets are never ranked together.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.core.length_control import bootstrap_lc_interval, length_controlled_win_rate
 from service.core.ranking import bootstrap_elo_intervals, bradley_terry, elo_scores
 from service.leaderboards import repository as repo
 from service.models import Evaluation
@@ -18,82 +23,84 @@ from service.models import Evaluation
 DEFAULT_BASELINE = "baseline"
 BOOTSTRAP_RESAMPLES = 200
 PAIRWISE_PROTOCOLS = ("pairwise", "href")
+ROW_SUMMARY_FIELDS = ("lc_win_rate", "lc_win_rate_ci95", "lc_note")
 
 
 def refresh(session: Session, suite: str, protocol: str, judge: str) -> str:
     """Recompute and store the snapshot of one leaderboard; returns its ETag."""
+    _serialise_refreshes(session, suite, protocol, judge)
     evaluations = repo.completed_evaluations(session, suite, protocol, judge)
+    version = max((e.suite_version or 0 for e in evaluations), default=None)
+    evaluations = [e for e in evaluations if (e.suite_version or 0) == version]
     latest = list({e.model: e for e in evaluations}.values())  # oldest first, so the last run per model wins
-    scored = repo.scored_items(session, [e.id for e in evaluations])
-    by_evaluation: dict[str, list[tuple[str, float, dict]]] = defaultdict(list)
-    for evaluation_id, item_key, score, payload in scored:
-        by_evaluation[evaluation_id].append((item_key, score, payload))
-    rows = {e.id: _row(e, by_evaluation[e.id], protocol) for e in evaluations}
-    ranking = _ranking(latest, by_evaluation) if protocol in PAIRWISE_PROTOCOLS else None
-    if ranking:
-        for evaluation in latest:
-            rows[evaluation.id].update(elo=ranking["elo"].get(evaluation.model),
-                                       elo_ci95=ranking["elo_ci95"].get(evaluation.model))
+    ranking = _ranking(session, latest) if protocol in PAIRWISE_PROTOCOLS else None
+    latest_rows = [_row(e) | _elo(ranking, e.model) for e in latest]
     body = {
-        "suite": suite, "protocol": protocol, "judge": judge,
-        "metric": rows[evaluations[0].id]["metric"] if evaluations else None,
-        "latest": _ranked([rows[e.id] for e in latest]),
-        "all": [rows[e.id] for e in evaluations],
+        "suite": suite, "suite_version": version, "protocol": protocol, "judge": judge,
+        "metric": latest_rows[0]["metric"] if latest_rows else None,
+        "latest": _ranked(latest_rows),
+        "all": [_row(e) for e in evaluations],
         "ranking": {k: v for k, v in ranking.items() if k in ("method", "anchor", "anchor_rating")} if ranking else None,
     }
-    etag = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    etag = hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()[:32]
     repo.put_snapshot(session, suite, protocol, judge, etag, body)
     return etag
 
 
-def _row(evaluation: Evaluation, scored: list[tuple[str, float, dict]], protocol: str) -> dict[str, Any]:
+def _serialise_refreshes(session: Session, suite: str, protocol: str, judge: str) -> None:
+    """On Postgres, refreshes of one leaderboard take turns, so the last one to write saw every commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{suite}|{protocol}|{judge}"})
+
+
+def _row(evaluation: Evaluation) -> dict[str, Any]:
     summary = evaluation.summary or {}
     metric = summary.get("metric", "score")
     row = {
         "model": evaluation.model, "evaluation_id": evaluation.id, "suite_version": evaluation.suite_version,
-        "completed_at": evaluation.completed_at.isoformat() if evaluation.completed_at else None,
-        "metric": metric, "value": summary.get(metric), "ci95": summary.get(f"{metric}_ci95"),
-        "n": summary.get("n_scored", len(scored)), "baseline_model": evaluation.baseline_model,
+        "completed_at": _iso(evaluation.completed_at), "metric": metric, "value": summary.get(metric),
+        "ci95": summary.get(f"{metric}_ci95"), "n": summary.get("n_scored"), "baseline_model": evaluation.baseline_model,
     }
-    if protocol in PAIRWISE_PROTOCOLS:
-        row.update(_length_controlled(scored, evaluation.options.get("seed", 0)))
+    row.update({field: summary[field] for field in ROW_SUMMARY_FIELDS if field in summary})
     return row
 
 
-def _length_controlled(scored: list[tuple[str, float, dict]], seed: int) -> dict[str, Any]:
-    """AlpacaEval-2.0-style length-controlled win rate of A against the baseline (B)."""
-    preferences = [score for _, score, _ in scored]
-    differences = [len(p.get("response_a", "")) - len(p.get("response_b", "")) for _, _, p in scored]
-    result = length_controlled_win_rate(preferences, differences)
-    interval = (bootstrap_lc_interval(preferences, differences, seed=seed, n_resamples=BOOTSTRAP_RESAMPLES)
-                if result.lc_win_rate is not None else None)
-    return {"lc_win_rate": result.lc_win_rate, "lc_win_rate_ci95": interval, "lc_note": result.reason}
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC (SQLite hands timestamps back without their zone)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
-def _ranking(latest: list[Evaluation], by_evaluation: dict) -> dict[str, Any] | None:
+def _ranking(session: Session, latest: list[Evaluation]) -> dict[str, Any] | None:
     """Bradley–Terry over every verdict (model A vs its baseline B), Elo scale, baseline anchored."""
-    battles = [
-        (e.model, e.baseline_model or DEFAULT_BASELINE, score)
-        for e in latest for _, score, _ in by_evaluation[e.id]
-        if e.model != (e.baseline_model or DEFAULT_BASELINE)
-    ]
+    scores = defaultdict(list)
+    for evaluation_id, score in repo.scores_of(session, [e.id for e in latest]):
+        scores[evaluation_id].append(score)
+    battles = [(e.model, _baseline(e), s) for e in latest for s in scores[e.id] if e.model != _baseline(e)]
     if not battles:
         return None
     strengths = bradley_terry(battles)
-    anchors = [e.baseline_model or DEFAULT_BASELINE for e in latest]
-    anchor = max(set(anchors), key=anchors.count)
-    if strengths.get(anchor, 0.0) <= 0.0 or any(s <= 0.0 for s in strengths.values()):
-        anchor = None  # a model without a single win has no finite Elo; fall back to the geometric mean
+    anchors = [_baseline(e) for e in latest]
+    anchor = max(sorted(set(anchors)), key=anchors.count)
+    if strengths.get(anchor, 0.0) <= 0.0:
+        anchor = None  # the baseline never won: no finite anchor, centre on the geometric mean instead
+    intervals = bootstrap_elo_intervals(battles, anchor=anchor, n_resamples=BOOTSTRAP_RESAMPLES, seed=0)
     return {
         "method": "bradley_terry", "anchor": anchor, "anchor_rating": 1000.0,
         "elo": {m: _finite(v) for m, v in elo_scores(strengths, anchor=anchor).items()},
-        "elo_ci95": {
-            m: [_finite(low), _finite(high)] if interval else None
-            for m, interval in bootstrap_elo_intervals(battles, anchor=anchor, n_resamples=BOOTSTRAP_RESAMPLES,
-                                                       seed=0).items()
-            for low, high in [interval or (None, None)]
-        },
+        "elo_ci95": {m: [_finite(i[0]), _finite(i[1])] if i else None for m, i in intervals.items()},
     }
+
+
+def _baseline(evaluation: Evaluation) -> str:
+    return evaluation.baseline_model or DEFAULT_BASELINE
+
+
+def _elo(ranking: dict[str, Any] | None, model: str) -> dict[str, Any]:
+    if not ranking:
+        return {}
+    return {"elo": ranking["elo"].get(model), "elo_ci95": ranking["elo_ci95"].get(model)}
 
 
 def _finite(value: float | None) -> float | None:
@@ -102,10 +109,10 @@ def _finite(value: float | None) -> float | None:
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows best first (by Elo where there is one, else by the metric), with their rank."""
+    """Rows best first (by Elo where there is one, then by the metric), with their rank."""
     def key(row):
-        primary = row.get("elo") if row.get("elo") is not None else row.get("value")
-        return (-(primary if primary is not None else float("-inf")), row["model"])
+        elo, value = row.get("elo"), row.get("value")
+        return (elo is None, -(elo or 0.0), value is None, -(value or 0.0), row["model"])
     ordered = sorted(rows, key=key)
     for rank, row in enumerate(ordered, start=1):
         row["rank"] = rank

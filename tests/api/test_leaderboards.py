@@ -164,3 +164,22 @@ def test_suite_submissions_name_unknown_suites_and_items(client):
                                                     "suite": "chat", "items": [{"id": "q0", "response": "a"},
                                                                                {"id": "q99", "response": "b"}]})
     assert bad_item.status_code == 422 and bad_item.json()["errors"][0]["pointer"] == "/items/1/id"
+
+
+def test_a_new_suite_version_starts_a_fresh_leaderboard_and_old_runs_are_kept(client, prod_settings):
+    old = evaluate(client, prod_settings, "long")
+    suite_id = str(uuid.uuid4())
+    with session_scope(prod_settings.database_url) as session:  # version 2 changes the baseline responses
+        suites_repo.add_suite(session, {"id": suite_id, "name": "chat", "version": 2, "description": None,
+                                        "baseline_model": BASELINE, "n_items": N_ITEMS},
+                              [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": None,
+                                "payload": {"prompt": f"question {i}", "baseline_response": "c" * 100}}
+                               for i in range(N_ITEMS)])
+    new = evaluate(client, prod_settings, "same")
+    assert (old["suite_version"], new["suite_version"]) == (1, 2)
+    board = client.get("/v1/leaderboards/chat").json()
+    assert board["suite_version"] == 2 and [row["model"] for row in board["rows"]] == ["same"]
+    assert client.get(f"/v1/evaluations/{old['id']}").json()["summary"] == old["summary"]  # untouched
+    gate = client.post("/v1/comparisons", json={"baseline_evaluation_id": old["id"],
+                                                "candidate_evaluation_id": new["id"]})
+    assert gate.status_code == 422 and "suite_version differs" in gate.json()["detail"]

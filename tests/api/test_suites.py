@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from service.api.app import create_app
-from service.api.routers import suites as suites_router
 from service.db.engine import get_engine, session_scope
 from service.errors import Conflict
 from service.models import Suite, SuiteItem
@@ -39,8 +38,6 @@ def suites_db(prod_settings):
 @pytest.fixture
 def client(suites_db):
     app = create_app(suites_db)
-    if not any(getattr(route, "path", "").startswith("/v1/suites") for route in app.routes):
-        app.include_router(suites_router.router)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -104,6 +104,28 @@ def test_tie_margin_widens_ties():
     assert PROTOCOL.combine(make_item(), calls, PairwiseOptions(tie_margin=0.2)).outcome == "tie"
 
 
+def test_sampled_calls_are_unseeded_unless_the_user_fixes_a_seed():
+    unseeded = PROTOCOL.plan_calls(make_item(), PairwiseOptions(samples=2, temperature=0.7))
+    assert all(c.request.seed is None and c.request.cache_key("j") is None for c in unseeded)
+    greedy = PROTOCOL.plan_calls(make_item(), PairwiseOptions())
+    assert all(c.request.seed is not None and c.request.cache_key("j") for c in greedy)
+
+
+def test_from_suite_builds_the_item_and_refuses_what_does_not_fit():
+    suite_item = {"prompt": "q", "reference": "r", "category": "math", "baseline_response": "base"}
+    built = PROTOCOL.from_suite(suite_item, {"id": "x", "response": "mine", "human_label": "a"})
+    assert built == {"id": "x", "prompt": "q", "reference": "r", "category": "math", "response_a": "mine",
+                     "response_b": "base", "human_label": "a"}
+    for submitted, suite, message in [
+        ({"id": "x", "response": "m", "prompt": "other"}, suite_item, "carries only"),
+        ({"id": "x"}, suite_item, "missing 'response'"),
+        ({"id": "x", "response": "m"}, {"turns": ["a", "b"], "baseline_response": "b"}, "several turns"),
+        ({"id": "x", "response": "m"}, {"prompt": "q"}, "no baseline_response"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            PROTOCOL.from_suite(suite, submitted)
+
+
 def test_plan_calls_orders_samples_and_seeds():
     options = PairwiseOptions(samples=3, temperature=0.8, seed=5)
     calls = PROTOCOL.plan_calls(make_item(), options)
@@ -181,8 +203,10 @@ def test_cache_key_covers_judge_prompt_and_sampling():
     key = request.cache_key("judge-a")
     assert key == request.cache_key("judge-a") and len(key) == 64
     assert request.cache_key("judge-b") != key
-    assert replace(request, seed=request.seed + 1).cache_key("judge-a") != key
-    assert replace(request, temperature=0.5).cache_key("judge-a") != key
+    assert replace(request, seed=request.seed + 1).cache_key("judge-a") == key  # greedy: the seed changes nothing
+    warm = replace(request, temperature=0.5)
+    assert warm.cache_key("judge-a") != key
+    assert replace(warm, seed=warm.seed + 1).cache_key("judge-a") != warm.cache_key("judge-a")
     assert replace(request, messages=request.messages[:1]).cache_key("judge-a") != key
     # temperature > 0 without a fixed seed is not reproducible: never cached
     assert replace(request, temperature=0.7, seed=None).cache_key("judge-a") is None

@@ -72,6 +72,10 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | st
     if evaluation is None or chunk is None:
         return "missing"
     if evaluation.status in repo.TERMINAL or chunk.status != "pending":
+        if evaluation.status == "completed" and evaluation.suite:
+            # a retry after the aggregate could not be queued: queue it now (the refresh is idempotent)
+            enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.suite, evaluation.protocol,
+                              evaluation.judge)
         return f"skipped ({evaluation.status}, chunk {chunk.status})"
     attempts = chunk.attempts
     repo.mark_started(session, evaluation_id, chunk_index)

@@ -58,12 +58,18 @@ def test_the_cache_can_be_turned_off_per_evaluation(run_evaluation):
 
 def test_changed_sampling_or_prompt_misses_the_cache(run_evaluation):
     backend = runtime.backend("scripted")
-    run_evaluation()
+    sampled = {"samples": 2, "temperature": 0.7}
+    run_evaluation(options=sampled | {"seed": 1})
     before = backend.requests_seen
-    run_evaluation(options={"seed": 1})  # a different seed is a different call
-    assert backend.requests_seen == before + 10
+    run_evaluation(options=sampled | {"seed": 1})
+    assert backend.requests_seen == before  # same seed: every sampled call repeats from the cache
+    run_evaluation(options=sampled | {"seed": 2})  # a different seed is a different call
+    assert backend.requests_seen == before + 20
+    run_evaluation(options=sampled)  # sampled without a fixed seed: never cached, always judged
+    run_evaluation(options=sampled)
+    assert backend.requests_seen == before + 60
     run_evaluation(items=[{"id": "x", "prompt": "new", "response_a": "a", "response_b": "b"}])
-    assert backend.requests_seen == before + 12
+    assert backend.requests_seen == before + 62
 
 
 def test_failed_calls_are_never_cached(run_evaluation, prod_settings):
