@@ -61,5 +61,12 @@ def finalize(session: Session, evaluation_id: str) -> bool:
     summary["n_failed"] = sum(1 for _, v in rows if v.failed)
     nothing_judged = summary.get("n_scored", 0) == 0 and summary["n_failed"] == len(rows)
     status = "failed" if nothing_judged else "completed"
-    error = "no item could be judged (see verdicts for the judge errors)" if nothing_judged else None
+    error = _no_item_judged(rows) if nothing_judged else None
     return repo.finish(session, evaluation_id, status, summary, reliability, error)
+
+
+def _no_item_judged(rows: Sequence[tuple[Item, Verdict]]) -> str:
+    """Why an evaluation failed: the first judge error, with a pointer to the rest."""
+    first = next((v.details.get("errors", [None])[0] for _, v in rows if v.details.get("errors")), None)
+    reason = f"; first judge error: {first}" if first else ""
+    return f"no item could be judged (every judge call failed; see the verdicts){reason}"

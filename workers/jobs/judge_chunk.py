@@ -52,7 +52,11 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     if isinstance(work, str):
         return work
     evaluation = work.evaluation
-    backend = runtime.backend(evaluation.judge)
+    try:
+        backend = runtime.backend(evaluation.judge)
+    except Exception as exc:  # the engine cannot start (e.g. not enough memory): fail the calls, say why
+        log.exception("judge %s could not start", evaluation.judge, extra={"evaluation_id": evaluation_id})
+        backend = _Unavailable(runtime.settings().judges()[evaluation.judge].fingerprint(), exc)
     outputs = _outputs(work, backend, chunk_index)
     with session_scope(url) as session:
         finalized = _persist(session, work, outputs, backend.fingerprint, chunk_index)
@@ -63,6 +67,18 @@ def run(evaluation_id: str, chunk_index: int) -> str:
              len(work.items), extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index,
                                      "judge": evaluation.judge})
     return f"judged {len(work.calls)} calls for {len(work.items)} items ({len(work.cached)} cached)"
+
+
+class _Unavailable:
+    """Stands in for a judge whose engine could not be built: every call fails with the reason."""
+
+    def __init__(self, fingerprint: str, exc: Exception):
+        self.fingerprint = fingerprint
+        self.reason = f"judge engine could not start: {type(exc).__name__}: {exc}"[:2000]
+
+    def generate(self, requests):
+        """Fail every request with the reason."""
+        return [JudgeOutput(text="", error=self.reason) for _ in requests]
 
 
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | str:

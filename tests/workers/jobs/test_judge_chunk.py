@@ -175,3 +175,18 @@ def test_a_chunk_that_keeps_crashing_is_abandoned_with_a_reason(submitted):
         assert (evaluation.done, evaluation.failed, evaluation.chunks_done) == (0, 3, 1)
         errors = session.scalars(select(Judgment.error).where(Judgment.evaluation_id == evaluation_id)).all()
     assert len(errors) == 6 and all("abandoned after" in e for e in errors)
+
+
+def test_a_judge_whose_engine_cannot_start_fails_the_evaluation_with_the_reason(submitted, monkeypatch):
+    settings, evaluation_id, _ = submitted
+
+    def no_engine(name):
+        raise ValueError("Available memory on node 0 (6.73/23.54 GiB) is less than desired")
+
+    monkeypatch.setattr(runtime, "backend", no_engine)
+    judge_chunk.run(evaluation_id, 0)
+    judge_chunk.run(evaluation_id, 1)
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        assert evaluation.status == "failed" and evaluation.failed == 6
+        assert "judge engine could not start: ValueError: Available memory" in evaluation.error
