@@ -1,0 +1,282 @@
+"""Batching: the worker's chunked path vs one HTTP request per judgment, on one OpenAI-compatible server.
+
+    .venv/bin/python bench/batching.py            # N=32 items → 64 judgments, ~8-10 min on 2 cores
+
+Starts vLLM's OpenAI-compatible server on the bundled judge with the embedded judge's engine
+settings (``python -m vllm.entrypoints.openai.api_server --model <bundled dir> --dtype float32
+--gpu-memory-utilization <the embedded judge's share> --enforce-eager --max-model-len 2048
+--seed 0``; waits up to 5 minutes for ``/v1/models``), then judges the same N LLMBar Natural pairs in both orders (the prompts
+``PairwiseProtocol.plan_calls`` renders) two ways:
+
+(i)  sequential: one chat-completions request per judgment, sent one after another with httpx
+     (what a script-based judge does by default): constrained ``structured_outputs.choice``
+     ["1","2","tie"], ``max_tokens`` 5, ``logprobs`` with ``top_logprobs`` 20;
+(ii) chunked: ``workers.backends.openai_http.OpenAIBackend(...).generate(requests)`` with all
+     2N requests at once (``max_concurrency`` 32), as a judge worker sends a chunk.
+
+Both request bodies are identical. After a warm-up on two other items, the runs go i, ii, ii, i
+(so drift affects both alike), each after resetting the server's prefix cache (dev endpoint
+``/reset_prefix_cache``, enabled with ``VLLM_SERVER_DEV_MODE=1``) so no run reuses another's
+cached prompts. Target: judgments/s (ii) / (i) >= 3; exits 1 when missed. The server is always
+stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.overhead import (bundled_model_dir, cpu_share, cpu_snapshot, cpu_text, load_items,  # noqa: E402
+                            plan_requests, retry_on_memory, wait_for_memory, warmup_items)
+
+TARGET = 3.0
+LABELS = ["1", "2", "tie"]
+MAX_TOKENS = 5  # the worker's own bound for the labels: longest label's bytes + 2
+TOP_LOGPROBS = 20
+# Prometheus counters of the server, read before and after each run (prompt tokens, prefix-cache hits)
+QUERIES, HITS = "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"
+
+
+# ---------------------------------------------------------------- the server
+
+
+def server_flags() -> list[str]:
+    """The embedded judge's engine settings as server flags (dtype float32, KV share, eager, length, seed)."""
+    from service.config import default_embedded_judge
+
+    judge = default_embedded_judge()
+    engine = judge.engine
+    flags = ["--dtype", str(engine.get("dtype", "float32")),
+             "--gpu-memory-utilization", str(engine.get("gpu_memory_utilization", 0.3))]
+    flags += ["--enforce-eager"] if engine.get("enforce_eager", True) else []
+    flags += ["--max-model-len", str(engine["max_model_len"])] if "max_model_len" in engine else []
+    return flags + ["--seed", str(judge.sampling.get("seed", 0))]
+
+
+def server_args(model_dir: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+            "--host", "127.0.0.1", "--port", str(port), *server_flags()]
+
+
+def start_server(harness, model_dir: Path, log_dir: Path, timeout: float = 300.0):
+    """Start the server; returns (child, base URL, served model name, seconds to ready)."""
+    import httpx
+
+    wait_for_memory(harness)
+    port = harness.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGESERVE_")}
+    env["VLLM_SERVER_DEV_MODE"] = "1"  # only for POST /reset_prefix_cache; bound to 127.0.0.1
+    child = harness.spawn("vllm-server", server_args(model_dir, port), env, log_dir)
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if child.poll():
+            raise RuntimeError(f"vLLM server exited with {child.returncode}:\n{child.log_tail()}")
+        try:
+            response = httpx.get(f"{base}/v1/models", timeout=2.0)
+            if response.status_code == 200:
+                return child, base, response.json()["data"][0]["id"], time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(1.0)
+    child.stop(30)
+    raise RuntimeError(f"vLLM server not ready after {timeout:.0f} s:\n{child.log_tail()}")
+
+
+def stop_server(child) -> None:
+    """SIGTERM (then SIGKILL) the server, then make sure nothing of its process group is left."""
+    import signal
+
+    child.stop(30)
+    try:
+        os.killpg(child.pid, signal.SIGKILL)  # its own session: only processes this script started
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reset_prefix_cache(client, base: str) -> None:
+    response = client.post(f"{base}/reset_prefix_cache", timeout=30)
+    if response.status_code != 200 or not response.json().get("success"):
+        raise RuntimeError(f"reset_prefix_cache answered {response.status_code}: {response.text[:300]}")
+
+
+def counters(client, base: str) -> dict[str, float]:
+    """The server's prefix-cache query/hit token counters (summed over label sets)."""
+    values = {QUERIES: 0.0, HITS: 0.0}
+    for line in client.get(f"{base}/metrics").raise_for_status().text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in values:
+            values[name] += float(line.rsplit(" ", 1)[1])
+    return values
+
+
+# ---------------------------------------------------------------- the two ways to judge
+
+
+def request_body(model: str, request) -> dict:
+    """The same body OpenAIBackend sends for a constrained logprobs verdict."""
+    return {"model": model, "messages": list(request.messages), "temperature": request.temperature,
+            "seed": request.seed, "max_tokens": MAX_TOKENS, "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS, "structured_outputs": {"choice": LABELS}}
+
+
+def sequential(client, base: str, model: str, requests: list) -> tuple[float, list[str]]:
+    """(i) one request per judgment, one after another: (seconds, verdict texts)."""
+    texts = []
+    start = time.perf_counter()
+    for request in requests:
+        response = client.post(f"{base}/v1/chat/completions", json=request_body(model, request))
+        response.raise_for_status()
+        texts.append(response.json()["choices"][0]["message"]["content"])
+    return time.perf_counter() - start, texts
+
+
+def chunked(backend, requests: list) -> tuple[float, list[str]]:
+    """(ii) the worker's path: all requests in one ``OpenAIBackend.generate``: (seconds, texts)."""
+    start = time.perf_counter()
+    outputs = backend.generate(requests)
+    seconds = time.perf_counter() - start
+    errors = [o.error for o in outputs if o.error]
+    if errors:
+        raise RuntimeError(f"{len(errors)} chunked calls failed, e.g. {errors[0]}")
+    return seconds, [o.text for o in outputs]
+
+
+def run_rounds(client, backend, base: str, model: str, requests: list, order: str, server_pid: int) -> dict:
+    """Warm up both ways on other items, then the timed runs in ``order`` (e.g. 'i,ii,ii,i')."""
+    warm = [r for _, _, r in plan_requests(warmup_items())]
+    sequential(client, base, model, warm)
+    chunked(backend, warm)
+    runs = {"i": [], "ii": []}
+    texts = {}
+    for mode in order.split(","):
+        reset_prefix_cache(client, base)
+        before, cpu0 = counters(client, base), cpu_snapshot([server_pid, os.getpid()])
+        if mode == "i":
+            seconds, texts[mode] = sequential(client, base, model, requests)
+        else:
+            seconds, texts[mode] = chunked(backend, requests)
+        cpu = cpu_share(cpu0, cpu_snapshot([server_pid, os.getpid()]), seconds)
+        after = counters(client, base)
+        tokens, hits = after[QUERIES] - before[QUERIES], after[HITS] - before[HITS]
+        runs[mode].append({"seconds": seconds, "tokens": tokens, "hits": hits})
+        print(f"  run {mode:<2}: {seconds:6.2f} s = {len(requests) / seconds:5.2f} judgments/s; {tokens:.0f} prompt "
+              f"tokens, {hits:.0f} from the prefix cache; {(tokens - hits) / seconds:.0f} prefilled tokens/s; "
+              f"{cpu_text(cpu)}", flush=True)
+    agree = sum(a == b for a, b in zip(texts["i"], texts["ii"]))
+    return {"runs": runs, "agree": agree, "probe": probe(client, backend, base, model, len(requests))}
+
+
+def probe(client, backend, base: str, model: str, count: int) -> dict[str, float]:
+    """Fixed cost per call: ``count`` calls with a ~10-token prompt, both ways (seconds per call)."""
+    from service.core.judging import JudgeRequest
+
+    messages = ({"role": "user", "content": 'Answer "1", "2" or "tie".'},)
+    requests = [JudgeRequest(messages=messages, choices=tuple(LABELS), seed=i) for i in range(count)]
+    sequential(client, base, model, requests[:2])  # the prompt is now in the prefix cache for both
+    return {"i": sequential(client, base, model, requests)[0] / count,
+            "ii": chunked(backend, requests)[0] / count}
+
+
+# ---------------------------------------------------------------- report and main
+
+
+def header(harness, n: int, model_dir: Path, order: str) -> None:
+    import vllm
+
+    print("== bench/batching: worker's chunked path vs one HTTP request per judgment (same server) ==")
+    for line in harness.machine_info():
+        if not line.startswith("PostgreSQL"):
+            print(line)
+    print(f"vLLM {vllm.__version__}; server: python -m vllm.entrypoints.openai.api_server --model {model_dir} "
+          f"{' '.join(server_flags())} (the embedded judge's engine settings; prefix caching on, the default)")
+    kv = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+    print(f"KV cache: {f'VLLM_CPU_KVCACHE_SPACE={kv} GiB' if kv else 'the --gpu-memory-utilization share of RAM'}")
+    print(f"N = {n} items (LLMBar Natural 0..{n - 1}) x 2 orders = {2 * n} judgments; warm-up items "
+          f"{[i['id'] for i in warmup_items()]}; runs {order}, prefix cache reset before each")
+    print(f"request: chat completions, temperature 0, per-call seed, max_tokens {MAX_TOKENS}, logprobs "
+          f"top_logprobs {TOP_LOGPROBS}, structured_outputs choice {LABELS}; (ii) max_concurrency 32", flush=True)
+
+
+def report(result: dict, calls: int) -> float:
+    """Aggregate rate per mode (all calls / all seconds) and the ratio."""
+    runs = result["runs"]
+    seconds = {m: sum(r["seconds"] for r in rs) for m, rs in runs.items()}
+    rate = {m: calls * len(runs[m]) / seconds[m] for m in runs}
+    for mode, name in (("i", "sequential, one request per judgment"), ("ii", "chunked OpenAIBackend.generate")):
+        per_run = ", ".join(f"{calls / r['seconds']:.2f}" for r in runs[mode])
+        prefilled = sum(r["tokens"] - r["hits"] for r in runs[mode])
+        hit_share = sum(r["hits"] for r in runs[mode]) / max(1.0, sum(r["tokens"] for r in runs[mode]))
+        print(f"({mode}) {name}: {rate[mode]:.2f} judgments/s (runs: {per_run}); "
+              f"{seconds[mode] / len(runs[mode]) / calls * 1000:.0f} ms per judgment; prefix-cache hits "
+              f"{hit_share:.0%} of prompt tokens; {prefilled / seconds[mode]:.0f} prefilled tokens/s")
+    fixed, per_call_i = result["probe"], 1 / rate["i"]
+    print(f"fixed cost per call (~10-token prompt, {calls} calls): (i) {fixed['i'] * 1000:.0f} ms, "
+          f"(ii) {fixed['ii'] * 1000:.0f} ms; the rest of a judgment's time is prefill of its prompt")
+    if per_call_i > fixed["i"]:
+        print(f"upper bound on (ii)/(i) here, even if chunking removed ALL of (i)'s fixed cost per call: "
+              f"{per_call_i / (per_call_i - fixed['i']):.2f}")
+    ratio = rate["ii"] / rate["i"]
+    print(f"same verdict text in (i) and (ii): {result['agree']}/{calls}")
+    print(f"RATIO (ii)/(i) = {ratio:.2f}  target >= {TARGET:.1f}: {'met' if ratio >= TARGET else 'MISSED'}")
+    return ratio
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=32, help="items (judgments = 2N); at most 98")
+    parser.add_argument("--order", default="i,ii,ii,i", help="timed runs, comma-separated i/ii")
+    parser.add_argument("--concurrency", type=int, default=32, help="max_concurrency of OpenAIBackend")
+    parser.add_argument("--kv-cache-gib", type=int, help="set VLLM_CPU_KVCACHE_SPACE for the server "
+                        "(default: unset, i.e. the --gpu-memory-utilization share of RAM)")
+    parser.add_argument("--model-cache-dir", help="where the converted bundled model is (default: the "
+                        "service's, ~/.cache/judgeserve/models)")
+    args = parser.parse_args(argv)
+    modes = args.order.split(",")
+    if not 1 <= args.n <= 98 or not {"i", "ii"} <= set(modes) or not set(modes) <= {"i", "ii"}:
+        parser.error("--n must be 1..98 and --order must use both i and ii (and nothing else)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import httpx
+
+    from bench import harness
+    from service.config import JudgeConfig
+    from workers.backends.openai_http import OpenAIBackend
+
+    if args.kv_cache_gib:
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(args.kv_cache_gib)  # inherited by the server
+    model_dir = bundled_model_dir(args.model_cache_dir)
+    header(harness, args.n, model_dir, args.order)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-batching-"))
+    requests = [r for _, _, r in plan_requests(load_items(0, args.n))]
+    start = functools.partial(start_server, harness, model_dir, log_dir)
+    child, base, model, ready_s = retry_on_memory(harness, "server", log_dir / "vllm-server.log", start)
+    try:
+        print(f"server ready after {ready_s:.0f} s at {base} (model {model}); log {child.log_path}", flush=True)
+        judge = JudgeConfig(name="b", backend="openai", base_url=f"{base}/v1", model=model,
+                            max_concurrency=args.concurrency)
+        backend = OpenAIBackend(judge)
+        try:
+            with httpx.Client(timeout=120) as client:
+                result = run_rounds(client, backend, base, model, requests, args.order, child.pid)
+        finally:
+            backend.close()
+    finally:
+        stop_server(child)
+    return 0 if report(result, len(requests)) >= TARGET else 1
+
+
+if __name__ == "__main__":  # vLLM spawns processes: the guard is required
+    sys.exit(main())
