@@ -361,7 +361,7 @@ def header(harness, args: argparse.Namespace) -> None:
         print(line)
     print(f"vLLM {vllm.__version__}")
     sets = "; ".join(f"set {r}: LLMBar Natural {r * n}..{(r + 1) * n - 1}" for r in range(rounds))
-    print(f"N = {n} items x 2 orders = {2 * n} judgments per set, {rounds} sets ({sets}); warm-up items "
+    print(f"N = {n} items x 2 orders = {2 * n} judgments per set, {rounds} set(s) ({sets}); warm-up items "
           f"{[i['id'] for i in warmup_items()]}; (b) poll interval {args.poll} s; order: (a) before, (b), "
           f"{'(a) after' if not args.no_after else 'no (a) after'}")
     judge = default_embedded_judge()
