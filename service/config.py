@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".judgeserve")
     judges_file: Path | None = None
     model_cache_dir: Path | None = None
+    # embedding model for similarity calls (HREF's Open QA / Fact Checking): "bundled"
+    # (offline all-MiniLM-L6-v2), a local sentence-transformers model directory, or
+    # "lexical" (bag-of-words cosine; a test aid, not for real evaluations)
+    embedding_model: str = "bundled"
     host: str = "127.0.0.1"
     port: int = 8321
     chunk_size: int = Field(default=32, ge=1, le=10_000)

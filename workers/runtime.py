@@ -12,6 +12,7 @@ from service.config import Settings, get_settings
 from service.core.judging import JudgeBackend
 from service.queue import Dispatcher, RQDispatcher
 from workers.backends import build_backend
+from workers.backends.embedding import build_similarity_backend
 from workers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ _settings: Settings | None = None
 _backends: dict[str, JudgeBackend] = {}
 _heartbeat: Heartbeat | None = None
 _dispatcher: Dispatcher | None = None
+_similarity: JudgeBackend | None = None
 
 
 def configure(settings: Settings) -> None:
@@ -42,6 +44,15 @@ def backend(judge_name: str) -> JudgeBackend:
             log.info("building backend for judge %s (%s, %s)", judge.name, judge.backend, judge.model)
             _backends[judge_name] = build_backend(judge, settings())
         return _backends[judge_name]
+
+
+def similarity_backend() -> JudgeBackend:
+    """The embedding model for similarity calls, loaded on first use and then reused."""
+    global _similarity
+    with _lock:
+        if _similarity is None:
+            _similarity = build_similarity_backend(settings().embedding_model)
+        return _similarity
 
 
 def worker_id() -> str:
@@ -76,8 +87,9 @@ def start_embedded(embedded_settings: Settings, embedded_dispatcher: Dispatcher)
 
 def shutdown() -> None:
     """Stop the heartbeat and release every backend."""
-    global _heartbeat, _dispatcher
+    global _heartbeat, _dispatcher, _similarity
     _dispatcher = None
+    _similarity = None
     if _heartbeat is not None:
         _heartbeat.stop()
         _heartbeat = None

@@ -50,22 +50,53 @@ def select_for_review(bpdes: Sequence[float | None], review_fraction: float) -> 
     return [i in chosen for i in range(len(bpdes))]
 
 
-def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str]) -> dict[str, Any]:
-    """Position consistency, first-position win rate, tie and unscored rates, mean BPDE."""
+def reliability_basics(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
+    """What every judged protocol reports: unscored rate, mean BPDE, BPDE histogram, calls, reviews."""
     n = len(verdicts)
-    scored = [v for v in verdicts if not v.unscored]
-    both = [v for v in scored if all(v.details.get("order_majority", {}).get(o) for o in orders)]
+    judged = [v for v in verdicts if not _judge_unscored(v)]
+    bpdes = [v.bpde for v in judged if v.bpde is not None]
+    calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
+    return {
+        "unscored_rate": (n - len(judged)) / n if n else None,
+        "mean_bpde": sum(bpdes) / len(bpdes) if bpdes else None,
+        "bpde_histogram": bpde_histogram(bpdes),
+        "n_calls_scored": len(calls),
+        "n_reviewed": sum(v.reviewed for v in verdicts),
+    }
+
+
+def bpde_histogram(bpdes: Sequence[float], bins: int = 5) -> list[dict[str, float]]:
+    """Counts of BPDE values in equal bins over [0, ln 3] (the maximum for three labels)."""
+    top = math.log(3)
+    counts = [0] * bins
+    for value in bpdes:
+        counts[min(int(value / top * bins), bins - 1)] += 1
+    return [{"low": top * i / bins, "high": top * (i + 1) / bins, "count": c} for i, c in enumerate(counts)]
+
+
+def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str]) -> dict[str, Any]:
+    """Two-response protocols: position consistency, first-position win rate, tie rate, plus the basics."""
+    judged = [v for v in verdicts if not _judge_unscored(v)]
+    both = [v for v in judged if all(v.details.get("order_majority", {}).get(o) for o in orders)]
     calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
     first_wins = [1.0 if c["label"] == "1" else 0.5 if c["label"] == "tie" else 0.0 for c in calls]
-    bpdes = [v.bpde for v in scored if v.bpde is not None]
-    return {
+    outcomes = [_judge_outcome(v) for v in judged]
+    report = {
         "position_consistency_rate": (
             sum(not v.position_inconsistent for v in both) / len(both)
             if len(orders) == 2 and both else None
         ),
         "first_position_win_rate": sum(first_wins) / len(first_wins) if first_wins else None,
-        "tie_rate": sum(v.outcome == "tie" for v in scored) / len(scored) if scored else None,
-        "unscored_rate": (n - len(scored)) / n if n else None,
-        "mean_bpde": sum(bpdes) / len(bpdes) if bpdes else None,
-        "n_calls_scored": len(calls),
+        "tie_rate": sum(o == "tie" for o in outcomes) / len(outcomes) if outcomes else None,
     }
+    report.update(reliability_basics(verdicts))
+    return report
+
+
+def _judge_unscored(verdict: ItemVerdict) -> bool:
+    """Unscored by the judge (a human review does not change the judge's reliability)."""
+    return verdict.details.get("judge", {}).get("unscored", False) if verdict.reviewed else verdict.unscored
+
+
+def _judge_outcome(verdict: ItemVerdict) -> str | None:
+    return verdict.details.get("judge", {}).get("outcome") if verdict.reviewed else verdict.outcome

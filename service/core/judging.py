@@ -25,10 +25,18 @@ class JudgeRequest:
     rationale_tokens: int = 0
     # asked after the rationale, before the constrained verdict
     verdict_followup: str = ""
+    # when set, the output is JSON constrained to this JSON Schema (a JSON text) instead of a label
+    json_schema: str | None = None
+    max_tokens: int = 512
+    # when set, no generation: cosine similarity of texts[1:] to texts[0] (embedding model)
+    similarity_texts: tuple[str, ...] = ()
+    # the prompt template (protocol/version) that rendered this request
+    template: str = ""
 
     def prompt_hash(self) -> str:
-        """Stable hash of the rendered prompt (messages only)."""
-        text = json.dumps(list(self.messages), sort_keys=True, ensure_ascii=False)
+        """Stable hash of the rendered prompt (messages, or the texts of a similarity call)."""
+        rendered = list(self.messages) if not self.similarity_texts else [list(self.messages), list(self.similarity_texts)]
+        text = json.dumps(rendered, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def cache_key(self, fingerprint: str) -> str | None:
@@ -37,12 +45,14 @@ class JudgeRequest:
         Sampling at temperature > 0 without a fixed seed gives a different answer each time,
         so such a call is never cached.
         """
-        if self.temperature > 0 and self.seed is None:
+        if self.similarity_texts or (self.temperature > 0 and self.seed is None):
             return None
         seed = self.seed if self.temperature > 0 else None  # greedy decoding ignores the seed
         sampling = {"choices": list(self.choices), "temperature": self.temperature, "seed": seed,
                     "top_logprobs": self.top_logprobs, "rationale_tokens": self.rationale_tokens,
                     "verdict_followup": self.verdict_followup}
+        if self.json_schema is not None:
+            sampling.update(json_schema=self.json_schema, max_tokens=self.max_tokens)
         text = json.dumps([fingerprint, self.prompt_hash(), sampling], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -55,6 +65,8 @@ class JudgeOutput:
     # log-probabilities of the top tokens at the verdict position: {token_text: logprob}
     verdict_top_logprobs: dict[str, float] | None = None
     rationale: str | None = None
+    # similarity calls: cosine similarity of each text after the first to the first
+    similarities: list[float] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0

@@ -10,11 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.core import calibration
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.length_control import bootstrap_lc_interval, length_controlled_win_rate
+from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, call_seed, register
-from service.core.statistics import bootstrap_mean_ci, cohen_kappa
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.statistics import bootstrap_mean_ci
 
 FIRST, SECOND, TIE = "1", "2", "tie"
+TEMPLATE = "pairwise/1"
+OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
 LC_BOOTSTRAP_RESAMPLES = 200
 SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
 LABELS = (FIRST, SECOND, TIE)
@@ -65,37 +69,22 @@ class PairwiseItem(BaseModel):
         return self
 
 
-class PairwiseOptions(BaseModel):
+class PairwiseOptions(CalibrationOptions):
     """Calibration and sampling options of a pairwise evaluation."""
 
-    model_config = ConfigDict(extra="forbid")
     orders: Literal["both", "single"] = "both"
-    samples: int = Field(default=1, ge=1, le=16)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    verdict_mode: Literal["logprobs", "rationale"] = "logprobs"
     tie_margin: float = Field(default=0.05, ge=0.0, le=0.5)
-    review_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1,
-                             description="Fixes sampled calls (temperature > 0) so they repeat and can be cached.")
-    chunk_size: int | None = Field(default=None, ge=1, le=10_000)
-    rationale_tokens: int = Field(default=256, ge=16, le=4096)
-    cache: bool = Field(default=True, description="Answer repeated judge calls from the judge-call cache.")
-
-    @model_validator(mode="after")
-    def _samples_need_temperature(self) -> "PairwiseOptions":
-        if self.samples > 1 and self.temperature == 0.0:
-            raise ValueError("samples > 1 needs temperature > 0 (greedy samples are identical)")
-        return self
-
-    def effective_temperature(self) -> float:
-        """Greedy for one sample, 0.7 by default for multiple evidence."""
-        if self.temperature is not None:
-            return self.temperature
-        return 0.0 if self.samples == 1 else 0.7
 
     def order_names(self) -> tuple[str, ...]:
         """The orders each item is judged in."""
         return ("ab", "ba") if self.orders == "both" else ("ab",)
+
+
+class PairwiseReview(BaseModel):
+    """A human's verdict on a pairwise item."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: Literal["a", "b", "tie"]
 
 
 def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:
@@ -153,25 +142,16 @@ class PairwiseProtocol:
     name: ClassVar[str] = "pairwise"
     item_model: ClassVar[type[BaseModel]] = PairwiseItem
     options_model: ClassVar[type[BaseModel]] = PairwiseOptions
+    review_model: ClassVar[type[BaseModel]] = PairwiseReview
 
-    def plan_calls(self, item: PairwiseItem, options: PairwiseOptions) -> list[PlannedCall]:
+    def plan_calls(self, item: PairwiseItem, options: PairwiseOptions,
+                   prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
         """Every order × sample for one item."""
-        rationale = options.rationale_tokens if options.verdict_mode == "rationale" else 0
-        question = RATIONALE_QUESTION if rationale else VERDICT_QUESTION
-        calls = []
-        for order in options.order_names():
-            messages = render_messages(item, order, question)
-            for sample in range(options.samples):
-                request = JudgeRequest(
-                    messages=messages,
-                    choices=LABELS,
-                    temperature=options.effective_temperature(),
-                    seed=_seed(options, item.id, order, sample),
-                    rationale_tokens=rationale,
-                    verdict_followup=VERDICT_QUESTION,
-                )
-                calls.append(PlannedCall(order=order, sample=sample, request=request))
-        return calls
+        return plan_pairwise_calls(item, options, render_messages)
+
+    def apply_review(self, item: PairwiseItem, verdict: ItemVerdict, label: PairwiseReview) -> ItemVerdict:
+        """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0."""
+        return reviewed_verdict(verdict, label.label, OUTCOME_SCORES[label.label], label.model_dump())
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: PairwiseOptions) -> CallResult:
         """Label from the constrained text; probabilities from the verdict token's logprobs."""
@@ -250,16 +230,26 @@ class PairwiseProtocol:
             "losses": outcomes.get("b", 0),
             "ties": outcomes.get("tie", 0),
         }
-        summary.update(_human_agreement(items, verdicts))
+        summary.update(_human_agreement(items, verdicts, options.order_names()))
         summary.update(_length_controlled(items, verdicts, seed))
         return summary, calibration.reliability_report(verdicts, options.order_names())
 
 
-def _seed(options: PairwiseOptions, item_id: str, order: str, sample: int) -> int | None:
-    """Greedy calls are deterministic anyway; sampled calls repeat only when the user fixed a seed."""
-    if options.seed is None and options.effective_temperature() > 0:
-        return None
-    return call_seed(options.seed or 0, item_id, order, sample)
+def plan_pairwise_calls(item: Any, options: PairwiseOptions, render: Any, template: str = TEMPLATE) -> list[PlannedCall]:
+    """Every order × sample of a two-response comparison rendered by ``render(item, order, question)``."""
+    rationale = options.rationale_budget()
+    question = RATIONALE_QUESTION if rationale else VERDICT_QUESTION
+    calls = []
+    for order in options.order_names():
+        messages = render(item, order, question)
+        for sample in range(options.samples):
+            request = JudgeRequest(
+                messages=messages, choices=LABELS, temperature=options.effective_temperature(),
+                seed=options.call_seed(item.id, order, sample), rationale_tokens=rationale,
+                verdict_followup=VERDICT_QUESTION, template=template,
+            )
+            calls.append(PlannedCall(order=order, sample=sample, request=request))
+    return calls
 
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
@@ -286,17 +276,20 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _human_agreement(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
-    pairs = [
-        (item.human_label, v.outcome)
-        for item, v in zip(items, verdicts)
-        if item.human_label is not None and not v.unscored
-    ]
-    if not pairs:
+def _human_agreement(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict],
+                     orders: Sequence[str]) -> dict[str, Any]:
+    """Judge accuracy and κ against items' human labels: per order, after calibration, after review."""
+    human = [item.human_label for item in items]
+    calibrated = [None if judge_value(v, "unscored") else judge_value(v, "outcome") for v in verdicts]
+    after_review = [None if v.unscored else v.outcome for v in verdicts]
+    per_order = {o: [v.details.get("order_majority", {}).get(o) for v in verdicts] for o in orders}
+    report = agreement_report(human, calibrated, after_review, per_order)
+    if report is None:
         return {}
-    humans, judged = [p[0] for p in pairs], [p[1] for p in pairs]
+    calibrated_agreement = report["calibrated"] or {}
     return {
-        "n_human_labelled": len(pairs),
-        "judge_accuracy": sum(h == j for h, j in pairs) / len(pairs),
-        "judge_cohen_kappa": cohen_kappa(humans, judged),
+        "n_human_labelled": calibrated_agreement.get("n", 0),
+        "judge_accuracy": calibrated_agreement.get("accuracy"),
+        "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "human_agreement": report,
     }

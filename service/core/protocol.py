@@ -11,9 +11,18 @@ from pydantic import BaseModel
 from service.core.judging import JudgeOutput, JudgeRequest
 
 
+# Calls are planned in stages (e.g. goal_success: segment first, then one call per goal);
+# a worker re-plans after each stage and stops when nothing new is planned or after this many.
+MAX_STAGES = 4
+
+
 @dataclass(frozen=True)
 class PlannedCall:
-    """One judge call a protocol wants made for an item."""
+    """One judge call a protocol wants made for an item.
+
+    ``order`` is the call's key within the item (``ab``/``ba`` for pairwise, ``goal:g1`` for a
+    goal, ...; at most 64 characters); (order, sample) is unique per item.
+    """
 
     order: str
     sample: int
@@ -29,6 +38,7 @@ class CallResult:
     label: str | None
     label_probs: dict[str, float] | None
     raw_output: str
+    error: str | None = None
 
 
 @dataclass
@@ -41,6 +51,8 @@ class ItemVerdict:
     position_inconsistent: bool = False
     bpde: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # set when a human review replaced the judge's verdict; details["judge"] keeps the judge's
+    reviewed: bool = False
 
 
 class EvaluationProtocol(Protocol):
@@ -50,8 +62,15 @@ class EvaluationProtocol(Protocol):
     item_model: ClassVar[type[BaseModel]]
     options_model: ClassVar[type[BaseModel]]
 
-    def plan_calls(self, item: BaseModel, options: BaseModel) -> list[PlannedCall]:
-        """The judge calls to make for one item."""
+    review_model: ClassVar[type[BaseModel]]
+
+    def plan_calls(self, item: BaseModel, options: BaseModel, prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
+        """Every judge call the item needs, given the results made so far (``prior``).
+
+        Single-stage protocols ignore ``prior``. A multi-stage protocol returns the next
+        stage's calls once the results it depends on are in ``prior``. The worker makes
+        only the planned calls not already stored.
+        """
         ...
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: BaseModel) -> CallResult:
@@ -66,6 +85,10 @@ class EvaluationProtocol(Protocol):
         self, items: Sequence[BaseModel], verdicts: Sequence[ItemVerdict], options: BaseModel
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Evaluation metrics and the judge reliability report."""
+        ...
+
+    def apply_review(self, item: BaseModel, verdict: ItemVerdict, label: BaseModel) -> ItemVerdict:
+        """The verdict with a human label (validated by ``review_model``) replacing the judge's."""
         ...
 
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +119,15 @@ def protocol_names() -> list[str]:
 
 
 def _load_builtin_protocols() -> None:
-    from service.core import pairwise  # noqa: F401  (registers itself)
+    import importlib
+
+    for module in BUILTIN_PROTOCOL_MODULES:
+        importlib.import_module(module)  # each registers itself
+
+
+BUILTIN_PROTOCOL_MODULES = (
+    "service.core.pairwise",
+)
 
 
 def call_seed(base_seed: int, item_id: str, order: str, sample: int) -> int:

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from service.core.protocol import CallResult
 from service.db.conflict import upsert
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
@@ -82,6 +83,21 @@ def judgments_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, li
         query = select(Judgment).where(Judgment.item_id.in_(list(item_ids)))
         for judgment in session.scalars(query.order_by(Judgment.item_id, Judgment.order, Judgment.sample)):
             grouped[judgment.item_id].append(judgment)
+    return grouped
+
+
+def call_results_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, list[CallResult]]:
+    """Stored judge calls of these items as parsed results, grouped by item id (one query, no ORM objects)."""
+    grouped: dict[int, list[CallResult]] = defaultdict(list)
+    if item_ids:
+        query = (
+            select(Judgment.item_id, Judgment.order, Judgment.sample, Judgment.label, Judgment.label_probs,
+                   Judgment.raw_output, Judgment.error)
+            .where(Judgment.item_id.in_(list(item_ids)))
+            .order_by(Judgment.item_id, Judgment.order, Judgment.sample)
+        )
+        for item_id, order, sample, label, probs, raw, error in session.execute(query):
+            grouped[item_id].append(CallResult(order, sample, label, probs, raw, error))
     return grouped
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from service.core.calibration import select_for_review
 from service.core.protocol import CallResult, ItemVerdict, get_protocol
 from service.evaluations import repository as repo
-from service.models import Evaluation, Item, Judgment, Verdict
+from service.models import Evaluation, Item, Verdict
 
 
 def protocol_and_options(evaluation: Evaluation):
@@ -18,14 +18,13 @@ def protocol_and_options(evaluation: Evaluation):
     return protocol, protocol.options_model.model_validate(evaluation.options)
 
 
-def verdict_row(evaluation: Evaluation, item: Item, judgments: Sequence[Judgment]) -> dict[str, Any]:
-    """Combine an item's stored judgments into its verdict row."""
+def verdict_row(evaluation: Evaluation, item: Item, results: Sequence[CallResult]) -> dict[str, Any]:
+    """Combine an item's stored judge calls into its verdict row."""
     protocol, options = protocol_and_options(evaluation)
     parsed = protocol.item_model.model_validate(item.payload)
-    results = [CallResult(j.order, j.sample, j.label, j.label_probs, j.raw_output) for j in judgments]
-    verdict = protocol.combine(parsed, results, options)
-    errors = [j.error for j in judgments if j.error]
-    failed = bool(judgments) and len(errors) == len(judgments)
+    verdict = protocol.combine(parsed, [r for r in results], options)
+    errors = [r.error for r in results if r.error]
+    failed = bool(results) and len(errors) == len(results)
     details = dict(verdict.details)
     if errors:
         details["errors"] = sorted(set(errors))[:5]

@@ -7,11 +7,12 @@ from service.models.item import Item
 from service.models.judge_cache import JudgeCacheEntry
 from service.models.judgment import Judgment
 from service.models.leaderboard_snapshot import LeaderboardSnapshot
+from service.models.review import Review
 from service.models.suite import Suite, SuiteItem
 from service.models.verdict import Verdict
 from service.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
-    "Base", "Chunk", "Evaluation", "Item", "JudgeCacheEntry", "Judgment", "LeaderboardSnapshot", "Suite", "SuiteItem", "Verdict",
+    "Base", "Chunk", "Evaluation", "Item", "JudgeCacheEntry", "Judgment", "LeaderboardSnapshot", "Review", "Suite", "SuiteItem", "Verdict",
     "WorkerHeartbeat",
 ]

@@ -22,9 +22,11 @@ class Judgment(Base):
         String(36), ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
     )
     item_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("items.id", ondelete="CASCADE"))
-    order: Mapped[str] = mapped_column(String(8))
+    order: Mapped[str] = mapped_column(String(64))
     sample: Mapped[int] = mapped_column(Integer)
     prompt_hash: Mapped[str] = mapped_column(String(64))
+    # the prompt template (protocol/version) that rendered the call
+    template: Mapped[str] = mapped_column(String(64), default="", server_default="")
     raw_output: Mapped[str] = mapped_column(Text)
     rationale: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(32))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, Float, ForeignKey, String
+from sqlalchemy.sql import false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, BigIntId, JsonDoc, Timestamp, utcnow
@@ -27,6 +28,8 @@ class Verdict(Base):
     failed: Mapped[bool] = mapped_column(Boolean, default=False)
     position_inconsistent: Mapped[bool] = mapped_column(Boolean, default=False)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a human label replaced the judge's verdict (details["judge"] keeps the judge's own)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     bpde: Mapped[float | None] = mapped_column(Float)
     details: Mapped[dict] = mapped_column(JsonDoc)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import math
 import os
@@ -142,6 +143,10 @@ class OpenAIBackend:
 
     async def _verdict(self, request: JudgeRequest, messages: list[dict]) -> tuple[dict, bool]:
         """The constrained verdict call; drops structured_outputs if the server rejects it."""
+        if request.json_schema is not None:
+            body = self._body(request, messages, request.max_tokens)
+            body["structured_outputs"] = {"json": json.loads(request.json_schema)}
+            return await self._post(body), True
         use_choice = self._structured and bool(request.choices)
         body = self._body(request, messages, _verdict_max_tokens(request.choices))
         body["logprobs"] = True

@@ -5,6 +5,15 @@ and answers by a fixed rule. Configured through the judge's ``engine`` settings:
 ``policy`` (``first``: prefers the first slot with probability ``first_bias``;
 ``longer``: prefers the longer response), ``delay_ms`` per generate call, and
 ``fail_marker`` (a request whose prompt contains it gets an error output).
+
+Requests that are not pairwise verdicts (other protocols) are answered from markers that
+tests put into the item's text:
+
+- ``<<scripted:LABEL=P,LABEL=P>>``: the label probabilities of a constrained verdict (the
+  first marker in the prompt). At temperature > 0 the label is drawn from them with the
+  request's seed (so Multiple Evidence Calibration can be tested); else the likeliest wins.
+  Without a marker, every label is equally likely and the first label is answered.
+- ``<<scripted-json:TEXT>>``: the text of a JSON-constrained answer (default ``{}``).
 """
 
 from __future__ import annotations
@@ -20,6 +29,9 @@ from service.core.judging import JudgeOutput, JudgeRequest
 
 # the two responses, then the final one-paragraph question of the pairwise template
 _RESPONSES = re.compile(r"\[Response 1\]\n(.*)\n\n\[Response 2\]\n(.*)\n\n[^\n]+\Z", re.S)
+_PAIRWISE_LABELS = ("1", "2", "tie")
+_LABEL_MARKER = re.compile(r"<<scripted:([^>]*)>>")
+_JSON_MARKER = re.compile(r"<<scripted-json:(.*?)>>", re.S)
 
 
 class ScriptedBackend:
@@ -44,11 +56,18 @@ class ScriptedBackend:
         return [self._answer(request) for request in requests]
 
     def _answer(self, request: JudgeRequest) -> JudgeOutput:
-        prompt = request.messages[-1]["content"]
+        prompt = "\n".join(m["content"] for m in request.messages)
         if self.fail_marker and self.fail_marker in prompt:
             return JudgeOutput(text="", error="scripted failure")
-        probs = self._probabilities(prompt, request.seed)
-        label = max(probs, key=probs.get)
+        if request.json_schema is not None:
+            found = _JSON_MARKER.search(prompt)
+            return JudgeOutput(text=found.group(1) if found else "{}", prompt_tokens=len(prompt.split()),
+                               completion_tokens=1)
+        if tuple(request.choices) == _PAIRWISE_LABELS:
+            probs = self._probabilities(request.messages[-1]["content"], request.seed)
+            label = max(probs, key=probs.get)
+        else:
+            probs, label = _marked(prompt, request)
         top = {k: math.log(v) for k, v in probs.items() if v > 0}
         rationale = "Scripted rationale." if request.rationale_tokens else None
         return JudgeOutput(text=label, verdict_top_logprobs=top, rationale=rationale,
@@ -66,3 +85,24 @@ class ScriptedBackend:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _marked(prompt: str, request: JudgeRequest) -> tuple[dict[str, float], str]:
+    """Label probabilities from the first ``<<scripted:...>>`` marker, and the label answered."""
+    choices = list(request.choices)
+    found = _LABEL_MARKER.search(prompt)
+    probs = {c: 1.0 / len(choices) for c in choices}
+    if found:
+        given = dict(part.split("=", 1) for part in found.group(1).split(",") if "=" in part)
+        probs = {c: float(given.get(c, 0.0)) for c in choices}
+        total = sum(probs.values()) or 1.0
+        probs = {c: p / total for c, p in probs.items()}
+    if request.temperature > 0:
+        draw, label = random.Random(request.seed).random(), choices[-1]
+        for choice in choices:
+            draw -= probs[choice]
+            if draw < 0:
+                label = choice
+                break
+        return probs, label
+    return probs, max(choices, key=lambda c: probs[c])

@@ -19,6 +19,7 @@ vLLM starts an engine-core process: scripts that build this backend need an
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -81,8 +82,8 @@ class VLLMBackend:
             raise RuntimeError("the vLLM backend is closed")
         outputs = [JudgeOutput(text="") for _ in requests]
         for output, request in zip(outputs, requests):
-            if not request.choices:
-                output.error = "the vllm backend needs choices (labels) for a verdict"
+            if not request.choices and request.json_schema is None:
+                output.error = "the vllm backend needs choices (labels) or a JSON schema for a verdict"
         with_rationale = [i for i, r in enumerate(requests) if r.rationale_tokens > 0 and not outputs[i].error]
         if with_rationale:
             self._rationales(requests, with_rationale, outputs)
@@ -126,10 +127,13 @@ class VLLMBackend:
         return messages
 
     def _verdict_params(self, request: JudgeRequest) -> Any:
-        """Sampling parameters of a constrained verdict (labels only, top logprobs)."""
+        """Sampling parameters of a constrained verdict (labels with top logprobs, or JSON)."""
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
+        if request.json_schema is not None:
+            return SamplingParams(max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
+                                  structured_outputs=StructuredOutputsParams(json=json.loads(request.json_schema)))
         top = max(int(request.top_logprobs), 0)
         if self.max_logprobs >= 0:
             top = min(top, self.max_logprobs)  # vLLM rejects the whole batch above the limit

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rq.timeouts import BaseTimeoutException
 from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeBackend, JudgeOutput
-from service.core.protocol import PlannedCall
+from service.core.protocol import MAX_STAGES, CallResult, PlannedCall
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.results import finalize, protocol_and_options, verdict_row
@@ -39,34 +39,59 @@ class _Call:
 class _Work:
     evaluation: Evaluation
     items: list[Item]
-    calls: list[_Call]
     attempts: int
-    cached: dict[int, JudgeOutput]
+    # every stored or made call of the chunk's items: item id -> {(order, sample): result}
+    results: dict[int, dict[tuple[str, int], CallResult]] = field(default_factory=dict)
+    # calls made by this job (a failed one is not retried within the job)
+    attempted: set[tuple[int, str, int]] = field(default_factory=set)
+    n_calls: int = 0
+    n_cached: int = 0
 
 
 def run(evaluation_id: str, chunk_index: int) -> str:
-    """Job entry point (IDs only). Safe to run twice: stored calls are skipped, progress counts once."""
+    """Job entry point (IDs only). Safe to run twice: stored calls are skipped, progress counts once.
+
+    Calls are made in stages (a protocol may plan calls that depend on earlier results);
+    the stage that leaves nothing more to do stores its judgments, the chunk's verdicts and
+    the progress update in one transaction.
+    """
     url = runtime.settings().effective_database_url()
     with session_scope(url) as session:
         work = _claim(session, evaluation_id, chunk_index)
     if isinstance(work, str):
         return work
     evaluation = work.evaluation
-    try:
-        backend = runtime.backend(evaluation.judge)
-    except Exception as exc:  # the engine cannot start (e.g. not enough memory): fail the calls, say why
-        log.exception("judge %s could not start", evaluation.judge, extra={"evaluation_id": evaluation_id})
-        backend = _Unavailable(runtime.settings().judges()[evaluation.judge].fingerprint(), exc)
-    outputs = _outputs(work, backend, chunk_index)
-    with session_scope(url) as session:
-        finalized = _persist(session, work, outputs, backend.fingerprint, chunk_index)
+    calls = _missing_calls(work)
+    finalized = False
+    for stage in range(1, MAX_STAGES + 1):
+        with session_scope(url) as session:
+            cached = _from_cache(session, evaluation, calls)
+        outputs = _outputs(work, calls, cached, chunk_index) if calls else []
+        _record(work, calls, outputs, len(cached))
+        following = _missing_calls(work) if stage < MAX_STAGES else []
+        with session_scope(url) as session:
+            _store_judgments(session, work, calls, outputs)
+            if not following:
+                finalized = _close_chunk(session, work, chunk_index)
+        if not following:
+            break
+        calls = following
     if finalized and evaluation.suite:
         enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.suite, evaluation.protocol,
                           evaluation.judge)
-    log.info("judged %d calls (%d from the cache) for %d items", len(work.calls), len(work.cached),
+    log.info("judged %d calls (%d from the cache) for %d items", work.n_calls, work.n_cached,
              len(work.items), extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index,
                                      "judge": evaluation.judge})
-    return f"judged {len(work.calls)} calls for {len(work.items)} items ({len(work.cached)} cached)"
+    return f"judged {work.n_calls} calls for {len(work.items)} items ({work.n_cached} cached)"
+
+
+def _judge_backend(evaluation: Evaluation) -> JudgeBackend:
+    """The evaluation's judge, or a stand-in that fails every call with the reason it could not start."""
+    try:
+        return runtime.backend(evaluation.judge)
+    except Exception as exc:  # the engine cannot start (e.g. not enough memory): fail the calls, say why
+        log.exception("judge %s could not start", evaluation.judge, extra={"evaluation_id": evaluation.id})
+        return _Unavailable(runtime.settings().judges()[evaluation.judge].fingerprint(), exc)
 
 
 class _Unavailable:
@@ -82,7 +107,7 @@ class _Unavailable:
 
 
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | str:
-    """Load the chunk, count the attempt, and work out which calls are still to make."""
+    """Load the chunk, count the attempt, and load what its items' calls already gave."""
     evaluation = repo.get_evaluation(session, evaluation_id)
     chunk = repo.get_chunk(session, evaluation_id, chunk_index)
     if evaluation is None or chunk is None:
@@ -96,15 +121,16 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | st
     attempts = chunk.attempts
     repo.mark_started(session, evaluation_id, chunk_index)
     items = repo.items_in_range(session, evaluation_id, chunk.start, chunk.stop)
-    calls = _missing_calls(evaluation, items, repo.judgments_by_item(session, [item.id for item in items]))
-    cached = _from_cache(session, evaluation, calls)
-    return _Work(evaluation, items, calls, attempts, cached)
+    work = _Work(evaluation, items, attempts)
+    for item_id, results in repo.call_results_by_item(session, [item.id for item in items]).items():
+        work.results[item_id] = {(r.order, r.sample): r for r in results}
+    return work
 
 
 def _from_cache(session: Session, evaluation: Evaluation, calls: list[_Call]) -> dict[int, JudgeOutput]:
     """Outputs the judge-call cache already holds, by call index (none when the evaluation opts out)."""
     _, options = protocol_and_options(evaluation)
-    if not getattr(options, "cache", False):
+    if not calls or not getattr(options, "cache", False):
         return {}
     fingerprint = runtime.settings().judges()[evaluation.judge].fingerprint()
     for call in calls:
@@ -113,32 +139,59 @@ def _from_cache(session: Session, evaluation: Evaluation, calls: list[_Call]) ->
     return {i: hits[c.cache_key] for i, c in enumerate(calls) if c.cache_key in hits}
 
 
-def _outputs(work: _Work, backend: JudgeBackend, chunk_index: int) -> list[JudgeOutput]:
+def _outputs(work: _Work, calls: list[_Call], cached: dict[int, JudgeOutput], chunk_index: int) -> list[JudgeOutput]:
     """Cached answers, plus one engine call for the rest (or the reason a chunk was given up)."""
-    todo = [i for i in range(len(work.calls)) if i not in work.cached]
+    todo = [i for i in range(len(calls)) if i not in cached]
     if work.attempts >= MAX_CHUNK_ATTEMPTS:
         reason = f"chunk abandoned after {work.attempts} unfinished attempts"
         log.error(reason, extra={"evaluation_id": work.evaluation.id, "chunk_index": chunk_index})
         fresh = [JudgeOutput(text="", error=reason) for _ in todo]
     else:
-        fresh = _generate(backend, [work.calls[i] for i in todo], work.evaluation.id, chunk_index)
-    outputs = dict(work.cached)
+        fresh = _generate_all(work.evaluation, [calls[i] for i in todo], chunk_index)
+    outputs = dict(cached)
     outputs.update(zip(todo, fresh))
-    return [outputs[i] for i in range(len(work.calls))]
+    return [outputs[i] for i in range(len(calls))]
 
 
-def _missing_calls(evaluation: Evaluation, items: list[Item], stored: dict) -> list[_Call]:
-    protocol, options = protocol_and_options(evaluation)
+def _generate_all(evaluation: Evaluation, calls: list[_Call], chunk_index: int) -> list[JudgeOutput]:
+    """Judge calls to the judge's engine, similarity calls to the embedding model; outputs in call order."""
+    similar = [i for i, c in enumerate(calls) if c.planned.request.similarity_texts]
+    judged = [i for i, c in enumerate(calls) if not c.planned.request.similarity_texts]
+    outputs: dict[int, JudgeOutput] = {}
+    if judged:
+        backend = _judge_backend(evaluation)
+        outputs.update(zip(judged, _generate(backend, [calls[i] for i in judged], evaluation.id, chunk_index)))
+    if similar:
+        backend = runtime.similarity_backend()
+        outputs.update(zip(similar, _generate(backend, [calls[i] for i in similar], evaluation.id, chunk_index)))
+    return [outputs[i] for i in range(len(calls))]
+
+
+def _missing_calls(work: _Work) -> list[_Call]:
+    """Planned calls of the chunk's items that are neither stored nor already tried by this job."""
+    protocol, options = protocol_and_options(work.evaluation)
     calls = []
-    for item in items:
-        done = {(j.order, j.sample) for j in stored.get(item.id, []) if j.error is None}
+    for item in work.items:
+        done = work.results.get(item.id, {})
         parsed = protocol.item_model.model_validate(item.payload)
-        calls.extend(
-            _Call(item, planned)
-            for planned in protocol.plan_calls(parsed, options)
-            if (planned.order, planned.sample) not in done
-        )
+        for planned in protocol.plan_calls(parsed, options, list(done.values())):
+            key = (planned.order, planned.sample)
+            stored = done.get(key)
+            if (stored is None or stored.error is not None) and (item.id, *key) not in work.attempted:
+                calls.append(_Call(item, planned))
     return calls
+
+
+def _record(work: _Work, calls: list[_Call], outputs: list[JudgeOutput], n_cached: int) -> None:
+    """Parse this stage's outputs into the work's results (so the next stage can be planned)."""
+    protocol, options = protocol_and_options(work.evaluation)
+    for call, output in zip(calls, outputs):
+        result = protocol.parse(call.planned, output, options)
+        result.error = output.error
+        work.results.setdefault(call.item.id, {})[(call.planned.order, call.planned.sample)] = result
+        work.attempted.add((call.item.id, call.planned.order, call.planned.sample))
+    work.n_calls += len(calls)
+    work.n_cached += n_cached
 
 
 def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chunk_index: int) -> list[JudgeOutput]:
@@ -165,29 +218,37 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
     raise AssertionError("unreachable")
 
 
-def _persist(session: Session, work: _Work, outputs: list[JudgeOutput], fingerprint: str, chunk_index: int) -> bool:
-    """Judgments, verdicts and progress in one transaction; finalize when the last chunk lands.
-
-    Returns True when this call closed the evaluation.
-    """
-    evaluation, items, calls = work.evaluation, work.items, work.calls
-    protocol, options = protocol_and_options(evaluation)
+def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) -> None:
+    """One statement for the stage's judgments (conflict-safe), and the new cache entries."""
+    if not calls:
+        return
+    fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
     rows = []
     for call, output in zip(calls, outputs):
-        result = protocol.parse(call.planned, output, options)
+        result = work.results[call.item.id][(call.planned.order, call.planned.sample)]
+        request = call.planned.request
         rows.append({
-            "evaluation_id": evaluation.id, "item_id": call.item.id, "order": call.planned.order,
-            "sample": call.planned.sample, "prompt_hash": call.planned.request.prompt_hash(),
+            "evaluation_id": work.evaluation.id, "item_id": call.item.id, "order": call.planned.order,
+            "sample": call.planned.sample, "prompt_hash": request.prompt_hash(), "template": request.template,
             "raw_output": storable(output.text), "rationale": storable(output.rationale), "label": result.label,
-            "label_probs": result.label_probs, "fingerprint": fingerprint,
+            "label_probs": result.label_probs,
+            "fingerprint": "similarity" if request.similarity_texts else fingerprint,
             "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
             "latency_ms": output.latency_ms, "error": output.error, "cached": bool(output.extra.get("cached")),
         })
     repo.add_judgments(session, rows)
     judge_cache.store(session, fingerprint, [(c.cache_key, o) for c, o in zip(calls, outputs)
                                              if c.cache_key and not o.extra.get("cached")])
-    judgments = repo.judgments_by_item(session, [item.id for item in items])
-    verdicts = [verdict_row(evaluation, item, judgments.get(item.id, [])) for item in items]
+
+
+def _close_chunk(session: Session, work: _Work, chunk_index: int) -> bool:
+    """Verdicts from the stored calls and the progress update; finalize when the last chunk lands.
+
+    Returns True when this call closed the evaluation.
+    """
+    evaluation, items = work.evaluation, work.items
+    stored = repo.call_results_by_item(session, [item.id for item in items])
+    verdicts = [verdict_row(evaluation, item, stored.get(item.id, [])) for item in items]
     repo.put_verdicts(session, verdicts)
     failed = sum(1 for v in verdicts if v["failed"])
     if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed):
@@ -195,4 +256,3 @@ def _persist(session: Session, work: _Work, outputs: list[JudgeOutput], fingerpr
         if current is not None and current.chunks_done == current.chunks_total:
             return finalize(session, evaluation.id)
     return False
-
