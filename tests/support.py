@@ -21,6 +21,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "JUDGES_FILE": settings.judges_file, "DATA_DIR": settings.data_dir,
         "QUEUE_PREFIX": settings.queue_prefix, "HEARTBEAT_SECONDS": settings.heartbeat_seconds,
         "MODEL_CACHE_DIR": settings.model_cache_dir, "CHUNK_SIZE": settings.chunk_size,
+        "EMBEDDING_MODEL": settings.embedding_model,
     }
     env.update({f"JUDGESERVE_{k}": str(v) for k, v in values.items() if v is not None})
     return env

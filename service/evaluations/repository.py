@@ -168,6 +168,17 @@ def finish(session: Session, evaluation_id: str, status: str, summary: dict, rel
     return result.rowcount == 1
 
 
+def set_results(session: Session, evaluation_id: str, summary: dict, reliability: dict) -> None:
+    """Replace a finished evaluation's summary and reliability report."""
+    session.execute(update(Evaluation).where(Evaluation.id == evaluation_id)
+                    .values(summary=summary, reliability=reliability))
+
+
+def put_reviewed_verdict(session: Session, item_id: int, verdict: dict[str, Any]) -> None:
+    """Store a verdict that a human label changed."""
+    session.execute(update(Verdict).where(Verdict.item_id == item_id).values(**verdict, reviewed=True))
+
+
 def cancel(session: Session, evaluation_id: str) -> bool:
     """Cancel a queued or running evaluation; False when it had already ended."""
     result = session.execute(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from service.core.calibration import select_for_review
 from service.core.protocol import CallResult, ItemVerdict, get_protocol
 from service.evaluations import repository as repo
+from service.reviews import repository as reviews_repo
 from service.models import Evaluation, Item, Verdict
 
 
@@ -36,32 +37,56 @@ def verdict_row(evaluation: Evaluation, item: Item, results: Sequence[CallResult
     }
 
 
-def _as_item_verdict(verdict: Verdict) -> ItemVerdict:
+def as_item_verdict(verdict: Verdict) -> ItemVerdict:
+    """A stored verdict as the protocol's ItemVerdict."""
     return ItemVerdict(
         outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored,
         position_inconsistent=verdict.position_inconsistent, bpde=verdict.bpde, details=verdict.details,
+        reviewed=verdict.reviewed,
     )
 
 
 def finalize(session: Session, evaluation_id: str) -> bool:
-    """Compute metrics, flag items for review and close the evaluation; False if not running."""
+    """Compute metrics, open reviews for the top-BPDE items and close the evaluation; False if not running."""
     evaluation = repo.get_evaluation(session, evaluation_id, for_update=True)
     if evaluation is None or evaluation.status not in repo.ACTIVE:
         return False
     protocol, options = protocol_and_options(evaluation)
     rows = [(item, verdict) for item, verdict in repo.items_with_verdicts(session, evaluation_id) if verdict]
-    items = [protocol.item_model.model_validate(item.payload) for item, _ in rows]
-    verdicts = [_as_item_verdict(v) for _, v in rows]
-    summary, reliability = protocol.summarize(items, verdicts, options)
-    review_fraction = getattr(options, "review_fraction", 0.0)
-    flags = select_for_review([v.bpde for v in verdicts], review_fraction)
-    repo.set_review_flags(session, evaluation_id, [item.id for (item, _), flag in zip(rows, flags) if flag])
-    summary["n_needs_review"] = sum(flags)
-    summary["n_failed"] = sum(1 for _, v in rows if v.failed)
+    flags = select_for_review([v.bpde for _, v in rows], getattr(options, "review_fraction", 0.0))
+    flagged = [(item.id, verdict.bpde) for (item, verdict), flag in zip(rows, flags) if flag]
+    repo.set_review_flags(session, evaluation_id, [item_id for item_id, _ in flagged])
+    reviews_repo.open_reviews(session, evaluation_id, flagged)
+    summary, reliability = _results(protocol, options, rows)
+    summary["n_needs_review"] = len(flagged)
+    summary["n_reviews_open"] = len(flagged)
     nothing_judged = summary.get("n_scored", 0) == 0 and summary["n_failed"] == len(rows)
     status = "failed" if nothing_judged else "completed"
     error = _no_item_judged(rows) if nothing_judged else None
     return repo.finish(session, evaluation_id, status, summary, reliability, error)
+
+
+def recompute(session: Session, evaluation_id: str) -> None:
+    """Recompute a finished evaluation's metrics from its verdicts (after a human review changed one)."""
+    evaluation = repo.get_evaluation(session, evaluation_id, for_update=True)
+    if evaluation is None:
+        return
+    protocol, options = protocol_and_options(evaluation)
+    rows = [(item, verdict) for item, verdict in repo.items_with_verdicts(session, evaluation_id) if verdict]
+    summary, reliability = _results(protocol, options, rows)
+    counts = reviews_repo.counts(session, evaluation_id)
+    summary["n_needs_review"] = sum(1 for _, v in rows if v.needs_review)
+    summary["n_reviews_open"] = counts["open"]
+    repo.set_results(session, evaluation_id, summary, reliability)
+
+
+def _results(protocol, options, rows: Sequence[tuple[Item, Verdict]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The protocol's summary and reliability report over stored verdicts, plus counts every protocol has."""
+    items = [protocol.item_model.model_validate(item.payload) for item, _ in rows]
+    summary, reliability = protocol.summarize(items, [as_item_verdict(v) for _, v in rows], options)
+    summary["n_failed"] = sum(1 for _, v in rows if v.failed)
+    summary["n_reviewed"] = sum(1 for _, v in rows if v.reviewed)
+    return summary, reliability
 
 
 def _no_item_judged(rows: Sequence[tuple[Item, Verdict]]) -> str:

@@ -54,6 +54,8 @@ class EvaluationOut(BaseModel):
     summary: dict[str, Any] | None
     reliability: dict[str, Any] | None
     error: str | None
+    reviews: dict[str, int] | None = Field(
+        default=None, description="Items in the human review queue by status (open items await a label).")
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -70,6 +72,7 @@ class JudgmentOut(BaseModel):
     raw_output: str
     rationale: str | None
     prompt_hash: str
+    template: str = ""
     fingerprint: str
     prompt_tokens: int
     completion_tokens: int
@@ -89,6 +92,7 @@ class VerdictOut(BaseModel):
     unscored: bool = False
     failed: bool = False
     position_inconsistent: bool = False
+    reviewed: bool = False
     needs_review: bool = False
     bpde: float | None = None
     item: dict[str, Any] | None = None

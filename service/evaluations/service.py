@@ -14,6 +14,7 @@ from service.evaluations import repository as repo
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
 from service.evaluations.submission import PreparedEvaluation, SuiteContext, prepare
 from service.judges.heartbeats import live_workers
+from service.reviews import repository as reviews_repo
 from service.suites import repository as suites_repo
 from service.models import Evaluation
 from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
@@ -85,10 +86,12 @@ def get(session: Session, settings: Settings, evaluation_id: str) -> EvaluationO
         if waiting:
             detail = (f"waiting for a worker: no live worker serves judge {evaluation.judge!r} "
                       f"(start one with: judgeserve worker --judge {evaluation.judge})")
-    return to_out(evaluation, waiting, detail)
+    reviews = reviews_repo.counts(session, evaluation_id) if evaluation.status == "completed" else None
+    return to_out(evaluation, waiting, detail, reviews)
 
 
-def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = None) -> EvaluationOut:
+def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = None,
+           reviews: dict[str, int] | None = None) -> EvaluationOut:
     """Map a stored evaluation onto its API shape."""
     base = f"/v1/evaluations/{evaluation.id}"
     return EvaluationOut(
@@ -98,9 +101,10 @@ def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = N
         options=evaluation.options,
         progress=Progress(total=evaluation.total, done=evaluation.done, failed=evaluation.failed,
                           chunks_total=evaluation.chunks_total, chunks_done=evaluation.chunks_done),
-        summary=evaluation.summary, reliability=evaluation.reliability, error=evaluation.error,
+        summary=evaluation.summary, reliability=evaluation.reliability, error=evaluation.error, reviews=reviews,
         created_at=evaluation.created_at, started_at=evaluation.started_at, completed_at=evaluation.completed_at,
-        links={"self": base, "verdicts": f"{base}/verdicts", "cancel": f"{base}/cancel"},
+        links={"self": base, "verdicts": f"{base}/verdicts", "cancel": f"{base}/cancel",
+               "reviews": f"/v1/reviews?status=open&evaluation_id={evaluation.id}"},
     )
 
 
@@ -128,6 +132,7 @@ def _verdict_out(item, verdict, judgments, include_item: bool) -> VerdictOut:
     return VerdictOut(
         outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored, failed=verdict.failed,
         position_inconsistent=verdict.position_inconsistent, needs_review=verdict.needs_review,
+        reviewed=verdict.reviewed,
         bpde=verdict.bpde, **fields,
     )
 

@@ -1,0 +1,1 @@
+"""The human review queue: items flagged by BPDE, labelled by people, fed back into metrics."""
