@@ -1,0 +1,371 @@
+"""HREF: a candidate against a baseline, guided by a human-written reference, with a method per category.
+
+From "HREF: Human Response-Guided Evaluation of Instruction Following". Each item's category picks
+how it is judged: ``judge_with_reference`` (the pairwise judge sees the human reference),
+``judge`` (the pairwise judge without it) or ``embedding`` (no judge call: the response more
+similar to the human reference wins). Judged categories run in both orders by default.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from typing import Any, ClassVar, Literal, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.core import calibration
+from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.pairwise import (
+    LABELS, ORDERS, PairwiseOptions, label_for_a, plan_pairwise_calls, preference_for_a,
+)
+from service.core.probabilities import label_probs_from_top_logprobs, parse_label
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.statistics import bootstrap_mean_ci
+
+TEMPLATE = "href/1"
+Method = Literal["judge_with_reference", "judge", "embedding"]
+JUDGED_METHODS = ("judge_with_reference", "judge")
+# categories not listed use ``default_method`` (judge_with_reference unless the user changes it)
+DEFAULT_METHODS: dict[str, str] = {
+    "brainstorm": "judge",
+    "summarize": "judge",
+    "open qa": "embedding",
+    "fact checking": "embedding",
+}
+SIMILARITY_ORDER = "similarity"
+# |sim_a − sim_b| below this is a tie
+SIMILARITY_TIE_EPSILON = 1e-6
+OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
+SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
+REFERENCE_HEADER = "[Human reference response]"
+
+SYSTEM_PROMPT = (
+    "You are a careful and impartial judge. You compare two responses to the same user "
+    "request and decide which one follows the instruction better: more helpful, correct, "
+    "relevant and complete. Do not let the order of the responses, their length or their "
+    "style sway you."
+)
+SYSTEM_PROMPT_WITH_REFERENCE = SYSTEM_PROMPT + (
+    " You are also given a response written by a human expert; use it as a reference for what "
+    "a good answer contains, but a response need not copy it to be good."
+)
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def normalise_category(category: str) -> str:
+    """Case-insensitive key; spaces, underscores and hyphens count alike ("open_qa" == "Open QA")."""
+    return _SEPARATORS.sub(" ", category).strip().lower()
+
+
+class HrefItem(BaseModel):
+    """A candidate response (A) against a baseline response (B), with a human reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=256)
+    prompt: str
+    category: str = Field(min_length=1, max_length=256)
+    response: str
+    baseline_response: str
+    human_reference: str
+    human_label: Literal["a", "b", "tie"] | None = None
+
+
+class HrefOptions(PairwiseOptions):
+    """Pairwise calibration options plus the category → method table."""
+
+    methods: dict[str, Method] = Field(
+        default_factory=dict, description="Per-category methods, merged over the defaults.")
+    default_method: Method | None = Field(
+        default="judge_with_reference", description="Method of unlisted categories; null rejects them.")
+
+    @field_validator("methods")
+    @classmethod
+    def _distinct_categories(cls, methods: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for category, method in methods.items():
+            key = normalise_category(category)
+            if not key:
+                raise ValueError("a category name must not be empty")
+            if seen.get(key, method) != method:
+                raise ValueError(f"category '{category}' is given two different methods")
+            seen[key] = method
+        return methods
+
+    def method_table(self) -> dict[str, str]:
+        """The defaults with the user's methods merged over them, keyed by normalised category."""
+        table = dict(DEFAULT_METHODS)
+        table.update({normalise_category(c): m for c, m in self.methods.items()})
+        return table
+
+
+class HrefReview(BaseModel):
+    """A human's verdict on an href item: candidate (a), baseline (b) or tie."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: Literal["a", "b", "tie"]
+
+
+def method_for(category: str, options: HrefOptions | None = None) -> str | None:
+    """The method for a category, or None when it has none (``default_method`` null)."""
+    options = options or HrefOptions()
+    return options.method_table().get(normalise_category(category), options.default_method)
+
+
+def validate_items(items: Sequence[HrefItem | Mapping[str, Any]],
+                   options: HrefOptions | None = None) -> list[tuple[int, str, str]]:
+    """(0-based index, field, message) for every item whose category has no method."""
+    errors = []
+    for index, item in enumerate(items):
+        category = item.get("category") if isinstance(item, Mapping) else getattr(item, "category", None)
+        if isinstance(category, str) and method_for(category, options) is None:
+            errors.append((index, "category", f"no method for category '{category}'"))
+    return errors
+
+
+def render_messages(item: HrefItem, order: str, question: str,
+                    with_reference: bool = True) -> tuple[dict[str, str], ...]:
+    """Prompt for one order: request and (optionally) the human reference first, the responses last."""
+    first, second = (item.response if side == "a" else item.baseline_response for side in ORDERS[order])
+    parts = [f"[User request]\n{item.prompt}"]
+    if with_reference:
+        parts.append(f"{REFERENCE_HEADER}\n{item.human_reference}")
+    parts.append(f"[Response 1]\n{first}")
+    parts.append(f"[Response 2]\n{second}")
+    parts.append(question)
+    system = SYSTEM_PROMPT_WITH_REFERENCE if with_reference else SYSTEM_PROMPT
+    return ({"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)})
+
+
+def similarity_outcome(similarities: Sequence[float]) -> str:
+    """'a', 'b' or 'tie' from [sim_a, sim_b]: the response more similar to the reference wins."""
+    sim_a, sim_b = similarities
+    if abs(sim_a - sim_b) < SIMILARITY_TIE_EPSILON:
+        return "tie"
+    return "a" if sim_a > sim_b else "b"
+
+
+def _similarities(output: JudgeOutput | str) -> list[float] | None:
+    """[sim_a, sim_b] from a similarity output (or its stored JSON text); None when malformed."""
+    if isinstance(output, JudgeOutput):
+        if output.error is not None:
+            return None
+        values = output.similarities if output.similarities is not None else _similarities(output.text)
+    else:
+        try:
+            values = json.loads(output)
+        except (TypeError, ValueError):
+            return None
+    if not isinstance(values, list) or len(values) != 2:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+@register
+class HrefProtocol:
+    """Candidate vs baseline; per category a judge with or without the human reference, or embeddings."""
+
+    name: ClassVar[str] = "href"
+    item_model: ClassVar[type[BaseModel]] = HrefItem
+    options_model: ClassVar[type[BaseModel]] = HrefOptions
+    review_model: ClassVar[type[BaseModel]] = HrefReview
+
+    def plan_calls(self, item: HrefItem, options: HrefOptions,
+                   prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
+        """Every order × sample for judged categories; one similarity call for embedding ones."""
+        method = method_for(item.category, options)
+        if method == "embedding":
+            request = JudgeRequest(messages=(), choices=(), template=TEMPLATE,
+                                   similarity_texts=(item.human_reference, item.response, item.baseline_response))
+            return [PlannedCall(order=SIMILARITY_ORDER, sample=0, request=request)]
+        if method is None:
+            return []  # rejected at submission (validate_items); combine reports it unscored
+        with_reference = method == "judge_with_reference"
+
+        def render(it: HrefItem, order: str, question: str) -> tuple[dict[str, str], ...]:
+            """The pairwise prompt with or without the human reference."""
+            return render_messages(it, order, question, with_reference)
+
+        return plan_pairwise_calls(item, options, render, TEMPLATE)
+
+    def parse(self, call: PlannedCall, output: JudgeOutput, options: HrefOptions) -> CallResult:
+        """Judged calls: label and probabilities as pairwise. Similarity calls: the closer response."""
+        if call.request.similarity_texts:
+            sims = _similarities(output)
+            if sims is None:
+                return CallResult(call.order, call.sample, None, None, output.text)
+            return CallResult(call.order, call.sample, similarity_outcome(sims), None, json.dumps(sims))
+        label = parse_label(output.text, LABELS) if output.error is None else None
+        probs = label_probs_from_top_logprobs(output.verdict_top_logprobs, LABELS)
+        if probs is not None and label is None:
+            label = max(probs, key=probs.get)
+        return CallResult(call.order, call.sample, label, probs, output.text)
+
+    def combine(self, item: HrefItem, results: Sequence[CallResult], options: HrefOptions) -> ItemVerdict:
+        """Pairwise calibration for judged categories; the similarity outcome for embedding ones."""
+        method = method_for(item.category, options)
+        base = {"method": method, "category": item.category}
+        if method == "embedding":
+            return _combine_similarity(results, base)
+        if method is None:
+            return ItemVerdict(outcome=None, score=None, unscored=True,
+                               details={**base, "calls": [], "reason": "no method for this category"})
+        return _combine_judged(results, options, base)
+
+    def apply_review(self, item: HrefItem, verdict: ItemVerdict, label: HrefReview) -> ItemVerdict:
+        """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0."""
+        return reviewed_verdict(verdict, label.label, OUTCOME_SCORES[label.label], label.model_dump())
+
+    def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+        """A full item from a suite item and a submission ``{id, response, human_label?}``.
+
+        The candidate is the submitted response; prompt, category, baseline response and human
+        reference come from the suite. Raises ValueError naming what is missing.
+        """
+        extra = sorted(set(submitted) - set(SUITE_SUBMISSION_FIELDS))
+        if extra:
+            raise ValueError(f"on a suite an item carries only {list(SUITE_SUBMISSION_FIELDS)}; not {extra}")
+        if "response" not in submitted:
+            raise ValueError("missing 'response'")
+        turns = suite_item.get("turns") or []
+        if len(turns) > 1:
+            raise ValueError("this suite item has several turns; href judges single-turn items only")
+        prompt = suite_item.get("prompt") or (turns[0] if turns else None)
+        if prompt is None:
+            raise ValueError("this suite item has no 'prompt' (or 'turns')")
+        for name in ("category", "baseline_response", "human_reference"):
+            if suite_item.get(name) is None:
+                raise ValueError(f"this suite item has no '{name}'")
+        item = {"id": submitted["id"], "prompt": prompt, "category": suite_item["category"],
+                "response": submitted["response"], "baseline_response": suite_item["baseline_response"],
+                "human_reference": suite_item["human_reference"], "human_label": submitted.get("human_label")}
+        return {k: v for k, v in item.items() if v is not None}
+
+    def summarize(self, items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
+                  options: HrefOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Overall and per-category win rate of the candidate, and the reliability report."""
+        seed = options.seed or 0
+        scored = [v for v in verdicts if not v.unscored]
+        preferences = [v.score for v in scored]
+        outcomes = Counter(v.outcome for v in scored)
+        summary = {
+            "metric": "win_rate",
+            "n_items": len(verdicts),
+            "n_scored": len(scored),
+            "n_unscored": len(verdicts) - len(scored),
+            "win_rate": _mean(preferences),
+            "win_rate_ci95": bootstrap_mean_ci(preferences, seed=seed),
+            "wins": outcomes.get("a", 0),
+            "losses": outcomes.get("b", 0),
+            "ties": outcomes.get("tie", 0),
+            "per_category": _per_category(items, verdicts, options),
+        }
+        summary.update(_human_agreement(items, verdicts, options.order_names()))
+        return summary, _reliability(verdicts, options)
+
+
+def _combine_judged(results: Sequence[CallResult], options: HrefOptions, base: dict[str, Any]) -> ItemVerdict:
+    """Average preferences over all order × sample calls, decide, flag position inconsistency."""
+    orders = options.order_names()
+    calls = [{"order": r.order, "sample": r.sample, "label": r.label, "outcome": label_for_a(r.order, r.label),
+              "preference": preference_for_a(r.order, r.label, r.label_probs)}
+             for r in results if r.order in orders]
+    scored = [c for c in calls if c["preference"] is not None]
+    if not scored:
+        return ItemVerdict(outcome=None, score=None, unscored=True, details={**base, "calls": calls})
+    preference = sum(c["preference"] for c in scored) / len(scored)
+    majorities = {order: calibration.majority_label([c["outcome"] for c in scored if c["order"] == order],
+                                                    options.tie_margin)
+                  for order in orders}
+    present = [m for m in majorities.values() if m is not None]
+    return ItemVerdict(
+        outcome=calibration.decide(preference, options.tie_margin),
+        score=preference,
+        unscored=False,
+        position_inconsistent=len(present) == 2 and present[0] != present[1],
+        bpde=calibration.bpde([c["outcome"] for c in scored]),
+        details={**base, "calls": calls, "order_majority": majorities},
+    )
+
+
+def _combine_similarity(results: Sequence[CallResult], base: dict[str, Any]) -> ItemVerdict:
+    """The similarity call's outcome: 1, ½ or 0 for the candidate; BPDE 0 (one deterministic call)."""
+    found = [r for r in results if r.order == SIMILARITY_ORDER]
+    result = found[-1] if found else None
+    sims = _similarities(result.raw_output) if result is not None and result.error is None else None
+    label = result.label if result is not None and result.error is None else None
+    calls = [] if result is None else [{"order": result.order, "sample": result.sample, "label": label,
+                                        "outcome": label, "preference": OUTCOME_SCORES.get(label or "")}]
+    details = {**base, "calls": calls, "similarities": sims}
+    if label not in OUTCOME_SCORES or sims is None:
+        return ItemVerdict(outcome=None, score=None, unscored=True, details=details)
+    return ItemVerdict(outcome=label, score=OUTCOME_SCORES[label], unscored=False, bpde=0.0, details=details)
+
+
+def _per_category(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
+                  options: HrefOptions) -> dict[str, dict[str, Any]]:
+    """Win rate with its interval per category (named as first spelled; spellings of one key merged)."""
+    names: dict[str, str] = {}
+    groups: dict[str, list[ItemVerdict]] = {}
+    for item, verdict in zip(items, verdicts):
+        key = normalise_category(item.category)
+        names.setdefault(key, item.category)
+        groups.setdefault(key, []).append(verdict)
+    report = {}
+    for key, group in groups.items():
+        preferences = [v.score for v in group if not v.unscored]
+        report[names[key]] = {
+            "n": len(preferences),
+            "n_unscored": len(group) - len(preferences),
+            "win_rate": _mean(preferences),
+            "win_rate_ci95": bootstrap_mean_ci(preferences, seed=options.seed or 0),
+            "method": method_for(names[key], options),
+        }
+    return report
+
+
+def _reliability(verdicts: Sequence[ItemVerdict], options: HrefOptions) -> dict[str, Any]:
+    """The two-response report over judged items, plus how many items embeddings decided."""
+    judged = [v for v in verdicts if v.details.get("method") in JUDGED_METHODS]
+    embedded = [v for v in verdicts if v.details.get("method") == "embedding"]
+    report = calibration.reliability_report(judged, options.order_names())
+    embedded_unscored = [judge_value(v, "unscored") for v in embedded]
+    report.update({
+        "n_judged_items": len(judged),
+        "n_embedding_items": len(embedded),
+        "embedding_share": len(embedded) / len(verdicts) if verdicts else None,
+        "embedding_unscored_rate": sum(embedded_unscored) / len(embedded) if embedded else None,
+    })
+    return report
+
+
+def _human_agreement(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
+                     orders: Sequence[str]) -> dict[str, Any]:
+    """Judge accuracy and κ against items' human labels: per order (and similarity), calibrated, after review."""
+    human = [item.human_label for item in items]
+    calibrated = [None if judge_value(v, "unscored") else judge_value(v, "outcome") for v in verdicts]
+    after_review = [None if v.unscored else v.outcome for v in verdicts]
+    per_order = {o: [v.details.get("order_majority", {}).get(o) for v in verdicts] for o in orders}
+    if any(v.details.get("method") == "embedding" for v in verdicts):
+        per_order[SIMILARITY_ORDER] = [c if v.details.get("method") == "embedding" else None
+                                       for v, c in zip(verdicts, calibrated)]
+    report = agreement_report(human, calibrated, after_review, per_order)
+    if report is None:
+        return {}
+    calibrated_agreement = report["calibrated"] or {}
+    return {
+        "n_human_labelled": calibrated_agreement.get("n", 0),
+        "judge_accuracy": calibrated_agreement.get("accuracy"),
+        "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "human_agreement": report,
+    }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
