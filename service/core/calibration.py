@@ -66,8 +66,8 @@ def reliability_basics(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
 
 
 def bpde_histogram(bpdes: Sequence[float], bins: int = 5) -> list[dict[str, float]]:
-    """Counts of BPDE values in equal bins over [0, ln 3] (the maximum for three labels)."""
-    top = math.log(3)
+    """Counts of BPDE values in equal bins over [0, ln 3] (the maximum for three labels) or the largest value."""
+    top = max([math.log(3), *bpdes])
     counts = [0] * bins
     for value in bpdes:
         counts[min(int(value / top * bins), bins - 1)] += 1

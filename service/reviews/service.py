@@ -55,14 +55,14 @@ def record_label(session: Session, dispatcher: Dispatcher, settings: Settings, r
     if evaluation is None or evaluation.status != "completed":
         raise Conflict(f"evaluation {review.evaluation_id} is not completed; its reviews cannot change")
     protocol, _ = protocol_and_options(evaluation)
-    try:
-        label = protocol.review_model.model_validate(body.model_extra or {})
+    _, item, verdict = repo.review_with_item(session, review_id)
+    parsed_item = protocol.item_model.model_validate(item.payload)
+    try:  # the item in the context lets a label be checked against it (e.g. a rating's scale)
+        label = protocol.review_model.model_validate(body.model_extra or {}, context={"item": parsed_item})
     except ValidationError as exc:
         raise InvalidSubmission(pydantic_errors(exc), title="Invalid review label") from None
-    _, item, verdict = repo.review_with_item(session, review_id)
     try:
-        reviewed = protocol.apply_review(protocol.item_model.model_validate(item.payload), as_item_verdict(verdict),
-                                         label)
+        reviewed = protocol.apply_review(parsed_item, as_item_verdict(verdict), label)
     except ValueError as exc:
         raise InvalidSubmission([FieldError("/", str(exc))], title="Invalid review label") from None
     evaluations_repo.put_reviewed_verdict(session, item.id, {
