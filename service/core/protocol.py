@@ -91,6 +91,9 @@ class EvaluationProtocol(Protocol):
         """The verdict with a human label (validated by ``review_model``) replacing the judge's."""
         ...
 
+    # optional: validate_items(items, options) -> [(index, field, message)] for checks that need the
+    # options (the submission reports them as 422 at /items/{index}/{field}; nothing is stored)
+
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
         """A full item (not yet validated) from a suite item and the submitted fields; ValueError if unusable."""
         ...
@@ -127,6 +130,7 @@ def _load_builtin_protocols() -> None:
 
 BUILTIN_PROTOCOL_MODULES = (
     "service.core.pairwise",
+    "service.core.rating",
 )
 
 

@@ -66,6 +66,10 @@ def prepare(body: EvaluationCreate, settings: Settings, suite: SuiteContext | No
         errors.append(FieldError("/items", f"too many items: {len(body.items)} > limit max_items={settings.limits.max_items}"))
         raise InvalidSubmission(errors)
     items = _items(protocol, body.items, settings.limits.max_field_chars, errors, suite)
+    if not errors and options is not None and hasattr(protocol, "validate_items"):
+        # checks that need the options too (e.g. href: every item's category needs a method)
+        errors.extend(FieldError(pointer("items", index, field), message)
+                      for index, field, message in protocol.validate_items(items, options))
     if errors:
         raise InvalidSubmission(errors[:MAX_REPORTED_ERRORS])
     return _rows(body, protocol, options, items, settings, suite)
