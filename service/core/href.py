@@ -222,6 +222,10 @@ class HrefProtocol:
         """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0."""
         return reviewed_verdict(verdict, label.label, OUTCOME_SCORES[label.label], label.model_dump())
 
+    def validate_items(self, items: Sequence[HrefItem], options: HrefOptions) -> list[tuple[int, str, str]]:
+        """(index, field, message) of items whose category has no method."""
+        return validate_items(items, options)
+
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
         """A full item from a suite item and a submission ``{id, response, human_label?}``.
 

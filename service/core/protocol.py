@@ -131,6 +131,7 @@ def _load_builtin_protocols() -> None:
 BUILTIN_PROTOCOL_MODULES = (
     "service.core.pairwise",
     "service.core.rating",
+    "service.core.href",
 )
 
 

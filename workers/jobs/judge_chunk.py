@@ -230,9 +230,9 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
         rows.append({
             "evaluation_id": work.evaluation.id, "item_id": call.item.id, "order": call.planned.order,
             "sample": call.planned.sample, "prompt_hash": request.prompt_hash(), "template": request.template,
-            "raw_output": storable(output.text), "rationale": storable(output.rationale), "label": result.label,
+            "raw_output": storable(result.raw_output if request.similarity_texts else output.text), "rationale": storable(output.rationale), "label": result.label,
             "label_probs": result.label_probs,
-            "fingerprint": "similarity" if request.similarity_texts else fingerprint,
+            "fingerprint": f"embedding:{runtime.settings().embedding_model}" if request.similarity_texts else fingerprint,
             "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
             "latency_ms": output.latency_ms, "error": output.error, "cached": bool(output.extra.get("cached")),
         })
