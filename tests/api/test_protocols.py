@@ -1,0 +1,93 @@
+"""Every protocol through the API, a real worker process and Postgres, with scripted judges of known behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from service.api.app import create_app
+from service.db.engine import session_scope
+from service.models import Evaluation, Item
+from tests.support import run_worker
+
+
+@pytest.fixture
+def settings(prod_settings):
+    return prod_settings.model_copy(update={"embedding_model": "lexical"})
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def run(client, settings, body, judge="scripted"):
+    response = client.post("/v1/evaluations", json=body)
+    assert response.status_code == 202, response.text
+    assert run_worker(settings, judge).returncode == 0
+    evaluation = client.get(response.headers["location"]).json()
+    assert evaluation["status"] == "completed", evaluation
+    verdicts = client.get(f"{response.headers['location']}/verdicts", params={"limit": 100}).json()["data"]
+    return evaluation, {v["item_id"]: v for v in verdicts}
+
+
+def stored(settings) -> tuple[int, int]:
+    with session_scope(settings.database_url) as session:
+        return (session.scalar(select(func.count()).select_from(Evaluation)),
+                session.scalar(select(func.count()).select_from(Item)))
+
+
+def test_rating_scores_are_expected_values_over_score_probabilities(client, settings):
+    marks = ["<<scripted:4=0.8,5=0.2>>", "<<scripted:1=0.5,2=0.5>>", "<<scripted:3=1>>"]
+    items = [{"id": f"r{i}", "prompt": f"question {i}", "response": f"answer {mark}", "human_score": 4 - i}
+             for i, mark in enumerate(marks)]
+    evaluation, verdicts = run(client, settings, {"protocol": "rating", "judge": "scripted", "model": "m",
+                                                  "items": items})
+    assert [verdicts[f"r{i}"]["score"] for i in range(3)] == pytest.approx([4.2, 1.5, 3.0])
+    summary = evaluation["summary"]
+    assert summary["metric"] == "mean_score" and summary["mean_score"] == pytest.approx((4.2 + 1.5 + 3.0) / 3)
+    low, high = summary["mean_score_ci95"]
+    assert low <= summary["mean_score"] <= high
+    assert sum(summary["score_histogram"].values()) == 3
+    assert summary["pearson_r"] is not None and summary["spearman_rho"] is not None
+    judgment = verdicts["r0"]["judgments"][0]
+    assert judgment["template"] == "rating/1" and judgment["label"] == "4"
+
+
+def test_href_picks_the_method_per_category(client, settings):
+    reference = "Paris is the capital of France"
+    items = [
+        {"id": "qa", "prompt": "Capital of France?", "category": "Open QA", "response": "Paris is the capital of France",
+         "baseline_response": "It is Lyon, I think", "human_reference": reference},
+        {"id": "brainstorm", "prompt": "Ideas?", "category": "Brainstorm", "response": "one two three four",
+         "baseline_response": "one", "human_reference": "a b c"},
+        {"id": "coding", "prompt": "Code?", "category": "Coding", "response": "x",
+         "baseline_response": "a much longer answer", "human_reference": "print(1)"},
+    ]
+    evaluation, verdicts = run(client, settings, {"protocol": "href", "judge": "scripted", "model": "m",
+                                                  "baseline_model": "base", "items": items})
+    assert [j["order"] for j in verdicts["qa"]["judgments"]] == ["similarity"]
+    assert verdicts["qa"]["outcome"] == "a"  # the response equal to the human reference is the more similar
+    assert sorted(j["order"] for j in verdicts["brainstorm"]["judgments"]) == ["ab", "ba"]
+    assert verdicts["brainstorm"]["outcome"] == "a" and verdicts["coding"]["outcome"] == "b"  # the longer wins
+    per_category = evaluation["summary"]["per_category"]
+    assert {name: c["method"] for name, c in per_category.items()} == {
+        "Open QA": "embedding", "Brainstorm": "judge", "Coding": "judge_with_reference"}
+    assert evaluation["summary"]["win_rate"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("body, pointer", [
+    ({"protocol": "rating", "items": [{"id": "x", "prompt": "q"}]}, "/items/0/response"),
+    ({"protocol": "rating", "items": [{"id": "x", "prompt": "q", "response": "r", "human_score": 9}]},
+     "/items/0/human_score"),
+    ({"protocol": "href", "options": {"default_method": None},
+      "items": [{"id": "x", "prompt": "q", "category": "Poetry", "response": "r", "baseline_response": "b",
+                 "human_reference": "h"}]}, "/items/0/category"),
+])
+def test_bad_items_are_rejected_naming_item_and_field_and_nothing_is_stored(client, settings, body, pointer):
+    response = client.post("/v1/evaluations", json={"judge": "scripted", "model": "m", **body})
+    assert response.status_code == 422, response.text
+    assert pointer in [e["pointer"] for e in response.json()["errors"]], response.json()
+    assert stored(settings) == (0, 0)
