@@ -132,6 +132,7 @@ BUILTIN_PROTOCOL_MODULES = (
     "service.core.pairwise",
     "service.core.rating",
     "service.core.href",
+    "service.core.answer_matching",
 )
 
 

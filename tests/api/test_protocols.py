@@ -85,9 +85,38 @@ def test_href_picks_the_method_per_category(client, settings):
     ({"protocol": "href", "options": {"default_method": None},
       "items": [{"id": "x", "prompt": "q", "category": "Poetry", "response": "r", "baseline_response": "b",
                  "human_reference": "h"}]}, "/items/0/category"),
+    ({"protocol": "answer_matching", "items": [{"id": "x", "question": "q", "response": "r"}]},
+     "/items/0/reference_answers"),
+    ({"protocol": "answer_matching", "items": [{"id": "x", "question": "q", "response": "r",
+                                                "reference_answers": []}]}, "/items/0/reference_answers"),
 ])
 def test_bad_items_are_rejected_naming_item_and_field_and_nothing_is_stored(client, settings, body, pointer):
     response = client.post("/v1/evaluations", json={"judge": "scripted", "model": "m", **body})
     assert response.status_code == 422, response.text
     assert pointer in [e["pointer"] for e in response.json()["errors"]], response.json()
     assert stored(settings) == (0, 0)
+
+
+def test_answer_matching_rule_first_then_judge_and_unscored_apart(client, settings):
+    items = [
+        {"id": "rule", "question": "6 x 7?", "response": "The answer is 42.", "reference_answers": ["42"]},
+        {"id": "numeric", "question": "pi?", "response": "about 3.1416", "reference_answers": ["3.14159"],
+         "answer_type": "numeric", "tolerance": 0.001},
+        {"id": "judged-yes", "question": "Capital?", "response": "It's Paris <<scripted:yes=0.9,no=0.1>>",
+         "reference_answers": ["Paris"]},
+        {"id": "judged-no", "question": "Capital?", "response": "Lyon <<scripted:yes=0.2,no=0.8>>",
+         "reference_answers": ["Paris"]},
+        {"id": "broken", "question": "Capital?", "response": "FAIL-ME", "reference_answers": ["Paris"]},
+    ]
+    evaluation, verdicts = run(client, settings, {"protocol": "answer_matching", "judge": "scripted-flaky",
+                                                  "model": "m", "items": items}, judge="scripted-flaky")
+    assert verdicts["rule"]["judgments"] == [] and verdicts["rule"]["outcome"] == "match"
+    assert verdicts["numeric"]["judgments"] == [] and verdicts["numeric"]["outcome"] == "match"
+    assert verdicts["judged-yes"]["outcome"] == "match" and verdicts["judged-yes"]["score"] == pytest.approx(0.9)
+    assert verdicts["judged-no"]["outcome"] == "no_match"
+    assert verdicts["broken"]["failed"] is True
+    summary = evaluation["summary"]
+    assert summary["accuracy"] == pytest.approx(3 / 4) and summary["n_scored"] == 4
+    assert summary["n_unscored"] == 1 and summary["n_rule"] == 2
+    low, high = summary["accuracy_ci95"]
+    assert low < 0.75 < high
