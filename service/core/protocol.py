@@ -133,6 +133,7 @@ BUILTIN_PROTOCOL_MODULES = (
     "service.core.rating",
     "service.core.href",
     "service.core.answer_matching",
+    "service.core.goal_success",
 )
 
 

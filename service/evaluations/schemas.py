@@ -93,6 +93,8 @@ class VerdictOut(BaseModel):
     failed: bool = False
     position_inconsistent: bool = False
     reviewed: bool = False
+    details: dict[str, Any] | None = Field(
+        default=None, description="Protocol-specific verdict details (per-call results, goals, method, ...).")
     needs_review: bool = False
     bpde: float | None = None
     item: dict[str, Any] | None = None

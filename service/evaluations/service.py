@@ -132,7 +132,7 @@ def _verdict_out(item, verdict, judgments, include_item: bool) -> VerdictOut:
     return VerdictOut(
         outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored, failed=verdict.failed,
         position_inconsistent=verdict.position_inconsistent, needs_review=verdict.needs_review,
-        reviewed=verdict.reviewed,
+        reviewed=verdict.reviewed, details=verdict.details,
         bpde=verdict.bpde, **fields,
     )
 

@@ -89,6 +89,8 @@ def test_href_picks_the_method_per_category(client, settings):
      "/items/0/reference_answers"),
     ({"protocol": "answer_matching", "items": [{"id": "x", "question": "q", "response": "r",
                                                 "reference_answers": []}]}, "/items/0/reference_answers"),
+    ({"protocol": "goal_success", "items": [{"id": "x", "conversation": [{"role": "assistant", "content": "hi"}]}]},
+     "/items/0/conversation"),
 ])
 def test_bad_items_are_rejected_naming_item_and_field_and_nothing_is_stored(client, settings, body, pointer):
     response = client.post("/v1/evaluations", json={"judge": "scripted", "model": "m", **body})
@@ -120,3 +122,29 @@ def test_answer_matching_rule_first_then_judge_and_unscored_apart(client, settin
     assert summary["n_unscored"] == 1 and summary["n_rule"] == 2
     low, high = summary["accuracy_ci95"]
     assert low < 0.75 < high
+
+
+def test_goal_success_segments_then_judges_each_goal(client, settings):
+    segments = '{"goals": [{"description": "book a table", "start_turn": 0, "end_turn": 1}, ' \
+               '{"description": "get the address", "start_turn": 2, "end_turn": 3}]}'
+    conversation = [
+        {"role": "user", "content": f"Book me a table. <<scripted-json:{segments}>> <<scripted:B=0.7,A=0.3>>"},
+        {"role": "assistant", "content": "Which restaurant?"},
+        {"role": "user", "content": "And the address?"},
+        {"role": "assistant", "content": "Main Street 1."},
+    ]
+    given = [{"role": "user", "content": "Find a taxi <<scripted:A=0.9,B=0.1>>"},
+             {"role": "assistant", "content": "Booked."}]
+    items = [{"id": "segmented", "conversation": conversation},
+             {"id": "given", "conversation": given, "goals": [{"id": "taxi", "description": "book a taxi"}],
+              "human_labels": {"taxi": {"achieved": True}}}]
+    evaluation, verdicts = run(client, settings, {"protocol": "goal_success", "judge": "scripted", "model": "m",
+                                                  "items": items})
+    segmented = verdicts["segmented"]
+    assert sorted(j["order"] for j in segmented["judgments"]) == ["goal:g1", "goal:g2", "segment"]
+    assert [g["achieved"] for g in segmented["details"]["goals"]] == [False, False]
+    assert {g["root_cause"] for g in segmented["details"]["goals"]} == {"misunderstood_intent"}
+    assert [j["order"] for j in verdicts["given"]["judgments"]] == ["goal:taxi"]
+    summary = evaluation["summary"]
+    assert summary["n_goals"] == 3 and summary["goal_success_rate"] == pytest.approx(1 / 3)
+    assert summary["root_causes"]["counts"]["misunderstood_intent"] == 2
