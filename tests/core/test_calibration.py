@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from service.core.calibration import bpde, decide, majority_label, reliability_report, select_for_review
+from service.core.calibration import (
+    bpde, bpde_histogram, decide, majority_label, reliability_basics, reliability_report, select_for_review,
+)
 from service.core.protocol import ItemVerdict
 
 
@@ -61,3 +63,21 @@ def test_reliability_report():
     assert report["first_position_win_rate"] == pytest.approx(3 / 4)
     assert report["tie_rate"] == pytest.approx(0.5)
     assert report["unscored_rate"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("bpdes, counts", [
+    ([], [0, 0, 0, 0, 0]),
+    ([0.0, 0.0, math.log(2), math.log(3)], [2, 0, 0, 1, 1]),
+    ([math.log(9)], [0, 0, 0, 0, 1]),  # more than three labels: the top bin grows to the largest value
+])
+def test_bpde_histogram(bpdes, counts):
+    assert [b["count"] for b in bpde_histogram(bpdes)] == counts
+
+
+def test_reliability_counts_the_judges_own_result_after_a_human_review():
+    judged_unscored = ItemVerdict(outcome="a", score=1.0, unscored=False, reviewed=True, bpde=None,
+                                  details={"judge": {"outcome": None, "score": None, "unscored": True}})
+    plain = ItemVerdict(outcome="tie", score=0.5, unscored=False, bpde=math.log(2), details={})
+    basics = reliability_basics([judged_unscored, plain])
+    assert basics["unscored_rate"] == 0.5 and basics["n_reviewed"] == 1
+    assert basics["mean_bpde"] == pytest.approx(math.log(2))
