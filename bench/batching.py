@@ -55,8 +55,11 @@ def server_flags() -> list[str]:
 
     judge = default_embedded_judge()
     engine = judge.engine
-    flags = ["--dtype", str(engine.get("dtype", "float32")),
-             "--gpu-memory-utilization", str(engine.get("gpu_memory_utilization", 0.3))]
+    flags = ["--dtype", str(engine.get("dtype", "float32"))]
+    if "kv_cache_memory_bytes" in engine:
+        flags += ["--kv-cache-memory-bytes", str(engine["kv_cache_memory_bytes"])]
+    else:
+        flags += ["--gpu-memory-utilization", str(engine.get("gpu_memory_utilization", 0.3))]
     flags += ["--enforce-eager"] if engine.get("enforce_eager", True) else []
     flags += ["--max-model-len", str(engine["max_model_len"])] if "max_model_len" in engine else []
     return flags + ["--seed", str(judge.sampling.get("seed", 0))]

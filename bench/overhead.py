@@ -223,9 +223,14 @@ def wait_for_memory(harness, timeout: float = 900.0) -> None:
     refuses to start when less is free: wait until that much is free."""
     from service.config import default_embedded_judge
 
-    share = default_embedded_judge().engine["gpu_memory_utilization"]
+    engine = default_embedded_judge().engine
     fixed = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
-    need = (float(fixed) if fixed else share * harness._meminfo_gb("MemTotal")) + 0.5
+    if fixed:
+        need = float(fixed) + 0.5
+    elif "kv_cache_memory_bytes" in engine:
+        need = engine["kv_cache_memory_bytes"] / 2**30 + 0.5
+    else:
+        need = engine.get("gpu_memory_utilization", 0.3) * harness._meminfo_gb("MemTotal") + 0.5
     deadline = time.monotonic() + timeout
     while harness._meminfo_gb("MemAvailable") < need:
         if time.monotonic() > deadline:
@@ -366,8 +371,9 @@ def header(harness, args: argparse.Namespace) -> None:
           f"{'(a) after' if not args.no_after else 'no (a) after'}")
     judge = default_embedded_judge()
     print(f"engine (both sides, the worker's engine_kwargs): {engine_kwargs(judge, str(model_dir))}")
-    kv, share = os.environ.get("VLLM_CPU_KVCACHE_SPACE"), judge.engine.get("gpu_memory_utilization")
-    print(f"KV cache: {f'VLLM_CPU_KVCACHE_SPACE={kv} GiB (every engine)' if kv else f'{share} x RAM (the service)'}")
+    kv = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+    own = {k: v for k, v in judge.engine.items() if k in ("gpu_memory_utilization", "kv_cache_memory_bytes")}
+    print(f"KV cache: {f'VLLM_CPU_KVCACHE_SPACE={kv} GiB (every engine)' if kv else f'{own} (the service)'}")
     print(f"sampling: judge {judge.sampling}; verdict = constrained choice ['1','2','tie'], logprobs top-20, "
           f"max_tokens 4; one LLM.generate per set (chunk_size N)", flush=True)
 

@@ -62,9 +62,10 @@ def default_embedded_judge() -> JudgeConfig:
         # float32: on CPUs without AVX-512/native bf16 (like ours) bf16 was ~6x slower.
         engine={
             "dtype": "float32",
-            # on CPU the share of RAM reserved for the KV cache, checked free at start: 0.1 of 24 GiB
-            # is ~50k tokens for SmolLM2-135M, and leaves room for other engines on a shared machine
-            "gpu_memory_utilization": 0.1,
+            # an explicit KV cache (1 GiB is ~23k tokens for SmolLM2-135M in float32). vLLM CPU's
+            # share-of-RAM setting is measured against one NUMA node minus the worker's own memory,
+            # which on a 9.5 GiB node left nothing at 0.1 and fails at start.
+            "kv_cache_memory_bytes": 1 << 30,
             "enforce_eager": True,
             "max_model_len": 2048,
         },

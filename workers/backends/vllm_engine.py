@@ -47,8 +47,11 @@ def engine_kwargs(judge: JudgeConfig, model_path: str) -> dict[str, Any]:
         "enable_prefix_caching": True,
         "seed": 0 if seed is None else int(seed),
     }
-    if current_platform.is_cpu():
-        kwargs["gpu_memory_utilization"] = 0.3  # on CPU: share of RAM for the KV cache
+    cpu_kv_set = {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(judge.engine)
+    if current_platform.is_cpu() and not cpu_kv_set:
+        # on CPU a fixed KV cache: the share-of-RAM setting is taken of one NUMA node minus
+        # the worker's own memory, and fails at start when that is small
+        kwargs["kv_cache_memory_bytes"] = 2 << 30
     if judge.revision and judge.model != BUNDLED_MODEL:
         kwargs["revision"] = judge.revision
     kwargs.update(judge.engine)

@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (judgeserve[cpu])"),
 ]
 LABELS = ("1", "2", "tie")
-ENGINE = {"dtype": "bfloat16", "gpu_memory_utilization": 0.3, "enforce_eager": True, "max_model_len": 2048}
+ENGINE = {"dtype": "bfloat16", "kv_cache_memory_bytes": 1 << 30, "enforce_eager": True, "max_model_len": 2048}
 SYSTEM = "You are an impartial judge. Compare two responses to the user's request."
 FOLLOWUP = 'Which response is better? Answer "1", "2" or "tie".'
 
@@ -135,4 +135,4 @@ def test_fingerprint_and_engine_defaults(backend):
     assert backend.max_model_len == 2048
     kwargs = engine_kwargs(JudgeConfig(name="d", sampling={"seed": 7}, engine={"dtype": "float32"}), "/m")
     assert kwargs == {"model": "/m", "dtype": "float32", "enforce_eager": True, "enable_prefix_caching": True,
-                      "seed": 7, "gpu_memory_utilization": 0.3}
+                      "seed": 7, "kv_cache_memory_bytes": 2 << 30}
