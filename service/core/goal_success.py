@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import html
-import json
-import re
 from collections import Counter
-from typing import Any, ClassVar, Literal, NamedTuple, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -16,7 +13,11 @@ from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
 from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.convlab import from_convlab
+from service.core.goal_segments import Segmentation, parse_segments, schema_turns, segment_schema
 from service.core.statistics import entropy, wilson_interval
+
+__all__ = ["GoalSuccessProtocol", "Segmentation", "from_convlab", "parse_segments", "segment_schema"]
 
 TEMPLATE = "goal_success/1"
 ACHIEVED = "achieved"
@@ -25,7 +26,6 @@ GOAL_ORDER_PREFIX = "goal:"
 MAX_GOAL_ID = 64 - len(GOAL_ORDER_PREFIX)  # order keys are at most 64 characters
 MAX_GIVEN_GOALS = 64
 SEGMENT_MAX_TOKENS = 512
-MAX_DESCRIPTION_CHARS = 1000
 # Single-token answer codes: "A" = achieved, then one letter per root cause in taxonomy order.
 CODE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ROOT_CAUSE_HINTS = {
@@ -171,67 +171,6 @@ class GoalSuccessReview(BaseModel):
     goals: dict[str, GoalLabel] = Field(min_length=1)
 
 
-class Segmentation(NamedTuple):
-    """Parsed segmentation output: valid goals (ids g1, g2, ...), what was dropped, or why it failed."""
-
-    goals: list[dict[str, Any]]
-    dropped: list[str]
-    error: str | None = None
-
-
-def parse_segments(raw_text: str, n_turns: int, max_goals: int) -> Segmentation:
-    """Strictly parse a segmentation JSON answer; spans end-clamped to the conversation, bad goals dropped."""
-    try:
-        data = json.loads(raw_text)
-    except (TypeError, ValueError):
-        return Segmentation([], [], "segmentation output is not valid JSON")
-    if not isinstance(data, dict) or not isinstance(data.get("goals"), list):
-        return Segmentation([], [], 'segmentation output has no "goals" list')
-    goals, dropped = [], []
-    for index, raw in enumerate(data["goals"]):
-        goal, problem = _segment(raw, n_turns)
-        if problem is None and len(goals) >= max_goals:
-            problem = f"more than max_goals={max_goals}"
-        if problem is not None:
-            dropped.append(f"goal {index}: {problem}")
-            continue
-        goals.append({"id": f"g{len(goals) + 1}", **goal})
-    if not goals:
-        return Segmentation([], dropped, "segmentation gave no valid goal")
-    return Segmentation(goals, dropped)
-
-
-def _segment(raw: Any, n_turns: int) -> tuple[dict[str, Any], str | None]:
-    if not isinstance(raw, dict):
-        return {}, "not an object"
-    description, start, end = raw.get("description"), raw.get("start_turn"), raw.get("end_turn")
-    if not isinstance(description, str) or not description.strip():
-        return {}, "no description"
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
-        return {}, "turns are not integers"
-    if not 0 <= start < n_turns or end < start:
-        return {}, f"span [{start}, {end}] outside the conversation's turns 0..{n_turns - 1}"
-    span = [start, min(end, n_turns - 1)]
-    return {"description": description.strip()[:MAX_DESCRIPTION_CHARS], "success_criteria": None, "turns": span}, None
-
-
-def segment_schema(n_turns: int, max_goals: int) -> str:
-    """The JSON Schema (text) that constrains a segmentation answer."""
-    turn = {"type": "integer", "minimum": 0, "maximum": n_turns - 1}
-    goal = {"type": "object", "additionalProperties": False, "required": ["description", "start_turn", "end_turn"],
-            "properties": {"description": {"type": "string", "minLength": 1, "maxLength": 300},
-                           "start_turn": turn, "end_turn": turn}}
-    schema = {"type": "object", "additionalProperties": False, "required": ["goals"],
-              "properties": {"goals": {"type": "array", "minItems": 1, "maxItems": max_goals, "items": goal}}}
-    return json.dumps(schema, sort_keys=True)
-
-
-def _schema_turns(schema: str | None) -> int:
-    """The number of turns a segmentation schema allows (its turn maximum + 1)."""
-    goal = json.loads(schema or "{}").get("properties", {}).get("goals", {}).get("items", {})
-    return int(goal.get("properties", {}).get("start_turn", {}).get("maximum", 10**6)) + 1
-
-
 def render_conversation(item: GoalSuccessItem) -> str:
     """The conversation with numbered turns, between delimiters."""
     lines = [f"[Turn {i}] {turn.role.capitalize()}: {turn.content}" for i, turn in enumerate(item.conversation)]
@@ -367,7 +306,7 @@ class GoalSuccessProtocol:
     def parse(self, call: PlannedCall, output: JudgeOutput, options: GoalSuccessOptions) -> CallResult:
         """Segmentation: "segmented" when the JSON holds a valid goal; goal calls: the code mapped to its name."""
         if call.order == SEGMENT_ORDER:
-            n_turns = _schema_turns(call.request.json_schema)
+            n_turns = schema_turns(call.request.json_schema)
             ok = output.error is None and parse_segments(output.text, n_turns, options.max_goals).error is None
             return CallResult(call.order, call.sample, "segmented" if ok else None, None, output.text)
         if output.error is not None:
@@ -482,24 +421,3 @@ def _reliability(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
     report.update(n_segmented_items=len(segmented), n_segmentation_failed=failed,
                   segmentation_failure_rate=failed / len(segmented) if segmented else None)
     return report
-
-
-_SPEAKER_ROLES = {"user": "user", "system": "assistant"}
-
-
-def from_convlab(dialogue: dict[str, Any]) -> dict[str, Any]:
-    """An item (JSON) from a ConvLab unified-format dialogue: its turns, and its goal description as goal g1."""
-    conversation = []
-    for index, turn in enumerate(dialogue.get("turns") or []):
-        role = _SPEAKER_ROLES.get(turn.get("speaker"))
-        if role is None:
-            raise ValueError(f"turn {index}: unknown speaker {turn.get('speaker')!r}")
-        conversation.append({"role": role, "content": str(turn.get("utterance", ""))})
-    item: dict[str, Any] = {"id": str(dialogue["dialogue_id"]), "conversation": conversation}
-    if dialogue.get("dataset"):
-        item["category"] = str(dialogue["dataset"])
-    raw = (dialogue.get("goal") or {}).get("description") or ""
-    description = re.sub(r"^Task \d+:\s*", "", " ".join(html.unescape(re.sub(r"<[^>]+>", "", raw)).split()))
-    if description:
-        item["goals"] = [{"id": "g1", "description": description}]
-    return item

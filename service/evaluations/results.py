@@ -86,6 +86,8 @@ def _results(protocol, options, rows: Sequence[tuple[Item, Verdict]]) -> tuple[d
     summary, reliability = protocol.summarize(items, [as_item_verdict(v) for _, v in rows], options)
     summary["n_failed"] = sum(1 for _, v in rows if v.failed)
     summary["n_reviewed"] = sum(1 for _, v in rows if v.reviewed)
+    if summary.get("human_agreement"):  # judge vs human labels belongs to the reliability report too
+        reliability["human_agreement"] = summary["human_agreement"]
     return summary, reliability
 
 

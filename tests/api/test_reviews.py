@@ -78,6 +78,7 @@ def test_a_human_label_replaces_the_verdict_and_metrics_are_recomputed(client, j
     assert after["summary"]["win_rate"] > before["summary"]["win_rate"]
     assert after["reviews"] == {"open": 2, "done": 1} and after["summary"]["n_reviews_open"] == 2
     assert after["summary"]["n_reviewed"] == 1 and after["reliability"]["n_reviewed"] == 1
+    assert after["reliability"]["human_agreement"] == after["summary"]["human_agreement"]
     agreement = after["summary"]["human_agreement"]
     judge_correct = sum(v["outcome"] == "a" for v in verdicts.values())
     assert agreement["calibrated"]["accuracy"] == pytest.approx(judge_correct / N_ITEMS)
