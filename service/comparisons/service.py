@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from service.comparisons import repository as comparisons_repo
 from service.comparisons.schemas import ComparisonCreate, ComparisonOut
 from service.core.paired import paired_difference
 from service.errors import FieldError, InvalidSubmission, NotFound
 from service.evaluations import repository as repo
 from service.models import Evaluation
 
-# per-item metric kind by protocol: McNemar for 0/1 outcomes, sign-flip permutation otherwise
+# per-item metric kind by protocol: McNemar for 0/1 outcomes (answer matching: match or not),
+# sign-flip permutation otherwise (goal success: the item's share of achieved goals)
 METRIC_KIND = {"pairwise": "continuous", "href": "continuous", "rating": "continuous",
-               "answer_matching": "binary", "goal_success": "binary"}
+               "answer_matching": "binary", "goal_success": "continuous"}
 RULE = ("fail when the upper end of the one-sided (1 − alpha) bootstrap bound of (candidate − baseline) is below "
         "−margin, or when the difference is below −margin with p < alpha; otherwise pass")
 
@@ -26,7 +28,8 @@ def compare(session: Session, body: ComparisonCreate) -> ComparisonOut:
             raise InvalidSubmission([FieldError("/candidate_evaluation_id", (
                 f"{field} differs: baseline has {getattr(baseline, field)!r}, candidate {getattr(candidate, field)!r}"))],
                 title="Evaluations are not comparable")
-    base_scores, cand_scores = repo.scores_by_item(session, baseline.id), repo.scores_by_item(session, candidate.id)
+    base_scores = comparisons_repo.metric_values_by_item(session, baseline.id, baseline.protocol)
+    cand_scores = comparisons_repo.metric_values_by_item(session, candidate.id, candidate.protocol)
     if not set(base_scores) & set(cand_scores):
         raise InvalidSubmission([FieldError("/candidate_evaluation_id", "the evaluations share no scored items")],
                                 title="Nothing to compare")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from service.api.app import create_app
 from service.db.engine import session_scope
 from service.models import Evaluation, Item
-from tests.support import run_worker
+from tests.support import run_worker, wait_for
 
 
 @pytest.fixture
@@ -148,3 +148,37 @@ def test_goal_success_segments_then_judges_each_goal(client, settings):
     summary = evaluation["summary"]
     assert summary["n_goals"] == 3 and summary["goal_success_rate"] == pytest.approx(1 / 3)
     assert summary["root_causes"]["counts"]["misunderstood_intent"] == 2
+
+
+def test_answer_matching_on_a_suite_with_a_leaderboard_and_a_gate(client, settings):
+    suite = {"name": "facts", "items": [{"id": f"q{i}", "prompt": f"What is {i} + {i}?", "reference": str(2 * i)}
+                                        for i in range(12)]}
+    assert client.post("/v1/suites", json=suite).status_code == 201
+
+    def submit(model, wrong):
+        items = [{"id": f"q{i}", "response": f"It is {2 * i + 1} <<scripted:yes=0.1,no=0.9>>" if i < wrong
+                  else f"The answer is {2 * i}."} for i in range(12)]
+        body = {"protocol": "answer_matching", "judge": "scripted", "model": model, "suite": "facts", "items": items}
+        response = client.post("/v1/evaluations", json=body)
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    good, bad = submit("good", wrong=0), submit("bad", wrong=10)
+    assert run_worker(settings, "scripted").returncode == 0
+    summaries = {e: client.get(f"/v1/evaluations/{e}").json()["summary"] for e in (good, bad)}
+    assert summaries[good]["accuracy"] == 1.0 and summaries[good]["n_rule"] == 12
+    assert summaries[bad]["accuracy"] == pytest.approx(2 / 12) and summaries[bad]["n_judge"] == 10
+
+    gate = client.post("/v1/comparisons", json={"baseline_evaluation_id": good, "candidate_evaluation_id": bad})
+    assert gate.status_code == 200, gate.text
+    result = gate.json()
+    assert result["test"] == "mcnemar_exact" and result["decision"] == "fail"
+    assert result["difference"] == pytest.approx(-10 / 12)
+
+    def board():
+        response = client.get("/v1/leaderboards/facts", params={"protocol": "answer_matching", "judge": "scripted"})
+        return response.json() if response.status_code == 200 and len(response.json()["rows"]) == 2 else None
+
+    rows = {r["model"]: r for r in wait_for(board, timeout=30)["rows"]}
+    assert rows["good"]["metric"] == "accuracy" and rows["good"]["value"] == 1.0
+    assert rows["bad"]["ci95"][0] < rows["bad"]["value"] < rows["bad"]["ci95"][1]
