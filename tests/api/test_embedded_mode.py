@@ -88,3 +88,25 @@ def test_embedded_mode_refreshes_leaderboards_in_process(tmp_path, judges_file):
         board = wait_for(lambda: (r := client.get("/v1/leaderboards/tiny")).status_code == 200 and r.json())
         assert [row["model"] for row in board["rows"]] == ["m"] and board["rows"][0]["n"] == 3
     dispose_all()
+
+
+def test_embedded_mode_review_queue_and_other_protocols(tmp_path, judges_file):
+    """SQLite too: reviews are opened, listed and labelled; another protocol (rating) runs in process."""
+    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file, embedding_model="lexical")
+    items = [{"id": f"i{i}", "prompt": f"p{i}", "response_a": f"a{i}", "response_b": f"b{i}"} for i in range(6)]
+    with TestClient(create_app(settings)) as client:
+        created = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted-first", "model": "m",
+                                                       "items": items, "options": {"review_fraction": 0.5}})
+        location = created.headers["location"]
+        done = wait_for(lambda: (e := client.get(location).json())["status"] == "completed" and e, timeout=30)
+        open_reviews = client.get("/v1/reviews", params={"evaluation_id": done["id"]}).json()["data"]
+        assert len(open_reviews) == done["reviews"]["open"] >= 1
+        labelled = client.post(f"/v1/reviews/{open_reviews[0]['id']}", json={"label": "b", "reviewer": "me"})
+        assert labelled.status_code == 200 and labelled.json()["status"] == "done"
+        assert client.get(location).json()["reviews"]["done"] == 1
+
+        rating = client.post("/v1/evaluations", json={"protocol": "rating", "judge": "scripted", "model": "m", "items": [
+            {"id": "r", "prompt": "p", "response": "<<scripted:2=1>>"}]}).headers["location"]
+        rated = wait_for(lambda: (e := client.get(rating).json())["status"] == "completed" and e, timeout=30)
+        assert rated["summary"]["mean_score"] == 2.0
+    dispose_all()
