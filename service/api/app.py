@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from service.api.body_limit import BodySizeLimit
 from service.api.errors import install_error_handlers
 from service.api.routers import comparisons, evaluations, health, judges, leaderboards, reviews, suites
+from service.api.routers.metrics import install_metrics
 from service.config import Settings, get_settings
 from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.dispatcher.close()
+            app.state.metrics_collector.close()
 
     app = FastAPI(
         title="judgeserve",
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, health):
         app.include_router(module.router)
+    install_metrics(app, settings)
     return app
 
 
