@@ -125,6 +125,10 @@ class Settings(BaseSettings):
             )
         return self
 
+    def embedded_key_file(self) -> Path:
+        """Where embedded mode keeps its ready-to-use API key (readable by its owner only)."""
+        return self.data_dir / "api-key"
+
     def effective_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under data_dir."""
         if self.database_url:

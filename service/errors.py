@@ -33,3 +33,7 @@ class ServiceUnavailable(RuntimeError):
     def __init__(self, detail: str, retry_after: int = 5):
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class Unauthorized(PermissionError):
+    """No valid API key: missing, malformed, unknown or revoked."""

@@ -117,10 +117,11 @@ class InProcessDispatcher:
         self._call(EMBEDDED_RUNTIME_STOP, ())
 
 
-def enqueue_aggregate(dispatcher: Dispatcher, settings: Settings, suite: str, protocol: str, judge: str) -> None:
-    """Queue a leaderboard refresh for one suite × protocol × judge."""
-    key = hashlib.sha1(json.dumps([suite, protocol, judge]).encode()).hexdigest()
-    dispatcher.enqueue(AGGREGATE_JOB, (suite, protocol, judge), queue=settings.aggregate_queue,
+def enqueue_aggregate(dispatcher: Dispatcher, settings: Settings, project_id: str, suite: str, protocol: str,
+                      judge: str) -> None:
+    """Queue a leaderboard refresh for one project's suite × protocol × judge."""
+    key = hashlib.sha1(json.dumps([project_id, suite, protocol, judge]).encode()).hexdigest()
+    dispatcher.enqueue(AGGREGATE_JOB, (project_id, suite, protocol, judge), queue=settings.aggregate_queue,
                        job_id=f"aggregate_{key}", timeout=600)
 
 

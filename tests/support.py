@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from service.config import Settings
@@ -42,3 +43,39 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def api_key(settings: Settings, project: str = "test") -> str:
+    """A new API key for ``project`` (created when new), straight in the database."""
+    from service.db.engine import session_scope
+    from service.projects.service import create_key
+
+    with session_scope(settings.effective_database_url()) as session:
+        return create_key(session, project).key
+
+
+def authed(client, settings: Settings, project: str = "test"):
+    """The (started) test client, sending a new key of ``project`` with every request."""
+    client.headers["Authorization"] = f"Bearer {api_key(settings, project)}"
+    return client
+
+
+@contextmanager
+def api_client(settings: Settings, project: str = "test"):
+    """A started TestClient of the gateway for ``settings``, authenticated as ``project``."""
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        yield authed(client, settings, project)
+
+
+def project_id(settings: Settings, name: str = "test") -> str:
+    """The id of project ``name`` (created when new)."""
+    from service.db.engine import session_scope
+    from service.projects import repository
+
+    with session_scope(settings.effective_database_url()) as session:
+        project = repository.get_project_by_name(session, name) or repository.add_project(session, name)
+        return project.id

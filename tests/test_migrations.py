@@ -21,3 +21,34 @@ def test_migrations_run_on_sqlite_and_match_the_models(tmp_path):
     with get_engine(url).connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         assert set(Base.metadata.tables) <= set(inspect(connection).get_table_names())
+
+
+def test_existing_rows_move_to_the_default_project_and_back(tmp_path):
+    """0004 → head keeps evaluations, suites and leaderboard snapshots (in project "default"), and back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.db.migrate import alembic_config
+    from service.models import DEFAULT_PROJECT_ID
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "0004")
+    with get_engine(url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO evaluations (id, protocol, judge, model, options, status, total, done, failed, chunks_total, "
+            "chunks_done, created_at) VALUES ('e1', 'pairwise', 'j', 'm', '{}', 'completed', 0, 0, 0, 0, 0, '2026-01-01')"))
+        connection.execute(text("INSERT INTO suites (id, name, version, n_items, created_at) "
+                                "VALUES ('s1', 'bench', 1, 0, '2026-01-01')"))
+        connection.execute(text("INSERT INTO leaderboard_snapshots (suite, protocol, judge, etag, body, computed_at) "
+                                "VALUES ('bench', 'pairwise', 'j', 'x', '{\"rows\": []}', '2026-01-01')"))
+    upgrade(url)
+    with get_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT project_id FROM evaluations")).scalar() == DEFAULT_PROJECT_ID
+        assert connection.execute(text("SELECT project_id FROM suites")).scalar() == DEFAULT_PROJECT_ID
+        row = connection.execute(text("SELECT project_id, etag FROM leaderboard_snapshots")).one()
+        assert tuple(row) == (DEFAULT_PROJECT_ID, "x")
+        assert connection.execute(text("SELECT name FROM projects")).scalar() == "default"
+    command.downgrade(alembic_config(url), "0004")
+    with get_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT etag FROM leaderboard_snapshots")).scalar() == "x"
+        assert connection.execute(text("SELECT count(*) FROM evaluations")).scalar() == 1

@@ -15,6 +15,7 @@ from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
 from service.evaluations.service import requeue_pending
 from service.logging_setup import configure_logging
+from service.projects.service import embedded_key
 from service.queue import make_dispatcher
 
 
@@ -33,6 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.embedded:  # chunks left pending by a previous run are picked up again
             with session_scope(settings.effective_database_url()) as session:
                 requeue_pending(session, app.state.dispatcher, settings)
+                key = embedded_key(session, settings.embedded_key_file())
+            print(f"judgeserve (embedded): API key for project 'default': {key}\n"
+                  f"  (also in {settings.embedded_key_file()}); send it as 'Authorization: Bearer <key>'",
+                  flush=True)
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import Conflict, InvalidSubmission, NotFound, ServiceUnavailable
+from service.errors import Conflict, InvalidSubmission, NotFound, ServiceUnavailable, Unauthorized
 from service.evaluations.submission import pointer
 
 PROBLEM = "application/problem+json"
@@ -55,6 +55,10 @@ def install_error_handlers(app: FastAPI) -> None:
     def _invalid(_: Request, exc: InvalidSubmission) -> JSONResponse:
         first = exc.errors[0] if exc.errors else {}
         return problem(422, exc.title, f"{first.get('pointer')}: {first.get('detail')}", list(exc.errors))
+
+    @app.exception_handler(Unauthorized)
+    def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": 'Bearer realm="judgeserve"'})
 
     @app.exception_handler(NotFound)
     def _not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -40,7 +40,7 @@ def demo(
         typer.echo(f"  model: {ensure_bundled_model(settings.resolved_model_cache_dir())}")
         port = port or _free_port()
         with _embedded_gateway(data_dir, port) as base_url:
-            result = _run_example(base_url, timeout)
+            result = _run_example(base_url, timeout, settings.embedded_key_file().read_text(encoding="utf-8").strip())
     except DemoError as exc:
         _fail(str(exc))
     _print_result(*result)
@@ -110,10 +110,11 @@ class _embedded_gateway:
         self.log.close()
 
 
-def _run_example(base_url: str, timeout: float) -> tuple[dict, list[dict]]:
+def _run_example(base_url: str, timeout: float, api_key: str) -> tuple[dict, list[dict]]:
     body = load_example()
     _step(f"Submitting {len(body['items'])} pairwise items (both orders) to POST /v1/evaluations")
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {api_key}"}  # the key embedded mode made for project "default"
+    with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
         response = client.post("/v1/evaluations", json=body)
         if response.status_code != 202:
             raise DemoError(f"submission refused: HTTP {response.status_code} {response.text}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import db, demo, models, serve, suites, worker
+from service.cli import db, demo, keys, models, serve, suites, worker
 
 app = typer.Typer(help="judgeserve: self-hosted LLM-as-judge evaluations.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -14,6 +14,7 @@ app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
 app.add_typer(suites.app, name="suites")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ RULE = ("fail when the upper end of the one-sided (1 − alpha) bootstrap bound 
         "−margin, or when the difference is below −margin with p < alpha; otherwise pass")
 
 
-def compare(session: Session, body: ComparisonCreate) -> ComparisonOut:
+def compare(session: Session, body: ComparisonCreate, project_id: str) -> ComparisonOut:
     """Compare two completed evaluations item by item; 422 when they share no items."""
-    baseline = _completed(session, body.baseline_evaluation_id, "baseline_evaluation_id")
-    candidate = _completed(session, body.candidate_evaluation_id, "candidate_evaluation_id")
+    baseline = _completed(session, body.baseline_evaluation_id, "baseline_evaluation_id", project_id)
+    candidate = _completed(session, body.candidate_evaluation_id, "candidate_evaluation_id", project_id)
     for field in ("suite", "suite_version", "judge", "protocol"):
         if getattr(baseline, field) != getattr(candidate, field):
             raise InvalidSubmission([FieldError("/candidate_evaluation_id", (
@@ -48,9 +48,9 @@ def compare(session: Session, body: ComparisonCreate) -> ComparisonOut:
     )
 
 
-def _completed(session: Session, evaluation_id: str, field: str) -> Evaluation:
+def _completed(session: Session, evaluation_id: str, field: str, project_id: str) -> Evaluation:
     evaluation = repo.get_evaluation(session, evaluation_id)
-    if evaluation is None:
+    if evaluation is None or evaluation.project_id != project_id:
         raise NotFound(f"evaluation {evaluation_id} not found ({field})")
     if evaluation.status != "completed":
         raise InvalidSubmission([FieldError(f"/{field}", f"evaluation is {evaluation.status}, not completed")],

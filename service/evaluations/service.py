@@ -22,9 +22,11 @@ from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
 log = logging.getLogger(__name__)
 
 
-def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate) -> str:
-    """Validate, store and commit an evaluation, then enqueue its chunks; returns its id."""
-    prepared = prepare(body, settings, _suite_context(session, body) if body.suite else None)
+def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate,
+           project_id: str) -> str:
+    """Validate, store and commit an evaluation of a project, then enqueue its chunks; returns its id."""
+    prepared = prepare(body, settings, _suite_context(session, body, project_id) if body.suite else None)
+    prepared.evaluation["project_id"] = project_id
     if not dispatcher.ping():
         raise ServiceUnavailable("the job queue (Redis) is unavailable; nothing was stored", retry_after=5)
     repo.add_evaluation(session, prepared.evaluation, prepared.items, prepared.chunks)
@@ -37,8 +39,8 @@ def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: E
     return prepared.evaluation["id"]
 
 
-def _suite_context(session: Session, body: EvaluationCreate) -> SuiteContext:
-    suite = suites_repo.get_suite(session, body.suite, body.suite_version)
+def _suite_context(session: Session, body: EvaluationCreate, project_id: str) -> SuiteContext:
+    suite = suites_repo.get_suite(session, project_id, body.suite, body.suite_version)
     if suite is None:
         wanted = f"{body.suite!r}" + (f" version {body.suite_version}" if body.suite_version else "")
         raise InvalidSubmission([FieldError("/suite", f"no suite {wanted}")])
@@ -74,11 +76,17 @@ def _withdraw(session: Session, evaluation_id: str) -> None:
         session.commit()
 
 
-def get(session: Session, settings: Settings, evaluation_id: str) -> EvaluationOut:
-    """An evaluation as the API shows it, including whether it waits for a worker."""
-    evaluation = repo.get_evaluation(session, evaluation_id)
-    if evaluation is None:
+def owned(session: Session, evaluation_id: str, project_id: str, for_update: bool = False) -> Evaluation:
+    """The project's evaluation with this id; NotFound for a missing one or another project's."""
+    evaluation = repo.get_evaluation(session, evaluation_id, for_update=for_update)
+    if evaluation is None or evaluation.project_id != project_id:
         raise NotFound(f"evaluation {evaluation_id} not found")
+    return evaluation
+
+
+def get(session: Session, settings: Settings, evaluation_id: str, project_id: str) -> EvaluationOut:
+    """An evaluation as the API shows it, including whether it waits for a worker."""
+    evaluation = owned(session, evaluation_id, project_id)
     waiting = False
     detail = None
     if evaluation.status in repo.ACTIVE:
@@ -108,14 +116,14 @@ def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = N
     )
 
 
-def verdicts(session: Session, evaluation_id: str, limit: int, cursor: str | None, include_item: bool) -> VerdictPage:
+def verdicts(session: Session, evaluation_id: str, limit: int, cursor: str | None, include_item: bool,
+             project_id: str) -> VerdictPage:
     """A page of items in submission order with their verdicts and judgments (three queries in all).
 
     Items whose chunk is not judged yet are listed as ``pending``, so a reader paging through a
     running evaluation never skips an item.
     """
-    if repo.get_evaluation(session, evaluation_id) is None:
-        raise NotFound(f"evaluation {evaluation_id} not found")
+    owned(session, evaluation_id, project_id)
     rows = repo.verdict_page(session, evaluation_id, decode_cursor(cursor), limit)
     judgments = repo.judgments_by_item(session, [item.id for item, _ in rows])
     data = [_verdict_out(item, verdict, judgments.get(item.id, []), include_item) for item, verdict in rows]
@@ -156,11 +164,9 @@ def decode_cursor(cursor: str | None) -> int:
         raise InvalidSubmission([FieldError("/cursor", "invalid cursor")], title="Invalid cursor") from None
 
 
-def cancel(session: Session, settings: Settings, evaluation_id: str) -> EvaluationOut:
+def cancel(session: Session, settings: Settings, evaluation_id: str, project_id: str) -> EvaluationOut:
     """Cancel a queued or running evaluation; finished verdicts stay readable."""
-    evaluation = repo.get_evaluation(session, evaluation_id)
-    if evaluation is None:
-        raise NotFound(f"evaluation {evaluation_id} not found")
+    evaluation = owned(session, evaluation_id, project_id)
     if not repo.cancel(session, evaluation_id):
         raise Conflict(f"evaluation {evaluation_id} has already ended ({evaluation.status}); nothing to cancel")
     session.commit()

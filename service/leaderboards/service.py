@@ -19,16 +19,16 @@ class LeaderboardView:
     etag: str
 
 
-def read(session: Session, suite: str, protocol: str, judge: str | None,
+def read(session: Session, project_id: str, suite: str, protocol: str, judge: str | None,
          runs: Literal["latest", "all"]) -> LeaderboardView:
     """The stored leaderboard of a suite × protocol × judge (one query; nothing is recomputed)."""
     if judge is None:
-        judges = repo.judges_with_snapshots(session, suite, protocol)
+        judges = repo.judges_with_snapshots(session, project_id, suite, protocol)
         if len(judges) > 1:
             raise InvalidSubmission([FieldError("/judge", f"several judges have leaderboards on {suite!r}: {judges}; "
                                                           "choose one with ?judge=")], title="Ambiguous leaderboard")
         judge = judges[0] if judges else None
-    snapshot = repo.get_snapshot(session, suite, protocol, judge) if judge else None
+    snapshot = repo.get_snapshot(session, project_id, suite, protocol, judge) if judge else None
     if snapshot is None:
         raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
                        f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")

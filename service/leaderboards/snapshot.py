@@ -26,10 +26,10 @@ PAIRWISE_PROTOCOLS = ("pairwise", "href")
 ROW_SUMMARY_FIELDS = ("lc_win_rate", "lc_win_rate_ci95", "lc_note")
 
 
-def refresh(session: Session, suite: str, protocol: str, judge: str) -> str:
-    """Recompute and store the snapshot of one leaderboard; returns its ETag."""
-    _serialise_refreshes(session, suite, protocol, judge)
-    evaluations = repo.completed_evaluations(session, suite, protocol, judge)
+def refresh(session: Session, project_id: str, suite: str, protocol: str, judge: str) -> str:
+    """Recompute and store the snapshot of one leaderboard of a project; returns its ETag."""
+    _serialise_refreshes(session, project_id, suite, protocol, judge)
+    evaluations = repo.completed_evaluations(session, project_id, suite, protocol, judge)
     version = max((e.suite_version or 0 for e in evaluations), default=None)
     evaluations = [e for e in evaluations if (e.suite_version or 0) == version]
     latest = list({e.model: e for e in evaluations}.values())  # oldest first, so the last run per model wins
@@ -43,14 +43,14 @@ def refresh(session: Session, suite: str, protocol: str, judge: str) -> str:
         "ranking": {k: v for k, v in ranking.items() if k in ("method", "anchor", "anchor_rating")} if ranking else None,
     }
     etag = hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()[:32]
-    repo.put_snapshot(session, suite, protocol, judge, etag, body)
+    repo.put_snapshot(session, project_id, suite, protocol, judge, etag, body)
     return etag
 
 
-def _serialise_refreshes(session: Session, suite: str, protocol: str, judge: str) -> None:
+def _serialise_refreshes(session: Session, project_id: str, suite: str, protocol: str, judge: str) -> None:
     """On Postgres, refreshes of one leaderboard take turns, so the last one to write saw every commit."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{suite}|{protocol}|{judge}"})
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{project_id}|{suite}|{protocol}|{judge}"})
 
 
 def _row(evaluation: Evaluation) -> dict[str, Any]:

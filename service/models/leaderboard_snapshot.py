@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, JsonDoc, Timestamp, utcnow
@@ -15,6 +15,8 @@ class LeaderboardSnapshot(Base):
 
     __tablename__ = "leaderboard_snapshots"
 
+    project_id: Mapped[str] = mapped_column(String(36), ForeignKey("projects.id", ondelete="CASCADE"),
+                                            primary_key=True)
     suite: Mapped[str] = mapped_column(String(128), primary_key=True)
     protocol: Mapped[str] = mapped_column(String(32), primary_key=True)
     judge: Mapped[str] = mapped_column(String(64), primary_key=True)

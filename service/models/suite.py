@@ -14,9 +14,10 @@ class Suite(Base):
     """One version of a named suite; a new upload under the same name is the next version."""
 
     __tablename__ = "suites"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128), index=True)
     version: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.db.conflict import insert_ignoring_conflicts
 from service.evaluations.repository import now
-from service.models import Item, Review, Verdict
+from service.models import Evaluation, Item, Review, Verdict
 
 STATUSES = ("open", "done")
 
@@ -31,13 +31,15 @@ def get_review(session: Session, review_id: str, for_update: bool = False) -> Re
     return session.scalars(query).first()
 
 
-def review_page(session: Session, status: str | None, evaluation_id: str | None,
+def review_page(session: Session, project_id: str, status: str | None, evaluation_id: str | None,
                 after: tuple[float, str] | None, limit: int) -> list[tuple[Review, Item, Verdict]]:
-    """Reviews, highest BPDE first (ties by id), after a keyset position; with item and verdict."""
+    """A project's reviews, highest BPDE first (ties by id), after a keyset position; with item and verdict."""
     bpde = func.coalesce(Review.bpde, 0.0)
     query = (select(Review, Item, Verdict)
+             .join(Evaluation, Evaluation.id == Review.evaluation_id)
              .join(Item, Item.id == Review.item_id)
-             .join(Verdict, Verdict.item_id == Review.item_id))
+             .join(Verdict, Verdict.item_id == Review.item_id)
+             .where(Evaluation.project_id == project_id))
     if status is not None:
         query = query.where(Review.status == status)
     if evaluation_id is not None:
@@ -48,10 +50,11 @@ def review_page(session: Session, status: str | None, evaluation_id: str | None,
     return [(review, item, verdict) for review, item, verdict in session.execute(query)]
 
 
-def review_with_item(session: Session, review_id: str) -> tuple[Review, Item, Verdict] | None:
-    """A review with its item and verdict."""
-    query = (select(Review, Item, Verdict).join(Item, Item.id == Review.item_id)
-             .join(Verdict, Verdict.item_id == Review.item_id).where(Review.id == review_id))
+def review_with_item(session: Session, project_id: str, review_id: str) -> tuple[Review, Item, Verdict] | None:
+    """A project's review with its item and verdict."""
+    query = (select(Review, Item, Verdict).join(Evaluation, Evaluation.id == Review.evaluation_id)
+             .join(Item, Item.id == Review.item_id).join(Verdict, Verdict.item_id == Review.item_id)
+             .where(Review.id == review_id, Evaluation.project_id == project_id))
     row = session.execute(query).first()
     return (row[0], row[1], row[2]) if row else None
 

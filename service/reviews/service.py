@@ -26,36 +26,36 @@ VERDICT_FIELDS = ("outcome", "score", "unscored", "failed", "position_inconsiste
                   "reviewed", "details")
 
 
-def list_reviews(session: Session, status: str | None, evaluation_id: str | None, limit: int,
+def list_reviews(session: Session, project_id: str, status: str | None, evaluation_id: str | None, limit: int,
                  cursor: str | None) -> ReviewPage:
     """A page of the review queue, highest BPDE first, with items and judge calls (three queries)."""
-    rows = repo.review_page(session, status, evaluation_id, _decode(cursor), limit)
+    rows = repo.review_page(session, project_id, status, evaluation_id, _decode(cursor), limit)
     judgments = evaluations_repo.judgments_by_item(session, [item.id for _, item, _ in rows])
     data = [_out(review, item, verdict, judgments.get(item.id, [])) for review, item, verdict in rows]
     last = rows[-1][0] if len(rows) == limit else None
     return ReviewPage(data=data, next_cursor=_encode(last) if last else None)
 
 
-def get_review(session: Session, review_id: str) -> ReviewOut:
+def get_review(session: Session, project_id: str, review_id: str) -> ReviewOut:
     """One review with its item and judge calls."""
-    found = repo.review_with_item(session, review_id)
+    found = repo.review_with_item(session, project_id, review_id)
     if found is None:
         raise NotFound(f"review {review_id} not found")
     review, item, verdict = found
     return _out(review, item, verdict, evaluations_repo.judgments_by_item(session, [item.id]).get(item.id, []))
 
 
-def record_label(session: Session, dispatcher: Dispatcher, settings: Settings, review_id: str,
+def record_label(session: Session, dispatcher: Dispatcher, settings: Settings, project_id: str, review_id: str,
                  body: ReviewLabel) -> ReviewOut:
     """Replace the judge's verdict with the human label, close the review and recompute metrics."""
     review = repo.get_review(session, review_id, for_update=True)
-    if review is None:
+    evaluation = review and evaluations_repo.get_evaluation(session, review.evaluation_id, for_update=True)
+    if evaluation is None or evaluation.project_id != project_id:
         raise NotFound(f"review {review_id} not found")
-    evaluation = evaluations_repo.get_evaluation(session, review.evaluation_id, for_update=True)
-    if evaluation is None or evaluation.status != "completed":
+    if evaluation.status != "completed":
         raise Conflict(f"evaluation {review.evaluation_id} is not completed; its reviews cannot change")
     protocol, _ = protocol_and_options(evaluation)
-    _, item, verdict = repo.review_with_item(session, review_id)
+    _, item, verdict = repo.review_with_item(session, project_id, review_id)
     parsed_item = protocol.item_model.model_validate(item.payload)
     try:  # the item in the context lets a label be checked against it (e.g. a rating's scale)
         label = protocol.review_model.model_validate(body.model_extra or {}, context={"item": parsed_item})
@@ -73,10 +73,11 @@ def record_label(session: Session, dispatcher: Dispatcher, settings: Settings, r
     session.commit()
     if evaluation.suite:  # leaderboards are built from verdicts: refresh this one
         try:
-            enqueue_aggregate(dispatcher, settings, evaluation.suite, evaluation.protocol, evaluation.judge)
+            enqueue_aggregate(dispatcher, settings, evaluation.project_id, evaluation.suite, evaluation.protocol,
+                              evaluation.judge)
         except QueueUnavailable:  # the label is stored; the next refresh of this leaderboard picks it up
             log.warning("could not queue a leaderboard refresh after review %s", review_id)
-    return get_review(session, review_id)
+    return get_review(session, project_id, review_id)
 
 
 def _out(review: Review, item: Item, verdict: Verdict, judgments) -> ReviewOut:

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from service.models import Suite, SuiteItem
 
 
-def next_version(session: Session, name: str) -> int:
-    """The version number a new upload under ``name`` gets."""
-    current = session.scalar(select(func.max(Suite.version)).where(Suite.name == name))
+def next_version(session: Session, project_id: str, name: str) -> int:
+    """The version number a new upload under ``name`` gets in a project."""
+    current = session.scalar(select(func.max(Suite.version)).where(Suite.project_id == project_id, Suite.name == name))
     return (current or 0) + 1
 
 
@@ -22,17 +22,19 @@ def add_suite(session: Session, suite: dict[str, Any], items: list[dict[str, Any
     session.execute(insert(SuiteItem), items)
 
 
-def get_suite(session: Session, name: str, version: int | None = None) -> Suite | None:
-    """A suite version by name (the latest when ``version`` is None)."""
-    query = select(Suite).where(Suite.name == name)
+def get_suite(session: Session, project_id: str, name: str, version: int | None = None) -> Suite | None:
+    """A project's suite version by name (the latest when ``version`` is None)."""
+    query = select(Suite).where(Suite.project_id == project_id, Suite.name == name)
     query = query.where(Suite.version == version) if version is not None else query.order_by(Suite.version.desc())
     return session.scalars(query.limit(1)).first()
 
 
-def list_latest(session: Session) -> list[Suite]:
-    """The latest version of every suite, by name."""
-    latest = select(Suite.name, func.max(Suite.version).label("version")).group_by(Suite.name).subquery()
-    query = select(Suite).join(latest, (Suite.name == latest.c.name) & (Suite.version == latest.c.version))
+def list_latest(session: Session, project_id: str) -> list[Suite]:
+    """The latest version of every suite of a project, by name."""
+    latest = (select(Suite.name, func.max(Suite.version).label("version")).where(Suite.project_id == project_id)
+              .group_by(Suite.name).subquery())
+    query = (select(Suite).join(latest, (Suite.name == latest.c.name) & (Suite.version == latest.c.version))
+             .where(Suite.project_id == project_id))
     return list(session.scalars(query.order_by(Suite.name)))
 
 

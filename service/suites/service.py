@@ -19,11 +19,11 @@ from service.suites.schemas import SuiteCreate, SuiteDetail, SuiteOut
 ITEM_OWN_COLUMNS = {"id", "category"}
 
 
-def create_suite(session: Session, body: SuiteCreate) -> SuiteOut:
-    """Store ``body`` as the next version of its suite; earlier versions stay as they were."""
-    version = repo.next_version(session, body.name)
+def create_suite(session: Session, body: SuiteCreate, project_id: str) -> SuiteOut:
+    """Store ``body`` as the next version of its suite in a project; earlier versions stay as they were."""
+    version = repo.next_version(session, project_id, body.name)
     suite = {
-        "id": str(uuid.uuid4()), "name": body.name, "version": version, "description": body.description,
+        "id": str(uuid.uuid4()), "project_id": project_id, "name": body.name, "version": version, "description": body.description,
         "baseline_model": body.baseline_model, "n_items": len(body.items), "created_at": utcnow(),
     }
     items = [
@@ -39,16 +39,16 @@ def create_suite(session: Session, body: SuiteCreate) -> SuiteOut:
     return SuiteOut.model_validate(suite)
 
 
-def list_suites(session: Session) -> list[SuiteOut]:
-    """The latest version of every suite, by name."""
-    return [SuiteOut.model_validate(suite) for suite in repo.list_latest(session)]
+def list_suites(session: Session, project_id: str) -> list[SuiteOut]:
+    """The latest version of every suite of a project, by name."""
+    return [SuiteOut.model_validate(suite) for suite in repo.list_latest(session, project_id)]
 
 
-def get_suite(session: Session, name: str, version: int | None = None, limit: int = 100,
+def get_suite(session: Session, project_id: str, name: str, version: int | None = None, limit: int = 100,
               cursor: str | None = None) -> SuiteDetail:
     """A suite version (the latest when ``version`` is None) with one page of items in upload order."""
     after = decode_cursor(cursor)
-    suite = _find(session, name, version)
+    suite = _find(session, project_id, name, version)
     rows = repo.items_of(session, suite.id, after_position=after, limit=limit + 1)
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].position) if len(rows) > limit else None
@@ -56,13 +56,13 @@ def get_suite(session: Session, name: str, version: int | None = None, limit: in
                        next_cursor=next_cursor)
 
 
-def _find(session: Session, name: str, version: int | None) -> Suite:
-    suite = repo.get_suite(session, name, version)
+def _find(session: Session, project_id: str, name: str, version: int | None) -> Suite:
+    suite = repo.get_suite(session, project_id, name, version)
     if suite is not None:
         return suite
     if version is None:
         raise NotFound(f"suite {name!r} not found")
-    latest = repo.get_suite(session, name)
+    latest = repo.get_suite(session, project_id, name)
     if latest is None:
         raise NotFound(f"suite {name!r} not found")
     raise NotFound(f"suite {name!r} has no version {version} (latest is version {latest.version})")
@@ -74,18 +74,18 @@ def item_out(row: SuiteItem) -> dict[str, Any]:
     return {"id": row.item_key, **category, **row.payload}
 
 
-def load_example_suites(session: Session) -> list[SuiteOut]:
-    """Create the bundled example suites that do not exist yet (idempotent); returns all of them."""
-    return [suite for suite, _ in ensure_example_suites(session)]
+def load_example_suites(session: Session, project_id: str) -> list[SuiteOut]:
+    """Create the bundled example suites that do not exist yet in a project (idempotent); returns all of them."""
+    return [suite for suite, _ in ensure_example_suites(session, project_id)]
 
 
-def ensure_example_suites(session: Session) -> list[tuple[SuiteOut, bool]]:
+def ensure_example_suites(session: Session, project_id: str) -> list[tuple[SuiteOut, bool]]:
     """Each bundled example suite with whether this call created it (False: a suite of that name existed)."""
     results = []
     for name, build in EXAMPLE_SUITES.items():
-        existing = repo.get_suite(session, name)
+        existing = repo.get_suite(session, project_id, name)
         if existing is not None:
             results.append((SuiteOut.model_validate(existing), False))
         else:
-            results.append((create_suite(session, build()), True))
+            results.append((create_suite(session, build(), project_id), True))
     return results

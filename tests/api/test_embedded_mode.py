@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
-from fastapi.testclient import TestClient
 
-from service.api.app import create_app
 from service.config import Settings
 from service.db.engine import dispose_all
-from tests.support import wait_for
+from tests.support import api_client, project_id, wait_for
 
 
 def test_embedded_mode_judges_in_process(tmp_path, judges_file):
     settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file)
     assert settings.embedded
     items = [{"id": f"i{i}", "prompt": "p", "response_a": "x" * (i + 1), "response_b": "yy"} for i in range(5)]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         assert client.get("/readyz").json()["checks"]["mode"] == "embedded"
         created = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": "m",
                                                        "items": items, "options": {"chunk_size": 2}})
@@ -56,9 +54,10 @@ def test_embedded_start_picks_up_chunks_left_pending(tmp_path, judges_file):
 
     items = [{"id": f"i{i}", "prompt": "p", "response_a": "a", "response_b": "bb"} for i in range(3)]
     body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items, options={"chunk_size": 2})
+    owner = project_id(settings)
     with session_scope(settings.effective_database_url()) as session:
-        evaluation_id = service.submit(session, Forgetful(), settings, body)
-    with TestClient(create_app(settings)) as client:
+        evaluation_id = service.submit(session, Forgetful(), settings, body, owner)
+    with api_client(settings) as client:
         done = wait_for(lambda: (e := client.get(f"/v1/evaluations/{evaluation_id}").json())["status"] == "completed" and e)
         assert done["progress"]["done"] == 3
     dispose_all()
@@ -75,11 +74,12 @@ def test_embedded_mode_refreshes_leaderboards_in_process(tmp_path, judges_file):
     upgrade(settings.effective_database_url())
     suite_id = str(uuid.uuid4())
     with session_scope(settings.effective_database_url()) as session:
-        suites_repo.add_suite(session, {"id": suite_id, "name": "tiny", "version": 1, "baseline_model": "ref",
+        suites_repo.add_suite(session, {"id": suite_id, "project_id": project_id(settings), "name": "tiny",
+                                        "version": 1, "baseline_model": "ref",
                                         "n_items": 3, "description": None},
                               [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": None,
                                 "payload": {"prompt": f"q{i}", "baseline_response": "bb"}} for i in range(3)])
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         created = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": "m",
                                                        "suite": "tiny",
                                                        "items": [{"id": f"q{i}", "response": "a" * (i + 1)}
@@ -94,7 +94,7 @@ def test_embedded_mode_review_queue_and_other_protocols(tmp_path, judges_file):
     """SQLite too: reviews are opened, listed and labelled; another protocol (rating) runs in process."""
     settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file, embedding_model="lexical")
     items = [{"id": f"i{i}", "prompt": f"p{i}", "response_a": f"a{i}", "response_b": f"b{i}"} for i in range(6)]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         created = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted-first", "model": "m",
                                                        "items": items, "options": {"review_fraction": 0.5}})
         location = created.headers["location"]

@@ -7,14 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service.api.app import create_app
 from service.config import Limits
 from service.db.engine import session_scope
 from service.models import Evaluation, Item, Judgment, Verdict
-from tests.support import REPO, run_worker, settings_env, wait_for
+from tests.support import REPO, api_client, run_worker, settings_env, wait_for
 
 
 def body(n=5, judge="scripted", **extra):
@@ -25,7 +23,7 @@ def body(n=5, judge="scripted", **extra):
 
 @pytest.fixture
 def client(prod_settings):
-    with TestClient(create_app(prod_settings)) as test_client:
+    with api_client(prod_settings) as test_client:
         yield test_client
 
 
@@ -121,7 +119,7 @@ def test_unknown_evaluation_is_404(client):
 
 def test_body_over_limit_is_413(prod_settings):
     small = prod_settings.model_copy(update={"limits": Limits(max_body_bytes=2000)})
-    with TestClient(create_app(small)) as client:
+    with api_client(small) as client:
         response = client.post("/v1/evaluations", json=body(50))
     assert response.status_code == 413 and "max_body_bytes" in response.json()["detail"]
     assert count(prod_settings, Evaluation) == 0
@@ -136,7 +134,7 @@ def test_streamed_body_over_limit_is_413(prod_settings):
             yield json.dumps(body(1)["items"][0] | {"id": f"x{i}"}).encode() + (b"," if i < 99 else b"")
         yield b"]}"
 
-    with TestClient(create_app(small)) as client:
+    with api_client(small) as client:
         response = client.post("/v1/evaluations", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -146,7 +144,7 @@ def test_streamed_body_over_limit_is_413(prod_settings):
 
 def test_redis_down_gives_503_and_stores_nothing(prod_settings):
     down = prod_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
-    with TestClient(create_app(down)) as client:
+    with api_client(down) as client:
         response = client.post("/v1/evaluations", json=body(3))
         assert response.status_code == 503 and response.headers["retry-after"]
         assert client.get("/readyz").status_code == 503

@@ -7,14 +7,12 @@ import uuid
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from scipy.optimize import minimize
 
-from service.api.app import create_app
 from service.core.statistics import bootstrap_mean_ci
 from service.db.engine import session_scope
 from service.suites import repository as suites_repo
-from tests.support import run_worker
+from tests.support import api_client, project_id, run_worker
 
 N_ITEMS = 12
 BASELINE = "ref-model"
@@ -26,7 +24,7 @@ def make_suite(settings, name="chat"):
     items = [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": "writing" if i % 2 else "math",
               "payload": {"prompt": f"question {i}", "baseline_response": "b" * (20 + i)}} for i in range(N_ITEMS)]
     with session_scope(settings.database_url) as session:
-        suites_repo.add_suite(session, {"id": suite_id, "name": name, "version": 1, "description": None,
+        suites_repo.add_suite(session, {"id": suite_id, "project_id": project_id(settings), "name": name, "version": 1, "description": None,
                                         "baseline_model": BASELINE, "n_items": N_ITEMS}, items)
 
 
@@ -76,7 +74,7 @@ def independent_elo(battles, anchor):
 @pytest.fixture
 def client(prod_settings):
     make_suite(prod_settings)
-    with TestClient(create_app(prod_settings)) as test_client:
+    with api_client(prod_settings) as test_client:
         yield test_client
 
 
@@ -170,7 +168,7 @@ def test_a_new_suite_version_starts_a_fresh_leaderboard_and_old_runs_are_kept(cl
     old = evaluate(client, prod_settings, "long")
     suite_id = str(uuid.uuid4())
     with session_scope(prod_settings.database_url) as session:  # version 2 changes the baseline responses
-        suites_repo.add_suite(session, {"id": suite_id, "name": "chat", "version": 2, "description": None,
+        suites_repo.add_suite(session, {"id": suite_id, "project_id": project_id(prod_settings), "name": "chat", "version": 2, "description": None,
                                         "baseline_model": BASELINE, "n_items": N_ITEMS},
                               [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": None,
                                 "payload": {"prompt": f"question {i}", "baseline_response": "c" * 100}}

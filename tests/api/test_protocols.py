@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service.api.app import create_app
 from service.db.engine import session_scope
 from service.models import Evaluation, Item
-from tests.support import run_worker, wait_for
+from tests.support import api_client, run_worker, wait_for
 
 
 @pytest.fixture
@@ -19,7 +17,7 @@ def settings(prod_settings):
 
 @pytest.fixture
 def client(settings):
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(settings) as test_client:
         yield test_client
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from tests.support import run_worker
+from tests.support import api_client, run_worker
 
 N_ITEMS = 10
 
@@ -20,7 +18,7 @@ def body(review_fraction=0.3):
 
 @pytest.fixture
 def client(prod_settings):
-    with TestClient(create_app(prod_settings)) as test_client:
+    with api_client(prod_settings) as test_client:
         yield test_client
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from service.api.app import create_app
+from tests.support import api_client, project_id
 from service.db.engine import get_engine, session_scope
 from service.errors import Conflict
 from service.models import Suite, SuiteItem
@@ -37,8 +36,7 @@ def suites_db(prod_settings):
 
 @pytest.fixture
 def client(suites_db):
-    app = create_app(suites_db)
-    with TestClient(app) as test_client:
+    with api_client(suites_db) as test_client:
         yield test_client
 
 
@@ -177,25 +175,27 @@ def test_openapi_documents_both_upload_formats(client):
 
 
 def test_load_example_suites_is_idempotent(suites_db):
+    owner = project_id(suites_db)
     with session_scope(suites_db.database_url) as session:
-        first = service.load_example_suites(session)
+        first = service.load_example_suites(session, owner)
     with session_scope(suites_db.database_url) as session:
-        again = service.ensure_example_suites(session)
+        again = service.ensure_example_suites(session, owner)
     assert [(s.name, s.version, s.n_items) for s in first] == [("mt-bench", 1, 80), ("vicuna-bench", 1, 80)]
     assert [(s.name, s.version, new) for s, new in again] == [("mt-bench", 1, False), ("vicuna-bench", 1, False)]
     assert count(suites_db, Suite) == 2 and count(suites_db, SuiteItem) == 160
     with session_scope(suites_db.database_url) as session:
-        mt = service.get_suite(session, "mt-bench", limit=1000)
+        mt = service.get_suite(session, owner, "mt-bench", limit=1000)
     with_refs = [i for i in mt.items if "reference_turns" in i]
     assert len(with_refs) == 30 and all(len(i["turns"]) == 2 for i in mt.items)
 
 
 def test_concurrent_version_clash_is_a_conflict_and_stores_nothing(suites_db, monkeypatch):
     body = SuiteCreate(name="race", items=items(2))
+    owner = project_id(suites_db)
     with session_scope(suites_db.database_url) as session:
-        service.create_suite(session, body)
-    monkeypatch.setattr(repository, "next_version", lambda session, name: 1)  # as if another upload raced us
+        service.create_suite(session, body, owner)
+    monkeypatch.setattr(repository, "next_version", lambda session, project, name: 1)  # as if another upload raced us
     with pytest.raises(Conflict, match="version 1 was just created by another upload"):
         with session_scope(suites_db.database_url) as session:
-            service.create_suite(session, body)
+            service.create_suite(session, body, owner)
     assert count(suites_db, Suite) == 1 and count(suites_db, SuiteItem) == 2

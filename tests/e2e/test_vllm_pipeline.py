@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from tests.support import REPO, run_worker, settings_env, wait_for
+from tests.support import REPO, api_key, run_worker, settings_env, wait_for
 
 pytestmark = pytest.mark.vllm
 LLMBAR = REPO.parent / "shared" / "data" / "llmbar-natural" / "dataset.json"
@@ -45,23 +45,29 @@ def gateway(prod_settings):
     process.wait(timeout=30)
 
 
+@pytest.fixture
+def auth(prod_settings) -> dict[str, str]:
+    """Headers carrying a new API key."""
+    return {"Authorization": f"Bearer {api_key(prod_settings)}"}
+
+
 def llmbar_items(n: int) -> list[dict]:
     data = json.loads(LLMBAR.read_text())[:n]
     return [{"id": f"llmbar-{i}", "prompt": d["input"], "response_a": d["output_1"], "response_b": d["output_2"],
              "human_label": "a" if d["label"] == 1 else "b"} for i, d in enumerate(data)]
 
 
-def test_real_engine_judges_both_orders_with_logprob_probabilities(gateway, prod_settings):
+def test_real_engine_judges_both_orders_with_logprob_probabilities(gateway, auth, prod_settings):
     body = {"protocol": "pairwise", "judge": "embedded", "model": "llmbar-output-1", "items": llmbar_items(4),
             "options": {"chunk_size": 2}}
-    created = httpx.post(f"{gateway}/v1/evaluations", json=body, timeout=30)
+    created = httpx.post(f"{gateway}/v1/evaluations", json=body, headers=auth, timeout=30)
     assert created.status_code == 202, created.text
     location = gateway + created.headers["location"]
 
     worker = run_worker(prod_settings, "embedded", timeout=900)
     assert worker.returncode == 0, worker.stderr[-4000:]
 
-    evaluation = httpx.get(location, timeout=30).json()
+    evaluation = httpx.get(location, headers=auth, timeout=30).json()
     assert evaluation["status"] == "completed", evaluation
     assert evaluation["progress"]["done"] == 4 and evaluation["progress"]["failed"] == 0
     summary, reliability = evaluation["summary"], evaluation["reliability"]
@@ -70,7 +76,7 @@ def test_real_engine_judges_both_orders_with_logprob_probabilities(gateway, prod
     assert low <= summary["win_rate"] <= high
     assert reliability["position_consistency_rate"] is not None and summary["n_human_labelled"] == 4
 
-    verdicts = httpx.get(f"{location}/verdicts", timeout=30).json()["data"]
+    verdicts = httpx.get(f"{location}/verdicts", headers=auth, timeout=30).json()["data"]
     assert [v["item_id"] for v in verdicts] == [f"llmbar-{i}" for i in range(4)]
     soft = []
     for verdict in verdicts:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from service.core.goal_success import from_convlab, parse_segments
-from tests.e2e.test_vllm_pipeline import gateway, llmbar_items  # noqa: F401  (fixture)
+from tests.e2e.test_vllm_pipeline import auth, gateway, llmbar_items  # noqa: F401  (fixtures)
 from tests.support import REPO, run_worker
 
 pytestmark = pytest.mark.vllm
@@ -64,10 +64,11 @@ def goal_items() -> list[dict]:
     return items
 
 
-def test_every_protocol_on_the_real_engine(gateway, prod_settings):  # noqa: F811
+def test_every_protocol_on_the_real_engine(gateway, auth, prod_settings):  # noqa: F811
     locations = {}
     for name, body in bodies().items():
-        created = httpx.post(f"{gateway}/v1/evaluations", json={"judge": "embedded", "model": "m", **body}, timeout=30)
+        created = httpx.post(f"{gateway}/v1/evaluations", json={"judge": "embedded", "model": "m", **body},
+                             headers=auth, timeout=30)
         assert created.status_code == 202, created.text
         locations[name] = gateway + created.headers["location"]
 
@@ -76,9 +77,9 @@ def test_every_protocol_on_the_real_engine(gateway, prod_settings):  # noqa: F81
 
     results = {}
     for name, location in locations.items():
-        evaluation = httpx.get(location, timeout=30).json()
+        evaluation = httpx.get(location, headers=auth, timeout=30).json()
         assert evaluation["status"] == "completed", (name, evaluation)
-        verdicts = httpx.get(f"{location}/verdicts", params={"limit": 100}, timeout=30).json()["data"]
+        verdicts = httpx.get(f"{location}/verdicts", params={"limit": 100}, headers=auth, timeout=30).json()["data"]
         results[name] = (evaluation, verdicts)
     check_pairwise_multiple_evidence(*results["pairwise"])
     check_rating(*results["rating"])

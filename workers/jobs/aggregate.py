@@ -7,7 +7,7 @@ from service.leaderboards.snapshot import refresh
 from workers import runtime
 
 
-def run(suite: str, protocol: str, judge: str) -> str:
-    """Job entry point: recompute the suite × protocol × judge leaderboard."""
+def run(project_id: str, suite: str, protocol: str, judge: str) -> str:
+    """Job entry point: recompute a project's suite × protocol × judge leaderboard."""
     with session_scope(runtime.settings().effective_database_url()) as session:
-        return refresh(session, suite, protocol, judge)
+        return refresh(session, project_id, suite, protocol, judge)

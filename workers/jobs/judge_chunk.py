@@ -77,8 +77,8 @@ def run(evaluation_id: str, chunk_index: int) -> str:
             break
         calls = following
     if finalized and evaluation.suite:
-        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.suite, evaluation.protocol,
-                          evaluation.judge)
+        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
+                          evaluation.protocol, evaluation.judge)
     log.info("judged %d calls (%d from the cache) for %d items", work.n_calls, work.n_cached,
              len(work.items), extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index,
                                      "judge": evaluation.judge})
@@ -115,8 +115,8 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | st
     if evaluation.status in repo.TERMINAL or chunk.status != "pending":
         if evaluation.status == "completed" and evaluation.suite:
             # a retry after the aggregate could not be queued: queue it now (the refresh is idempotent)
-            enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.suite, evaluation.protocol,
-                              evaluation.judge)
+            enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
+                              evaluation.protocol, evaluation.judge)
         return f"skipped ({evaluation.status}, chunk {chunk.status})"
     attempts = chunk.attempts
     repo.mark_started(session, evaluation_id, chunk_index)

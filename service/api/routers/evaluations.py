@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
-from service.api.deps import get_dispatcher, get_session, get_settings
+from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settings
 from service.config import Settings
 from service.evaluations import service
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, VerdictPage
@@ -29,31 +29,31 @@ PROBLEMS = {
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=EvaluationOut,
              responses={k: PROBLEMS[k] for k in (413, 422, 503)})
 def create_evaluation(body: EvaluationCreate, response: Response, session: SessionDep, settings: SettingsDep,
-                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)]) -> EvaluationOut:
+                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)], project: ProjectDep) -> EvaluationOut:
     """Validate and queue an evaluation; poll the Location for progress and results."""
-    evaluation_id = service.submit(session, dispatcher, settings, body)
+    evaluation_id = service.submit(session, dispatcher, settings, body, project.id)
     response.headers["Location"] = f"/v1/evaluations/{evaluation_id}"
-    return service.get(session, settings, evaluation_id)
+    return service.get(session, settings, evaluation_id, project.id)
 
 
 @router.get("/{evaluation_id}", response_model=EvaluationOut, responses={404: PROBLEMS[404]})
-def get_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep) -> EvaluationOut:
+def get_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep, project: ProjectDep) -> EvaluationOut:
     """Status, progress, summary metrics and the reliability report."""
-    return service.get(session, settings, evaluation_id)
+    return service.get(session, settings, evaluation_id, project.id)
 
 
 @router.get("/{evaluation_id}/verdicts", response_model=VerdictPage, responses={404: PROBLEMS[404], 422: PROBLEMS[422]})
 def list_verdicts(
-    evaluation_id: str, session: SessionDep,
+    evaluation_id: str, session: SessionDep, project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     include_item: bool = False,
 ) -> VerdictPage:
     """Verdicts in submission order with every judge call behind them; cursor pagination."""
-    return service.verdicts(session, evaluation_id, limit, cursor, include_item)
+    return service.verdicts(session, evaluation_id, limit, cursor, include_item, project.id)
 
 
 @router.post("/{evaluation_id}/cancel", response_model=EvaluationOut, responses={k: PROBLEMS[k] for k in (404, 409)})
-def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep) -> EvaluationOut:
+def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep, project: ProjectDep) -> EvaluationOut:
     """Stop remaining work; verdicts already made stay readable."""
-    return service.cancel(session, settings, evaluation_id)
+    return service.cancel(session, settings, evaluation_id, project.id)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from service.api.deps import get_session, get_settings
+from service.api.deps import ProjectDep, get_session, get_settings
 from service.config import Settings
 from service.evaluations.schemas import JudgeOut
 from service.judges.heartbeats import live_workers
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/judges", tags=["judges"])
 
 @router.get("", response_model=list[JudgeOut])
 def list_judges(session: Annotated[Session, Depends(get_session)],
-                settings: Annotated[Settings, Depends(get_settings)]) -> list[JudgeOut]:
+                settings: Annotated[Settings, Depends(get_settings)], project: ProjectDep) -> list[JudgeOut]:
     """Every configured judge with its live worker count (from worker heartbeats)."""
     live = live_workers(session, settings.heartbeat_ttl_seconds)
     return [

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from service.api.deps import get_session
+from service.api.deps import ProjectDep, get_session
 from service.leaderboards import service
 
 router = APIRouter(prefix="/v1/leaderboards", tags=["leaderboards"])
@@ -21,13 +21,14 @@ CACHE_CONTROL = "no-cache"
 def get_leaderboard(
     suite: str,
     session: Annotated[Session, Depends(get_session)],
+    project: ProjectDep,
     protocol: str = "pairwise",
     judge: str | None = None,
     runs: Annotated[Literal["latest", "all"], Query(description="latest run per model, or every run")] = "latest",
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One row per model with the metric, its 95% interval, n, Elo (Bradley–Terry) and the LC win rate."""
-    view = service.read(session, suite, protocol, judge, runs)
+    view = service.read(session, project.id, suite, protocol, judge, runs)
     headers = {"ETag": view.etag, "Cache-Control": CACHE_CONTROL}
     if if_none_match:
         tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]

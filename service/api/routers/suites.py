@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
-from service.api.deps import get_session, get_settings
+from service.api.deps import ProjectDep, get_session, get_settings
 from service.config import Settings
 from service.suites import service, upload
 from service.suites.schemas import (
@@ -84,7 +84,7 @@ def _parse(request: Request, body: bytes, settings: Settings, header: dict[str, 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SuiteOut, openapi_extra=UPLOAD_BODY,
              responses={k: PROBLEMS[k] for k in (409, 413, 415, 422)})
 def create_suite(
-    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep, project: ProjectDep,
     body: Annotated[bytes, Depends(_raw_body)],
     name: Annotated[str | None, Query(pattern=NAME_PATTERN, description=JSONL_NOTE)] = None,
     description: Annotated[str | None, Query(description=JSONL_NOTE)] = None,
@@ -93,32 +93,32 @@ def create_suite(
 ) -> SuiteOut:
     """Upload a suite as JSON, or as JSONL with one item per line; a name already used gets the next version."""
     header = {"name": name, "description": description, "baseline_model": baseline_model}
-    created = service.create_suite(session, _parse(request, body, settings, header))
+    created = service.create_suite(session, _parse(request, body, settings, header), project.id)
     response.headers["Location"] = f"/v1/suites/{created.name}/versions/{created.version}"
     return created
 
 
 @router.get("", response_model=SuiteList)
-def list_suites(session: SessionDep) -> SuiteList:
+def list_suites(session: SessionDep, project: ProjectDep) -> SuiteList:
     """The latest version of every suite."""
-    return SuiteList(data=service.list_suites(session))
+    return SuiteList(data=service.list_suites(session, project.id))
 
 
 @router.get("/{name}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
 def get_latest(
-    name: NamePath, session: SessionDep,
+    name: NamePath, session: SessionDep, project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SuiteDetail:
     """The latest version of a suite with one page of its items; pass `next_cursor` back as `cursor`."""
-    return service.get_suite(session, name, None, limit, cursor)
+    return service.get_suite(session, project.id, name, None, limit, cursor)
 
 
 @router.get("/{name}/versions/{version}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
 def get_version(
-    name: NamePath, version: Annotated[int, Path(ge=1)], session: SessionDep,
+    name: NamePath, version: Annotated[int, Path(ge=1)], session: SessionDep, project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SuiteDetail:
     """One version of a suite with one page of its items; pass `next_cursor` back as `cursor`."""
-    return service.get_suite(session, name, version, limit, cursor)
+    return service.get_suite(session, project.id, name, version, limit, cursor)

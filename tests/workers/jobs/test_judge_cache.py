@@ -9,6 +9,7 @@ from service.db.engine import session_scope
 from service.evaluations import service
 from service.evaluations.schemas import EvaluationCreate
 from service.models import Evaluation, JudgeCacheEntry, Judgment
+from tests.support import project_id
 from workers import runtime
 from workers.jobs import judge_chunk
 from tests.workers.jobs.test_judge_chunk import RecordingDispatcher
@@ -25,7 +26,7 @@ def run_evaluation(prod_settings):
                                 options={"chunk_size": 2} | (options or {}))
         dispatcher = RecordingDispatcher()
         with session_scope(prod_settings.database_url) as session:
-            evaluation_id = service.submit(session, dispatcher, prod_settings, body)
+            evaluation_id = service.submit(session, dispatcher, prod_settings, body, project_id(prod_settings))
         for _, args, *_ in dispatcher.jobs:
             judge_chunk.run(*args)
         with session_scope(prod_settings.database_url) as session:

@@ -11,6 +11,7 @@ from service.db.engine import session_scope
 from service.evaluations import service
 from service.evaluations.schemas import EvaluationCreate
 from service.models import Chunk, Evaluation, Judgment, Verdict
+from tests.support import project_id
 from workers import runtime
 from workers.jobs import judge_chunk
 
@@ -39,7 +40,7 @@ def submitted(prod_settings):
     body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items,
                           options={"chunk_size": 3, "cache": False})
     with session_scope(prod_settings.database_url) as session:
-        evaluation_id = service.submit(session, dispatcher, prod_settings, body)
+        evaluation_id = service.submit(session, dispatcher, prod_settings, body, project_id(prod_settings))
     yield prod_settings, evaluation_id, dispatcher
     runtime.shutdown()
 
@@ -79,7 +80,7 @@ def test_the_same_chunk_run_by_two_workers_at_once_counts_once(prod_settings):
     body = EvaluationCreate(protocol="pairwise", judge="scripted-slow", model="m", items=items,
                             options={"cache": False})
     with session_scope(prod_settings.database_url) as session:
-        evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body)
+        evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body, project_id(prod_settings))
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = [f.result(timeout=60) for f in [pool.submit(judge_chunk.run, evaluation_id, 0) for _ in range(2)]]
