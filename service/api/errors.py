@@ -54,7 +54,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidSubmission)
     def _invalid(_: Request, exc: InvalidSubmission) -> JSONResponse:
         first = exc.errors[0] if exc.errors else {}
-        return problem(422, exc.title, f"{first.get('pointer')}: {first.get('detail')}", list(exc.errors))
+        where = first.get("pointer") if first.get("pointer") is not None else first.get("parameter")
+        detail = f"{where}: {first.get('detail')}" if where is not None else first.get("detail")
+        return problem(422, exc.title, detail, list(exc.errors))
 
     @app.exception_handler(Unauthorized)
     def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:

@@ -13,6 +13,7 @@ from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, Se
 from service.evaluations import repository as repo
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
 from service.evaluations.submission import PreparedEvaluation, SuiteContext, prepare
+from service.idempotency import service as idempotency
 from service.judges.heartbeats import live_workers
 from service.reviews import repository as reviews_repo
 from service.suites import repository as suites_repo
@@ -22,14 +23,31 @@ from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
 log = logging.getLogger(__name__)
 
 
+def create(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate, project_id: str,
+           idempotency_key: str | None = None) -> tuple[EvaluationOut, bool]:
+    """Submit an evaluation (once per Idempotency-Key); returns it and whether this replays an earlier submission."""
+    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/evaluations",
+                              body.model_dump_json().encode())
+    if isinstance(claim, idempotency.Replay):
+        return get(session, settings, claim.body["id"], project_id), True
+    try:
+        evaluation_id = submit(session, dispatcher, settings, body, project_id, claim)
+    except Exception:
+        idempotency.release(session, claim)
+        raise
+    return get(session, settings, evaluation_id, project_id), False
+
+
 def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate,
-           project_id: str) -> str:
+           project_id: str, claim: idempotency.Claim | None = None) -> str:
     """Validate, store and commit an evaluation of a project, then enqueue its chunks; returns its id."""
     prepared = prepare(body, settings, _suite_context(session, body, project_id) if body.suite else None)
     prepared.evaluation["project_id"] = project_id
     if not dispatcher.ping():
         raise ServiceUnavailable("the job queue (Redis) is unavailable; nothing was stored", retry_after=5)
     repo.add_evaluation(session, prepared.evaluation, prepared.items, prepared.chunks)
+    evaluation_id = prepared.evaluation["id"]
+    idempotency.complete(session, claim, 202, {"id": evaluation_id}, {"Location": f"/v1/evaluations/{evaluation_id}"})
     session.commit()
     try:
         _enqueue_chunks(dispatcher, settings, prepared)

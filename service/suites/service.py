@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import Conflict, NotFound
 from service.evaluations.service import decode_cursor, encode_cursor
+from service.idempotency import service as idempotency
 from service.models import Suite, SuiteItem
 from service.models.base import utcnow
 from service.suites import repository as repo
@@ -19,7 +20,26 @@ from service.suites.schemas import SuiteCreate, SuiteDetail, SuiteOut
 ITEM_OWN_COLUMNS = {"id", "category"}
 
 
-def create_suite(session: Session, body: SuiteCreate, project_id: str) -> SuiteOut:
+def create_once(session: Session, body: SuiteCreate, project_id: str, idempotency_key: str | None,
+                request: bytes) -> tuple[SuiteOut, bool]:
+    """``create_suite`` once per Idempotency-Key (``request``: the raw request that identifies it)."""
+    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/suites", request)
+    if isinstance(claim, idempotency.Replay):
+        suite = repo.get_suite(session, project_id, claim.body["name"], claim.body["version"])
+        if suite is None:
+            raise NotFound(f"suite {claim.body['name']!r} version {claim.body['version']} no longer exists")
+        return SuiteOut.model_validate(suite), True
+    try:
+        created = create_suite(session, body, project_id, claim)
+        session.commit()
+    except Exception:
+        idempotency.release(session, claim)
+        raise
+    return created, False
+
+
+def create_suite(session: Session, body: SuiteCreate, project_id: str,
+                 claim: idempotency.Claim | None = None) -> SuiteOut:
     """Store ``body`` as the next version of its suite in a project; earlier versions stay as they were."""
     version = repo.next_version(session, project_id, body.name)
     suite = {
@@ -36,6 +56,8 @@ def create_suite(session: Session, body: SuiteCreate, project_id: str) -> SuiteO
     except IntegrityError:  # another upload under the same name took this version number first
         raise Conflict(f"suite {body.name!r} version {version} was just created by another upload; "
                        "nothing was stored, retry the upload") from None
+    location = f"/v1/suites/{body.name}/versions/{version}"
+    idempotency.complete(session, claim, 201, {"name": body.name, "version": version}, {"Location": location})
     return SuiteOut.model_validate(suite)
 
 

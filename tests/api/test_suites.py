@@ -171,7 +171,8 @@ def test_openapi_documents_both_upload_formats(client):
     assert {"application/json", "application/x-ndjson", "application/jsonl"} <= set(content)
     schema = content["application/json"]["schema"]
     assert "$ref" not in json.dumps(schema) and schema["properties"]["items"]["items"]["properties"]["turns"]
-    assert {p["name"] for p in operation["parameters"]} == {"name", "description", "baseline_model"}
+    assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} == {"name", "description", "baseline_model"}
+    assert {p["name"] for p in operation["parameters"] if p["in"] == "header"} == {"Idempotency-Key"}
 
 
 def test_load_example_suites_is_idempotent(suites_db):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy.orm import Session
 
 from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settings
@@ -17,9 +17,12 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
+                                             description="Makes a retried POST create nothing new (kept 24 h).")]
 PROBLEMS = {
     404: {"description": "No such evaluation (problem+json)"},
-    409: {"description": "The evaluation has already ended (problem+json)"},
+    409: {"description": "The evaluation has already ended, or a request with this Idempotency-Key is still in "
+                         "progress (problem+json)"},
     413: {"description": "Request body over the configured limit (problem+json)"},
     422: {"description": "Invalid submission; `errors[].pointer` names each field (problem+json)"},
     503: {"description": "Queue unavailable; retry after `Retry-After` seconds (problem+json)"},
@@ -27,13 +30,21 @@ PROBLEMS = {
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=EvaluationOut,
-             responses={k: PROBLEMS[k] for k in (413, 422, 503)})
+             responses={k: PROBLEMS[k] for k in (409, 413, 422, 503)})
 def create_evaluation(body: EvaluationCreate, response: Response, session: SessionDep, settings: SettingsDep,
-                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)], project: ProjectDep) -> EvaluationOut:
-    """Validate and queue an evaluation; poll the Location for progress and results."""
-    evaluation_id = service.submit(session, dispatcher, settings, body, project.id)
-    response.headers["Location"] = f"/v1/evaluations/{evaluation_id}"
-    return service.get(session, settings, evaluation_id, project.id)
+                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)], project: ProjectDep,
+                      idempotency_key: IdempotencyKey = None) -> EvaluationOut:
+    """Validate and queue an evaluation; poll the Location for progress and results.
+
+    With an `Idempotency-Key`, a retry with the same key and body returns the same evaluation
+    (header `Idempotent-Replayed: true`); the same key with another body is a 422, and while
+    the first request is still running a 409.
+    """
+    evaluation, replayed = service.create(session, dispatcher, settings, body, project.id, idempotency_key)
+    response.headers["Location"] = f"/v1/evaluations/{evaluation.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return evaluation
 
 
 @router.get("/{evaluation_id}", response_model=EvaluationOut, responses={404: PROBLEMS[404]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,8 @@ def _parse(request: Request, body: bytes, settings: Settings, header: dict[str, 
 def create_suite(
     request: Request, response: Response, session: SessionDep, settings: SettingsDep, project: ProjectDep,
     body: Annotated[bytes, Depends(_raw_body)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
+                                                  description="Makes a retried upload create nothing new.")] = None,
     name: Annotated[str | None, Query(pattern=NAME_PATTERN, description=JSONL_NOTE)] = None,
     description: Annotated[str | None, Query(description=JSONL_NOTE)] = None,
     baseline_model: Annotated[str | None, Query(min_length=1, max_length=BASELINE_MODEL_MAX,
@@ -93,8 +95,12 @@ def create_suite(
 ) -> SuiteOut:
     """Upload a suite as JSON, or as JSONL with one item per line; a name already used gets the next version."""
     header = {"name": name, "description": description, "baseline_model": baseline_model}
-    created = service.create_suite(session, _parse(request, body, settings, header), project.id)
+    parsed = _parse(request, body, settings, header)
+    created, replayed = service.create_once(session, parsed, project.id, idempotency_key,
+                                            request.url.query.encode() + b"\n" + body)
     response.headers["Location"] = f"/v1/suites/{created.name}/versions/{created.version}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return created
 
 

@@ -1,0 +1,1 @@
+"""Idempotency-Key handling for POSTs that create something."""

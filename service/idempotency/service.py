@@ -1,0 +1,100 @@
+"""Idempotency-Key: the same key and body replay the first response; another body is 422; in flight is 409.
+
+The record is claimed (committed) before the work starts, and marked done in the SAME transaction
+that creates the resource, so a crash can never leave a created resource without its record.
+A claim whose request died before finishing is taken over after ``STALE_AFTER``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, FieldError, InvalidSubmission
+from service.evaluations.repository import now
+from service.idempotency import repository as repo
+
+KEY_MAX = 255
+TTL = timedelta(hours=24)
+STALE_AFTER = timedelta(minutes=10)
+
+
+@dataclass
+class Replay:
+    """A finished earlier request with the same key: replay its response."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class Claim:
+    """This request owns the key: finish it with ``complete`` in the creating transaction."""
+
+    project_id: str
+    key: str
+
+
+def request_hash(method_path: str, body: bytes) -> str:
+    """What identifies "the same request": method, path and body."""
+    return hashlib.sha256(method_path.encode() + b"\\0" + body).hexdigest()
+
+
+def begin(session: Session, project_id: str, key: str | None, method_path: str, body: bytes) -> Claim | Replay | None:
+    """Claim ``key`` for this request (None without a key), or the earlier response to replay."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= KEY_MAX:
+        raise InvalidSubmission([_header_error(f"must be 1..{KEY_MAX} characters")], title="Invalid Idempotency-Key")
+    digest = request_hash(method_path, body)
+    moment = now()
+    row = {"project_id": project_id, "key": key, "method_path": method_path, "request_hash": digest,
+           "status": "in_progress", "created_at": moment, "expires_at": moment + TTL}
+    if repo.claim(session, row):
+        session.commit()
+        return Claim(project_id, key)
+    found = repo.get(session, project_id, key)
+    if found is None or _aware(found.expires_at) < moment or (
+            found.status == "in_progress" and _aware(found.created_at) < moment - STALE_AFTER):
+        repo.forget(session, project_id, key)  # expired, or its request died: start over
+        session.commit()
+        return begin(session, project_id, key, method_path, body)
+    if found.request_hash != digest or found.method_path != method_path:
+        raise InvalidSubmission([_header_error("this key was used with a different request; use a new key for a "
+                                               "new request")], title="Idempotency-Key reused")
+    if found.status != "done":
+        raise Conflict("a request with this Idempotency-Key is still in progress; retry later")
+    return Replay(found.response_status or 200, found.response_body or {}, found.response_headers or {})
+
+
+def complete(session: Session, claim: Claim | None, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+    """Record the response of a claimed request (call inside the transaction that creates the resource)."""
+    if claim is not None:
+        repo.complete(session, claim.project_id, claim.key, status, body, headers)
+
+
+def release(session: Session, claim: Claim | None) -> None:
+    """Give the key back after the request failed (nothing was created), so a retry can run."""
+    if claim is not None:
+        session.rollback()
+        repo.forget(session, claim.project_id, claim.key)
+        session.commit()
+
+
+def _header_error(detail: str) -> FieldError:
+    """A problem with the Idempotency-Key header (no body pointer)."""
+    error = FieldError(None, detail)  # type: ignore[arg-type]
+    error["parameter"] = "Idempotency-Key"
+    return error
+
+
+def _aware(moment):
+    """SQLite gives naive datetimes back: they are UTC."""
+    from datetime import timezone
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

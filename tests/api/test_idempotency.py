@@ -1,0 +1,93 @@
+"""Idempotency-Key on POST /v1/evaluations and POST /v1/suites, on real Postgres and Redis."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from service.db.engine import session_scope
+from service.models import Evaluation, Suite
+from tests.support import api_client
+
+
+def body(n=3, model="m"):
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "a", "response_b": "bb"} for i in range(n)]
+    return {"protocol": "pairwise", "judge": "scripted", "model": model, "items": items}
+
+
+def count(settings, model) -> int:
+    with session_scope(settings.database_url) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def client(prod_settings):
+    with api_client(prod_settings) as test_client:
+        yield test_client
+
+
+def test_same_key_same_body_returns_the_original_evaluation(client, prod_settings):
+    first = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "run-42"})
+    again = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "run-42"})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert count(prod_settings, Evaluation) == 1
+    other = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "run-43"})
+    assert other.json()["id"] != first.json()["id"] and count(prod_settings, Evaluation) == 2
+
+
+def test_same_key_different_body_is_422_and_creates_nothing(client, prod_settings):
+    client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "k"})
+    response = client.post("/v1/evaluations", json=body(model="other"), headers={"Idempotency-Key": "k"})
+    assert response.status_code == 422 and response.json()["errors"][0]["parameter"] == "Idempotency-Key"
+    assert count(prod_settings, Evaluation) == 1
+
+
+def test_keys_are_scoped_to_the_project(client, prod_settings):
+    first = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "shared"})
+    with api_client(prod_settings, "other-project") as other:
+        second = other.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "shared"})
+    assert second.status_code == 202 and second.json()["id"] != first.json()["id"]
+
+
+def test_a_failed_request_gives_its_key_back(client, prod_settings):
+    bad = body() | {"judge": "nobody"}
+    assert client.post("/v1/evaluations", json=bad, headers={"Idempotency-Key": "k2"}).status_code == 422
+    # nothing was created, so the same key may carry the corrected request
+    assert client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "k2"}).status_code == 202
+
+
+def test_a_request_still_in_progress_is_409(prod_settings, monkeypatch):
+    from service.evaluations import service
+
+    entered, release = threading.Event(), threading.Event()
+    original = service.submit
+
+    def slow_submit(*args, **kwargs):
+        entered.set()
+        release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "submit", slow_submit)
+    results = {}
+    with api_client(prod_settings) as client:
+        worker = threading.Thread(target=lambda: results.setdefault(
+            "first", client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "slow"})))
+        worker.start()
+        assert entered.wait(10)
+        during = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "slow"})
+        release.set()
+        worker.join(10)
+    assert during.status_code == 409 and "in progress" in during.json()["detail"]
+    assert results["first"].status_code == 202 and count(prod_settings, Evaluation) == 1
+
+
+def test_suite_uploads_are_idempotent_too(client, prod_settings):
+    suite = {"name": "s", "items": [{"id": "q", "prompt": "p"}]}
+    first = client.post("/v1/suites", json=suite, headers={"Idempotency-Key": "upload-1"})
+    again = client.post("/v1/suites", json=suite, headers={"Idempotency-Key": "upload-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json()["version"] == first.json()["version"] == 1 and count(prod_settings, Suite) == 1
