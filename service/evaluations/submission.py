@@ -98,30 +98,44 @@ def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldEr
     for index, raw in enumerate(raw_items):
         if len(errors) >= MAX_REPORTED_ERRORS:
             break
-        bad = _first_bad_string(raw, max_chars)
-        if bad:
-            errors.append(FieldError(pointer("items", index, *bad[0]), bad[1]))
-            continue
-        if suite is not None:
-            if str(raw.get("id")) not in suite.items:
-                errors.append(FieldError(pointer("items", index, "id"),
-                                         f"no item {raw.get('id')!r} in suite {suite.name!r} version {suite.version}"))
-                continue
-            try:
-                raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
-            except ValueError as exc:
-                errors.append(FieldError(pointer("items", index), str(exc)))
-                continue
-        try:
-            item = protocol.item_model.model_validate(raw)
-        except ValidationError as exc:
-            errors.extend(pydantic_errors(exc, "items", index))
+        item = validate_item(protocol, raw, max_chars, suite, ("items", index), errors)
+        if item is None:
             continue
         if item.id in seen:
             errors.append(FieldError(pointer("items", index, "id"), f"duplicate item id {item.id!r} (first at /items/{seen[item.id]})"))
         seen.setdefault(item.id, index)
         items.append(item)
     return items
+
+
+def validate_item(protocol, raw: Any, max_chars: int, suite: SuiteContext | None, where: tuple,
+                  errors: list[FieldError]) -> BaseModel | None:
+    """One submitted item validated (through its suite item when there is a suite); problems go to ``errors``.
+
+    ``where`` prefixes the pointers: ``("items", 3)`` for a JSON body, ``("lines", 7)`` for an upload line.
+    """
+    if not isinstance(raw, dict):
+        errors.append(FieldError(pointer(*where), f"an item must be a JSON object, not {type(raw).__name__}"))
+        return None
+    bad = _first_bad_string(raw, max_chars)
+    if bad:
+        errors.append(FieldError(pointer(*where, *bad[0]), bad[1]))
+        return None
+    if suite is not None:
+        if str(raw.get("id")) not in suite.items:
+            errors.append(FieldError(pointer(*where, "id"),
+                                     f"no item {raw.get('id')!r} in suite {suite.name!r} version {suite.version}"))
+            return None
+        try:
+            raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
+        except ValueError as exc:
+            errors.append(FieldError(pointer(*where), str(exc)))
+            return None
+    try:
+        return protocol.item_model.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(pydantic_errors(exc, *where))
+        return None
 
 
 def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tuple, str] | None:
