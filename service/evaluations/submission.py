@@ -156,23 +156,37 @@ def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tup
 
 def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[BaseModel], settings: Settings,
           suite: SuiteContext | None) -> PreparedEvaluation:
-    evaluation_id = str(uuid.uuid4())
-    chunk_size = getattr(options, "chunk_size", None) or settings.chunk_size
-    chunks = [
-        {"evaluation_id": evaluation_id, "index": i, "start": start, "stop": min(start + chunk_size, len(items)),
-         "status": "pending", "attempts": 0}
-        for i, start in enumerate(range(0, len(items), chunk_size))
-    ]
-    evaluation = {
-        "id": evaluation_id, "protocol": protocol.name, "judge": body.judge, "model": body.model,
+    evaluation = evaluation_row(body, protocol, options, suite)
+    chunks = chunk_rows(evaluation["id"], len(items), options, settings)
+    evaluation.update(total=len(items), chunks_total=len(chunks))
+    return PreparedEvaluation(evaluation, item_rows(evaluation["id"], items, 0), chunks)
+
+
+def evaluation_row(body: Any, protocol, options: BaseModel, suite: SuiteContext | None) -> dict[str, Any]:
+    """A new evaluation's row (no items yet: total and chunks_total are 0). ``body``: the header fields."""
+    return {
+        "id": str(uuid.uuid4()), "protocol": protocol.name, "judge": body.judge, "model": body.model,
         "suite": suite.name if suite else None, "suite_version": suite.version if suite else None,
         "baseline_model": body.baseline_model or (suite.baseline_model if suite else None),
         "options": options.model_dump(mode="json"), "status": "queued",
-        "total": len(items), "done": 0, "failed": 0, "chunks_total": len(chunks), "chunks_done": 0,
+        "total": 0, "done": 0, "failed": 0, "chunks_total": 0, "chunks_done": 0,
     }
-    rows = [
-        {"evaluation_id": evaluation_id, "position": i, "item_key": item.id,
+
+
+def item_rows(evaluation_id: str, items: list[BaseModel], first_position: int) -> list[dict[str, Any]]:
+    """Rows of validated items, numbered from ``first_position``."""
+    return [
+        {"evaluation_id": evaluation_id, "position": first_position + i, "item_key": item.id,
          "payload": item.model_dump(mode="json", exclude_none=True)}
         for i, item in enumerate(items)
     ]
-    return PreparedEvaluation(evaluation, rows, chunks)
+
+
+def chunk_rows(evaluation_id: str, n_items: int, options: BaseModel, settings: Settings) -> list[dict[str, Any]]:
+    """The chunks (units of queued work) of ``n_items`` items."""
+    chunk_size = getattr(options, "chunk_size", None) or settings.chunk_size
+    return [
+        {"evaluation_id": evaluation_id, "index": i, "start": start, "stop": min(start + chunk_size, n_items),
+         "status": "pending", "attempts": 0}
+        for i, start in enumerate(range(0, n_items, chunk_size))
+    ]
