@@ -77,7 +77,10 @@ class Limits(BaseModel):
     """Request limits enforced by the gateway."""
 
     max_body_bytes: int = 32 * 1024 * 1024
-    max_items: int = 100_000
+    # streamed uploads (NDJSON / JSONL / AlpacaEval files to POST /v1/evaluations): bounded memory, so larger
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    max_line_bytes: int = 4 * 1024 * 1024
+    max_items: int = 1_000_000
     max_field_chars: int = 200_000
 
 

@@ -26,8 +26,24 @@ def now() -> datetime:
 def add_evaluation(session: Session, evaluation: dict[str, Any], items: list[dict], chunks: list[dict]) -> None:
     """Store a new evaluation with its items and chunks (bulk, one statement per table)."""
     session.execute(insert(Evaluation), [evaluation])
-    session.execute(insert(Item), items)
-    session.execute(insert(Chunk), chunks)
+    if items:
+        session.execute(insert(Item), items)
+    if chunks:
+        session.execute(insert(Chunk), chunks)
+
+
+def add_items(session: Session, items: list[dict]) -> None:
+    """Store a batch of an evaluation's items (one statement)."""
+    if items:
+        session.execute(insert(Item), items)
+
+
+def add_chunks_and_totals(session: Session, evaluation_id: str, chunks: list[dict], total: int) -> None:
+    """Store an uploaded evaluation's chunks and set its item and chunk counts."""
+    if chunks:
+        session.execute(insert(Chunk), chunks)
+    session.execute(update(Evaluation).where(Evaluation.id == evaluation_id)
+                    .values(total=total, chunks_total=len(chunks)))
 
 
 def get_evaluation(session: Session, evaluation_id: str, for_update: bool = False) -> Evaluation | None:

@@ -12,7 +12,9 @@ from service.config import Settings
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, ServiceUnavailable
 from service.evaluations import repository as repo
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
+from service.evaluations import upload
 from service.evaluations.submission import PreparedEvaluation, SuiteContext, prepare
+from service.evaluations.submission import protocol_named, validated_options
 from service.idempotency import service as idempotency
 from service.judges.heartbeats import live_workers
 from service.reviews import repository as reviews_repo
@@ -36,6 +38,54 @@ def create(session: Session, dispatcher: Dispatcher, settings: Settings, body: E
         idempotency.release(session, claim)
         raise
     return get(session, settings, evaluation_id, project_id), False
+
+
+def create_from_upload(session: Session, dispatcher: Dispatcher, settings: Settings, header: upload.UploadHeader,
+                       spooled: upload.Spool, project_id: str, query: bytes,
+                       idempotency_key: str | None = None) -> tuple[EvaluationOut, bool]:
+    """An evaluation from a streamed upload (NDJSON items, or an AlpacaEval / FastChat file mapped onto a suite)."""
+    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/evaluations",
+                              query + b"\n" + spooled.digest.encode())
+    if isinstance(claim, idempotency.Replay):
+        return get(session, settings, claim.body["id"], project_id), True
+    try:
+        prepared = _store_upload(session, dispatcher, settings, header, spooled, project_id, claim)
+        session.commit()
+    except Exception:
+        idempotency.release(session, claim)
+        raise
+    _enqueue_or_withdraw(session, dispatcher, settings, prepared)
+    return get(session, settings, prepared.evaluation["id"], project_id), False
+
+
+def _store_upload(session: Session, dispatcher: Dispatcher, settings: Settings, header: upload.UploadHeader,
+                  spooled: upload.Spool, project_id: str, claim) -> PreparedEvaluation:
+    protocol = protocol_named(header.protocol)
+    errors: list = []
+    if header.judge not in settings.judges():
+        errors.append(FieldError(None, f"unknown judge {header.judge!r}; configured: {sorted(settings.judges())}"))
+        errors[-1]["parameter"] = "judge"
+    if header.format != "items" and not header.suite:
+        errors.append(FieldError(None, f"format={header.format} maps records onto a suite's items: give suite"))
+        errors[-1]["parameter"] = "suite"
+    if header.model is None:
+        errors.append(FieldError(None, "model is required (the candidate model's name)"))
+        errors[-1]["parameter"] = "model"
+    options = validated_options(protocol, header.options, errors)
+    if errors:
+        raise InvalidSubmission(errors)
+    upload.require_queue(dispatcher)
+    suite = _suite_context(session, header, project_id) if header.suite else None
+    return upload.store(session, settings, protocol, options, header, suite, spooled, claim, project_id)
+
+
+def _enqueue_or_withdraw(session: Session, dispatcher: Dispatcher, settings: Settings,
+                         prepared: PreparedEvaluation) -> None:
+    try:
+        _enqueue_chunks(dispatcher, settings, prepared)
+    except QueueUnavailable as exc:
+        _withdraw(session, prepared.evaluation["id"])
+        raise ServiceUnavailable(f"{exc}; nothing was stored", retry_after=5) from exc
 
 
 def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate,

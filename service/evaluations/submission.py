@@ -138,6 +138,16 @@ def validate_item(protocol, raw: Any, max_chars: int, suite: SuiteContext | None
         return None
 
 
+def protocol_named(name: str) -> EvaluationProtocol:
+    """The protocol called ``name``, or a 422 listing the known ones."""
+    return _protocol(name)
+
+
+def validated_options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) -> BaseModel | None:
+    """The protocol's options from ``raw``; problems go to ``errors`` (pointers under /options)."""
+    return _options(protocol, raw, errors)
+
+
 def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tuple, str] | None:
     """The first string that is over the limit or holds a NUL (which Postgres cannot store)."""
     if isinstance(value, str):

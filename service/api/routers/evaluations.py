@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settings
 from service.config import Settings
-from service.evaluations import service
+from service.errors import FieldError, InvalidSubmission
+from service.evaluations import service, upload
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, VerdictPage
+from service.api.openapi_schemas import inline_schema
+from service.suites.upload import media_type
 from service.queue import Dispatcher
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
@@ -19,28 +26,71 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                              description="Makes a retried POST create nothing new (kept 24 h).")]
+UPLOAD_NOTE = "Uploads only (NDJSON, AlpacaEval, FastChat): a JSON body gives this field in the body."
+UploadOnly = Annotated[str | None, Query(max_length=256, description=UPLOAD_NOTE)]
+FORMAT_NOTE = ("Uploads: `items` (one item per line), `alpacaeval` (AlpacaEval model_outputs.json, matched to the "
+               "suite by instruction), `fastchat` (FastChat MT-Bench answers, matched by question_id).")
+UPLOAD_TYPES = {"application/x-ndjson", "application/jsonl", "application/x-jsonl", "application/jsonlines",
+                "application/x-jsonlines"}
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": inline_schema(EvaluationCreate)},
+    "application/x-ndjson": {"schema": {"type": "string", "description": "One item per line (the protocol's item "
+                                                                          "fields); blank lines are skipped."}},
+}}}
 PROBLEMS = {
     404: {"description": "No such evaluation (problem+json)"},
     409: {"description": "The evaluation has already ended, or a request with this Idempotency-Key is still in "
                          "progress (problem+json)"},
     413: {"description": "Request body over the configured limit (problem+json)"},
+    415: {"description": "Content-Type is neither JSON nor an accepted upload type (problem+json)"},
     422: {"description": "Invalid submission; `errors[].pointer` names each field (problem+json)"},
     503: {"description": "Queue unavailable; retry after `Retry-After` seconds (problem+json)"},
 }
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=EvaluationOut,
-             responses={k: PROBLEMS[k] for k in (409, 413, 422, 503)})
-def create_evaluation(body: EvaluationCreate, response: Response, session: SessionDep, settings: SettingsDep,
-                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)], project: ProjectDep,
-                      idempotency_key: IdempotencyKey = None) -> EvaluationOut:
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=EvaluationOut, openapi_extra=UPLOAD_BODY,
+             responses={k: PROBLEMS[k] for k in (409, 413, 415, 422, 503)})
+async def create_evaluation(
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)], project: ProjectDep,
+    idempotency_key: IdempotencyKey = None,
+    protocol: UploadOnly = None, judge: UploadOnly = None, model: UploadOnly = None, suite: UploadOnly = None,
+    suite_version: Annotated[int | None, Query(ge=1, description=UPLOAD_NOTE)] = None,
+    baseline_model: UploadOnly = None,
+    options: Annotated[str | None, Query(max_length=10_000, description="Uploads: the options as JSON.")] = None,
+    format: Annotated[Literal["items", "alpacaeval", "fastchat"], Query(description=FORMAT_NOTE)] = "items",
+) -> EvaluationOut:
     """Validate and queue an evaluation; poll the Location for progress and results.
 
-    With an `Idempotency-Key`, a retry with the same key and body returns the same evaluation
-    (header `Idempotent-Replayed: true`); the same key with another body is a 422, and while
-    the first request is still running a 409.
+    The body is JSON (`EvaluationCreate`), or an upload streamed in bounded memory: NDJSON with one
+    item per line (`Content-Type: application/x-ndjson`, the evaluation's fields as query parameters),
+    or with `format=alpacaeval` / `format=fastchat` an AlpacaEval `model_outputs.json` or a FastChat
+    MT-Bench answer file mapped onto `suite`'s items. A bad line is a 422 naming its 1-based line and
+    field, and nothing is stored. With an `Idempotency-Key`, a retry with the same key and body returns
+    the same evaluation (header `Idempotent-Replayed: true`); the same key with another body is a 422,
+    and while the first request is still running a 409.
     """
-    evaluation, replayed = service.create(session, dispatcher, settings, body, project.id, idempotency_key)
+    kind = media_type(request.headers.get("content-type"))
+    query = {k: v for k, v in request.query_params.items()}
+    file_upload = query.get("format") in ("alpacaeval", "fastchat")  # someone else's output file, any type
+    if kind == "application/json" and not file_upload:
+        if query:
+            raise InvalidSubmission([_query_error(sorted(query))], title="Invalid request")
+        body = _json_body(await request.body())
+        evaluation, replayed = await run_in_threadpool(
+            service.create, session, dispatcher, settings, body, project.id, idempotency_key)
+    elif kind in UPLOAD_TYPES or file_upload:
+        header = upload.header_from_query(query)
+        spooled = await upload.spool(request, settings.limits.max_upload_bytes)
+        try:
+            evaluation, replayed = await run_in_threadpool(
+                service.create_from_upload, session, dispatcher, settings, header, spooled, project.id,
+                request.url.query.encode(), idempotency_key)
+        finally:
+            spooled.file.close()
+    else:
+        raise HTTPException(415, detail=f"Content-Type {kind!r} is not accepted: send application/json, "
+                                        "or an upload as application/x-ndjson")
     response.headers["Location"] = f"/v1/evaluations/{evaluation.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -68,3 +118,24 @@ def list_verdicts(
 def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep, project: ProjectDep) -> EvaluationOut:
     """Stop remaining work; verdicts already made stay readable."""
     return service.cancel(session, settings, evaluation_id, project.id)
+
+
+def _json_body(raw: bytes) -> EvaluationCreate:
+    """The JSON body as an EvaluationCreate; 422 with a pointer per problem."""
+    try:
+        return EvaluationCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [FieldError("", f"the body is not valid JSON ({e['msg']})") if e["type"] == "json_invalid"
+                  else FieldError(pydantic_errors_pointer(e), e["msg"]) for e in exc.errors(include_url=False)]
+        raise InvalidSubmission(errors, title="Invalid request") from None
+
+
+def pydantic_errors_pointer(error: dict) -> str:
+    """A pydantic error's location as a JSON pointer ("/items/3/id")."""
+    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in error["loc"])
+
+
+def _query_error(names: list[str]) -> FieldError:
+    error = FieldError(None, f"query parameters {names} are for uploads only; a JSON body carries these fields")  # type: ignore[arg-type]
+    error["parameter"] = names[0]
+    return error

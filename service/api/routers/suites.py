@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from service.api.deps import ProjectDep, get_session, get_settings
+from service.api.openapi_schemas import inline_schema
 from service.config import Settings
 from service.suites import service, upload
 from service.suites.schemas import (
@@ -31,25 +32,9 @@ PROBLEMS = {
 }
 
 
-def _inline_schema(model: type) -> dict[str, Any]:
-    """The model's JSON schema with its local $defs inlined (for openapi_extra, outside components)."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {key: resolve(value) for key, value in node.items()}
-        return [resolve(value) for value in node] if isinstance(node, list) else node
-
-    return resolve(schema)
-
-
 JSONL_BODY = {"schema": {"type": "string", "description": "One SuiteItemIn object per line; blank lines are skipped."}}
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": _inline_schema(SuiteCreate)},
+    "application/json": {"schema": inline_schema(SuiteCreate)},
     **{media: JSONL_BODY for media in ("application/x-ndjson", "application/jsonl")},
 }}}
 
