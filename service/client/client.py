@@ -1,0 +1,325 @@
+"""A small typed client for the judgeserve REST API (httpx, synchronous).
+
+    from service.client import JudgeserveClient
+
+    with JudgeserveClient("http://judgeserve:8321", api_key="...") as client:
+        evaluation = client.submit_evaluation(protocol="pairwise", judge="qwen-7b", model="mine",
+                                              suite="chat", items=[{"id": "q1", "response": "..."}])
+        evaluation = client.wait(evaluation.id, timeout=1800)
+        print(evaluation.metric, evaluation.metric_value)
+
+Retries: connection errors (refused, reset, timeouts) and 502/503/504 answers are retried up to
+``retries`` times with exponential backoff and jitter; a ``Retry-After`` header is honoured (up to
+``max_retry_after`` seconds). Every submission carries an ``Idempotency-Key`` (a uuid4 made once per
+call, the same on each retry), so a retried POST whose first attempt did reach the server does not
+create a second evaluation: the server replays the first response. A 409 to such a request (the
+earlier attempt with the key is still being processed) is retried too.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import quote
+
+import httpx
+
+from service.client.errors import ConnectionFailed, Problem, WaitTimeout, error_for
+from service.client.models import (
+    Comparison, Evaluation, Judge, Leaderboard, Review, ReviewPage, Suite, Verdict, VerdictPage,
+)
+
+DEFAULT_URL = "http://127.0.0.1:8321"
+URL_ENV = "JUDGESERVE_URL"
+API_KEY_ENV = "JUDGESERVE_API_KEY"
+RETRY_STATUSES = frozenset({502, 503, 504})
+USER_AGENT = "judgeserve-client/0.1"
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """Passed to ``on_retry`` before the client sleeps and tries again."""
+
+    method: str
+    url: str
+    attempt: int          # the attempt that failed, from 1
+    delay: float          # seconds until the next attempt
+    reason: str           # "HTTP 503" or the transport error
+
+
+class JudgeserveClient:
+    """Typed access to one judgeserve service.
+
+    ``base_url`` defaults to ``$JUDGESERVE_URL`` or http://127.0.0.1:8321, ``api_key`` to
+    ``$JUDGESERVE_API_KEY`` (sent as ``Authorization: Bearer``; nothing is sent when neither is set).
+    ``timeout`` is the per-request timeout in seconds; ``retries`` the number of retries after the
+    first attempt.
+    """
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0,
+                 retries: int = 3, backoff: float = 0.5, max_backoff: float = 10.0, max_retry_after: float = 60.0,
+                 on_retry: Callable[[RetryEvent], None] | None = None,
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else (os.environ.get(API_KEY_ENV) or None)
+        self.retries = max(0, int(retries))
+        self.backoff, self.max_backoff, self.max_retry_after = backoff, max_backoff, max_retry_after
+        self.on_retry = on_retry
+        self._sleep = sleep
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json, application/problem+json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport,
+                                  follow_redirects=False)
+        self._etags: dict[tuple, tuple[str, dict[str, Any]]] = {}
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "JudgeserveClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- evaluations ------------------------------------------------------------------------------
+
+    def submit_evaluation(self, *, protocol: str, judge: str, model: str, items: Iterable[Mapping[str, Any]],
+                          suite: str | None = None, suite_version: int | None = None,
+                          baseline_model: str | None = None, options: Mapping[str, Any] | None = None,
+                          idempotency_key: str | None = None, **fields: Any) -> Evaluation:
+        """POST /v1/evaluations (JSON body) → the queued evaluation. Extra ``fields`` go into the body as given."""
+        body: dict[str, Any] = {"protocol": protocol, "judge": judge, "model": model, "items": list(items)}
+        optional = {"suite": suite, "suite_version": suite_version, "baseline_model": baseline_model,
+                    "options": dict(options) if options else None, **fields}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        key = idempotency_key or new_idempotency_key()
+        response = self._request("POST", "/v1/evaluations", json=body, headers={"Idempotency-Key": key})
+        return Evaluation.model_validate(response.json())
+
+    def get_evaluation(self, evaluation_id: str) -> Evaluation:
+        """GET /v1/evaluations/{id}."""
+        return Evaluation.model_validate(self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}").json())
+
+    def cancel_evaluation(self, evaluation_id: str) -> Evaluation:
+        """POST /v1/evaluations/{id}/cancel (409 Conflict when it has already ended)."""
+        return Evaluation.model_validate(
+            self._request("POST", f"/v1/evaluations/{_seg(evaluation_id)}/cancel").json())
+
+    def wait(self, evaluation_id: str, *, timeout: float | None = None, poll_interval: float = 0.5,
+             max_poll_interval: float = 5.0, on_progress: Callable[[Evaluation], None] | None = None) -> Evaluation:
+        """Poll until the evaluation is completed, failed or cancelled, and return it.
+
+        The interval starts at ``poll_interval`` and grows by half each poll without progress, up to
+        ``max_poll_interval``; it drops back when progress moves. ``on_progress`` gets every polled
+        evaluation. Raises ``WaitTimeout`` (with the last evaluation seen) after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        interval, last = poll_interval, None
+        while True:
+            evaluation = self.get_evaluation(evaluation_id)
+            if on_progress is not None:
+                on_progress(evaluation)
+            if evaluation.terminal:
+                return evaluation
+            state = (evaluation.status, evaluation.progress.finished)
+            interval = poll_interval if state != last else min(interval * 1.5, max_poll_interval)
+            last = state
+            pause = interval
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout(evaluation, timeout)
+                pause = min(pause, remaining)
+            self._sleep(pause)
+
+    def verdicts_page(self, evaluation_id: str, *, limit: int = 100, cursor: str | None = None,
+                      include_item: bool = False) -> VerdictPage:
+        """One page of GET /v1/evaluations/{id}/verdicts."""
+        params = _params(limit=limit, cursor=cursor, include_item="true" if include_item else None)
+        response = self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}/verdicts", params=params)
+        return VerdictPage.model_validate(response.json())
+
+    def verdicts(self, evaluation_id: str, *, page_size: int = 500, include_item: bool = False) -> Iterator[Verdict]:
+        """Every verdict in submission order, following ``next_cursor`` page by page."""
+        cursor = None
+        while True:
+            page = self.verdicts_page(evaluation_id, limit=page_size, cursor=cursor, include_item=include_item)
+            yield from page.data
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # -- comparisons, leaderboards, judges ---------------------------------------------------------
+
+    def compare(self, baseline_evaluation_id: str, candidate_evaluation_id: str, *, margin: float = 0.0,
+                alpha: float = 0.05, seed: int = 0) -> Comparison:
+        """POST /v1/comparisons: the paired regression gate (candidate − baseline)."""
+        body = {"baseline_evaluation_id": baseline_evaluation_id, "candidate_evaluation_id": candidate_evaluation_id,
+                "margin": margin, "alpha": alpha, "seed": seed}
+        return Comparison.model_validate(self._request("POST", "/v1/comparisons", json=body).json())
+
+    def leaderboard(self, suite: str, *, protocol: str = "pairwise", judge: str | None = None,
+                    runs: str = "latest") -> Leaderboard:
+        """GET /v1/leaderboards/{suite}, revalidated with ``If-None-Match`` against this client's last copy.
+
+        On ``304 Not Modified`` the cached copy is returned with ``not_modified=True``.
+        """
+        path = f"/v1/leaderboards/{_seg(suite)}"
+        params = _params(protocol=protocol, judge=judge, runs=runs)
+        key = (path, tuple(sorted(params.items())))
+        cached = self._etags.get(key)
+        headers = {"If-None-Match": cached[0]} if cached else None
+        response = self._request("GET", path, params=params, headers=headers)
+        if response.status_code == 304 and cached:
+            return Leaderboard.model_validate({**cached[1], "etag": cached[0], "not_modified": True})
+        body = response.json()
+        etag = response.headers.get("ETag")
+        if etag:
+            self._etags[key] = (etag, body)
+        return Leaderboard.model_validate({**body, "etag": etag, "not_modified": False})
+
+    def judges(self) -> list[Judge]:
+        """GET /v1/judges: configured judges and their live worker counts."""
+        return [Judge.model_validate(j) for j in self._request("GET", "/v1/judges").json()]
+
+    # -- reviews ----------------------------------------------------------------------------------
+
+    def reviews_page(self, *, status: str | None = "open", evaluation_id: str | None = None, limit: int = 50,
+                     cursor: str | None = None) -> ReviewPage:
+        """One page of GET /v1/reviews (highest BPDE first). ``status=None`` lists open and done."""
+        params = _params(status=status, evaluation_id=evaluation_id, limit=limit, cursor=cursor)
+        return ReviewPage.model_validate(self._request("GET", "/v1/reviews", params=params).json())
+
+    def reviews(self, *, status: str | None = "open", evaluation_id: str | None = None,
+                page_size: int = 100) -> Iterator[Review]:
+        """Every review matching the filters, following ``next_cursor``."""
+        cursor = None
+        while True:
+            page = self.reviews_page(status=status, evaluation_id=evaluation_id, limit=page_size, cursor=cursor)
+            yield from page.data
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def get_review(self, review_id: str) -> Review:
+        return Review.model_validate(self._request("GET", f"/v1/reviews/{_seg(review_id)}").json())
+
+    def record_review(self, review_id: str, *, reviewer: str, label: str | None = None, score: float | None = None,
+                      note: str | None = None, **fields: Any) -> Review:
+        """POST /v1/reviews/{id}: ``label`` (pairwise, href, answer matching), ``score`` (rating) or other
+        protocol fields (``goals=...`` for goal success), plus who gives it."""
+        body = {"reviewer": reviewer, **{k: v for k, v in {"label": label, "score": score, "note": note}.items()
+                                          if v is not None}, **fields}
+        return Review.model_validate(self._request("POST", f"/v1/reviews/{_seg(review_id)}", json=body).json())
+
+    # -- suites -----------------------------------------------------------------------------------
+
+    def create_suite(self, name: str, items: Iterable[Mapping[str, Any]], *, description: str | None = None,
+                     baseline_model: str | None = None, idempotency_key: str | None = None) -> Suite:
+        """POST /v1/suites (JSON): a new suite, or the next version of an existing one."""
+        body = {"name": name, "items": list(items), "description": description, "baseline_model": baseline_model}
+        response = self._request("POST", "/v1/suites", json={k: v for k, v in body.items() if v is not None},
+                                 headers={"Idempotency-Key": idempotency_key or new_idempotency_key()})
+        return Suite.model_validate(response.json())
+
+    def suites(self) -> list[Suite]:
+        """GET /v1/suites: the latest version of every suite."""
+        return [Suite.model_validate(s) for s in self._request("GET", "/v1/suites").json()["data"]]
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def ready(self) -> dict[str, Any]:
+        """GET /readyz; raises ServerError (503) when the database or the queue is down."""
+        return self._request("GET", "/readyz").json()
+
+    # -- transport --------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Any call with the client's auth, retries and typed errors (for endpoints without a method yet)."""
+        return self._request(method, path, **kwargs)
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
+                 content: bytes | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
+        attempts = self.retries + 1
+        url = f"{self.base_url}{path}"
+        # 409 on a request with an Idempotency-Key: an earlier attempt with this key is still in flight
+        idempotent = any(key.lower() == "idempotency-key" for key in (headers or {}))
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._http.request(method, path, params=params, json=json, content=content,
+                                              headers=headers)
+            except httpx.TransportError as exc:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if attempt == attempts:
+                    raise ConnectionFailed(f"cannot reach {self.base_url} ({reason}; {attempt} attempt"
+                                           f"{'s' if attempt > 1 else ''})", attempt) from exc
+                self._pause(RetryEvent(method, url, attempt, self._backoff(attempt), reason))
+                continue
+            if attempt < attempts and (response.status_code in RETRY_STATUSES or (
+                    response.status_code == 409 and idempotent)):
+                delay = self._retry_after(response)
+                self._pause(RetryEvent(method, url, attempt, self._backoff(attempt) if delay is None else delay,
+                                       f"HTTP {response.status_code}"))
+                continue
+            if response.status_code >= 400:
+                raise error_for(Problem.from_response(response.status_code, _body(response)), method, url,
+                                dict(response.headers))
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, event: RetryEvent) -> None:
+        if self.on_retry is not None:
+            self.on_retry(event)
+        self._sleep(event.delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: half fixed, half random, capped."""
+        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if not value:
+            return None
+        value = value.strip()
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            seconds = (when - datetime.now(timezone.utc)).total_seconds()
+        return max(0.0, min(seconds, self.max_retry_after))
+
+
+def new_idempotency_key() -> str:
+    """A fresh idempotency key (uuid4)."""
+    return str(uuid.uuid4())
+
+
+def _seg(value: str) -> str:
+    """One path segment, percent-encoded."""
+    return quote(str(value), safe="")
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

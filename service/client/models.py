@@ -1,0 +1,222 @@
+"""Typed views of the service's responses.
+
+Every model allows fields it does not know, so a newer server never breaks an older client; the
+raw JSON is in ``model_extra`` / ``model_dump()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+# the metric ``summary.metric`` names per protocol (what --fail-under compares)
+MAIN_METRIC = {
+    "pairwise": "win_rate",
+    "href": "win_rate",
+    "rating": "mean_score",
+    "answer_matching": "accuracy",
+    "goal_success": "goal_success_rate",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Progress(_Model):
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    chunks_total: int = 0
+    chunks_done: int = 0
+
+    @property
+    def finished(self) -> int:
+        """Items judged or failed."""
+        return self.done + self.failed
+
+
+class Evaluation(_Model):
+    id: str
+    status: Literal["queued", "running", "completed", "failed", "cancelled"] | str
+    status_detail: str | None = None
+    waiting_for_worker: bool = False
+    protocol: str
+    judge: str
+    model: str
+    suite: str | None = None
+    suite_version: int | None = None
+    baseline_model: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    progress: Progress = Field(default_factory=Progress)
+    summary: dict[str, Any] | None = None
+    reliability: dict[str, Any] | None = None
+    error: str | None = None
+    reviews: dict[str, int] | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        """Completed, failed or cancelled: nothing will change any more (except by human review)."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def metric(self) -> str | None:
+        """Name of the main metric (``summary.metric``), e.g. ``win_rate``."""
+        if self.summary and self.summary.get("metric"):
+            return str(self.summary["metric"])
+        return MAIN_METRIC.get(self.protocol)
+
+    @property
+    def metric_value(self) -> float | None:
+        """``summary[summary.metric]``, or None before completion or when nothing was scored."""
+        value = (self.summary or {}).get(self.metric or "")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def metric_ci95(self) -> tuple[float, float] | None:
+        value = (self.summary or {}).get(f"{self.metric}_ci95")
+        return (float(value[0]), float(value[1])) if isinstance(value, (list, tuple)) and len(value) == 2 \
+            and all(isinstance(v, (int, float)) for v in value) else None
+
+
+class Judgment(_Model):
+    order: str
+    sample: int = 0
+    label: str | None = None
+    label_probs: dict[str, float] | None = None
+    raw_output: str = ""
+    rationale: str | None = None
+    prompt_hash: str = ""
+    template: str = ""
+    fingerprint: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    error: str | None = None
+    cached: bool = False
+
+
+class Verdict(_Model):
+    item_id: str
+    position: int
+    pending: bool = False
+    outcome: str | None = None
+    score: float | None = None
+    unscored: bool = False
+    failed: bool = False
+    position_inconsistent: bool = False
+    reviewed: bool = False
+    details: dict[str, Any] | None = None
+    needs_review: bool = False
+    bpde: float | None = None
+    item: dict[str, Any] | None = None
+    judgments: list[Judgment] = Field(default_factory=list)
+
+
+class VerdictPage(_Model):
+    data: list[Verdict]
+    next_cursor: str | None = None
+
+
+class Review(_Model):
+    id: str
+    evaluation_id: str
+    item_id: str
+    status: str
+    bpde: float | None = None
+    item: dict[str, Any] = Field(default_factory=dict)
+    verdict: dict[str, Any] = Field(default_factory=dict)
+    judgments: list[Judgment] = Field(default_factory=list)
+    label: dict[str, Any] | None = None
+    reviewer: str | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class ReviewPage(_Model):
+    data: list[Review]
+    next_cursor: str | None = None
+
+
+class LeaderboardRow(_Model):
+    model: str
+    evaluation_id: str
+    metric: str | None = None
+    value: float | None = None
+    ci95: list[float] | None = None
+    n: int | None = None
+    rank: int | None = None
+    suite_version: int | None = None
+    completed_at: str | None = None
+    baseline_model: str | None = None
+    elo: float | None = None
+    elo_ci95: list[float] | None = None
+    lc_win_rate: float | None = None
+    lc_win_rate_ci95: list[float] | None = None
+    lc_note: str | None = None
+
+
+class Leaderboard(_Model):
+    suite: str
+    suite_version: int | None = None
+    protocol: str
+    judge: str | None = None
+    metric: str | None = None
+    runs: str = "latest"
+    rows: list[LeaderboardRow] = Field(default_factory=list)
+    ranking: dict[str, Any] | None = None
+    # set by the client, not the server
+    etag: str | None = None
+    not_modified: bool = Field(default=False, description="True when the server answered 304 and this is the cached copy.")
+
+
+class Comparison(_Model):
+    baseline_evaluation_id: str
+    candidate_evaluation_id: str
+    protocol: str
+    judge: str
+    suite: str | None = None
+    metric: str
+    n_shared: int
+    mean_baseline: float
+    mean_candidate: float
+    difference: float
+    difference_ci95: tuple[float, float]
+    p_value: float
+    test: str
+    margin: float
+    alpha: float
+    decision: str
+    rule: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.decision == "pass"
+
+
+class Judge(_Model):
+    name: str
+    backend: str
+    model: str
+    template_version: str = ""
+    fingerprint: str = ""
+    live_workers: int = 0
+    available: bool = False
+
+
+class Suite(_Model):
+    name: str
+    version: int
+    n_items: int | None = None
+    description: str | None = None
+    baseline_model: str | None = None
