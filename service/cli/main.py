@@ -1,10 +1,11 @@
-"""`judgeserve`: serve, worker, demo, db, models."""
+"""`judgeserve`: serve, worker, demo, db, models, suites; and the remote (REST) commands for CI:
+submit, status, verdicts, leaderboard, reviews."""
 
 from __future__ import annotations
 
 import typer
 
-from service.cli import db, demo, keys, models, serve, suites, worker
+from service.cli import db, demo, keys, models, results, reviews, serve, submit, suites, worker
 
 app = typer.Typer(help="judgeserve: self-hosted LLM-as-judge evaluations.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -14,6 +15,12 @@ app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
 app.add_typer(suites.app, name="suites")
+# remote commands: talk to a running service over REST (service/cli/remote.py has their shared options)
+app.command("submit")(submit.submit)
+app.command("status")(results.status)
+app.command("verdicts")(results.verdicts)
+app.command("leaderboard")(results.leaderboard)
+app.add_typer(reviews.app, name="reviews")
 app.add_typer(keys.app, name="keys")
 
 
