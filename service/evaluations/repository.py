@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult
-from service.db.conflict import upsert
+from service.db.conflict import insert_ignoring_conflicts_returning, upsert
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -32,10 +32,19 @@ def add_evaluation(session: Session, evaluation: dict[str, Any], items: list[dic
         session.execute(insert(Chunk), chunks)
 
 
-def add_items(session: Session, items: list[dict]) -> None:
-    """Store a batch of an evaluation's items (one statement)."""
-    if items:
-        session.execute(insert(Item), items)
+def add_new_items(session: Session, items: list[dict]) -> dict[str, int]:
+    """Store a batch of an evaluation's items (one statement); the ids already stored → their first position."""
+    if not items:
+        return {}
+    statement = insert_ignoring_conflicts_returning(session, Item, ("evaluation_id", "item_key"), Item.item_key)
+    stored = set(session.scalars(statement, items))
+    counts = Counter(row["item_key"] for row in items)
+    repeated = (set(counts) - stored) | {key for key, n in counts.items() if n > 1}
+    if not repeated:
+        return {}
+    query = select(Item.item_key, Item.position).where(Item.evaluation_id == items[0]["evaluation_id"],
+                                                       Item.item_key.in_(sorted(repeated)))
+    return {key: position for key, position in session.execute(query)}
 
 
 def add_chunks_and_totals(session: Session, evaluation_id: str, chunks: list[dict], total: int) -> None:

@@ -147,7 +147,6 @@ def store(session: Session, settings: Settings, protocol, options: BaseModel, he
     repo.add_evaluation(session, evaluation, [], [])
     errors: list[FieldError] = []
     batch: list[tuple[tuple, BaseModel]] = []
-    first_seen: dict[str, tuple] = {}
     count = 0
     for where, raw in records(header, upload.file, settings, suite):
         if len(errors) >= MAX_REPORTED_ERRORS:
@@ -161,10 +160,6 @@ def store(session: Session, settings: Settings, protocol, options: BaseModel, he
         item = validate_item(protocol, raw, settings.limits.max_field_chars, suite, where, errors)
         if item is None:
             continue
-        if item.id in first_seen:
-            errors.append(_at(where + ("id",), f"duplicate item id {item.id!r} (first at {pointer(*first_seen[item.id])})"))
-            continue
-        first_seen[item.id] = where
         batch.append((where, item))
         count += 1
         if len(batch) >= BATCH:
@@ -185,15 +180,18 @@ def store(session: Session, settings: Settings, protocol, options: BaseModel, he
 
 def _flush(session: Session, evaluation_id: str, protocol, options: BaseModel, batch: list[tuple[tuple, BaseModel]],
            first_position: int, errors: list[FieldError]) -> None:
-    """Insert a batch of valid items (unless errors were found: then nothing more is written)."""
+    """Insert a batch of valid items; a repeated id (found by the database, so memory stays bounded) is an error."""
     if not batch:
         return
+    items = [item for _, item in batch]
     if hasattr(protocol, "validate_items"):
-        items = [item for _, item in batch]
         errors.extend(_at(batch[index][0] + (field,), message)
                       for index, field, message in protocol.validate_items(items, options))
-    if not errors:
-        repo.add_items(session, item_rows(evaluation_id, [item for _, item in batch], first_position))
+    rows = item_rows(evaluation_id, items, first_position)
+    first = repo.add_new_items(session, rows)
+    for (where, item), row in zip(batch, rows):
+        if item.id in first and first[item.id] != row["position"]:
+            errors.append(_at(where + ("id",), f"duplicate item id {item.id!r} (first as item {first[item.id] + 1})"))
 
 
 def _at(where: tuple, detail: str) -> FieldError:
