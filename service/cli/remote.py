@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from contextlib import contextmanager
 from enum import IntEnum
 from typing import Annotated, Any, Callable, Iterator, Optional
@@ -40,9 +39,6 @@ API_KEY = Annotated[Optional[str], typer.Option(
 RETRIES = Annotated[int, typer.Option(
     "--retries", min=0, max=20, help="Retries on connection errors and 502/503/504 (backoff, Retry-After).")]
 JSON_OUT = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-_ITEM_POINTER = re.compile(r"^/items/(\d+)(/.*)?$")
-
 
 def stdout() -> Console:
     return _console(stderr=False)
@@ -101,14 +97,11 @@ def errors_to_exit_codes(locate: Callable[[FieldProblem], str] | None = None) ->
         raise fail(str(exc), ExitCode.SERVICE) from None
 
 
-def item_locator(lines: list[int], filename: str) -> Callable[[FieldProblem], str]:
-    """Render ``/items/6/response`` as ``outputs.jsonl line 7 (/items/6/response)``."""
+def line_locator(filename: str) -> Callable[[FieldProblem], str]:
+    """Render an upload's problem as ``outputs.jsonl line 7 (/lines/7/response)``."""
     def locate(problem: FieldProblem) -> str:
         if problem.line is not None:
             return f"{filename} line {problem.line}" + (f" ({problem.pointer})" if problem.pointer else "")
-        match = _ITEM_POINTER.match(problem.pointer or "")
-        if match and int(match.group(1)) < len(lines):
-            return f"{filename} line {lines[int(match.group(1))]} ({problem.pointer})"
         return problem.where()
     return locate
 

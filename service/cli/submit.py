@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -20,50 +21,62 @@ MAX_REPORTED_LINES = 20
 METRICS_HELP = ", ".join(f"{protocol}: {metric}" for protocol, metric in MAIN_METRIC.items())
 
 
+FORMATS = ("items", "alpacaeval", "fastchat")
+
+
 @dataclass
 class InputFile:
-    """The items of a JSONL file and the 1-based line each came from."""
+    """What to upload (a path, or stdin's bytes) and the problems a local scan found, by 1-based line."""
 
     name: str
-    items: list[dict[str, Any]] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    source: Path | bytes
+    n_items: int = 0
+    n_problems: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
 
+    def problem(self, line: int, message: str) -> None:
+        self.n_problems += 1
+        if len(self.problems) < MAX_REPORTED_LINES:
+            self.problems.append((line, message))
 
-def read_jsonl(path: Path, suite: bool) -> InputFile:
-    """Parse one JSON object per line (blank lines skipped); problems name their line."""
-    name = "<stdin>" if str(path) == "-" else str(path)
-    result = InputFile(name=name)
+
+def open_input(path: Path, format: str) -> InputFile:
+    """The input file; for ``items``, every line checked to be a JSON object (streamed, nothing kept).
+
+    The service validates the items themselves (and names the line of any bad one); this scan only
+    catches a broken file before anything is sent.
+    """
+    stdin = str(path) == "-"
+    name = "<stdin>" if stdin else str(path)
     try:
-        handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+        source: Path | bytes = sys.stdin.buffer.read() if stdin else path
+        handle = io.BytesIO(source) if stdin else path.open("rb")
     except OSError as exc:
-        result.problems.append((0, f"cannot read {name}: {exc.strerror or exc}"))
+        result = InputFile(name=name, source=b"")
+        result.problem(0, f"cannot read {name}: {exc.strerror or exc}")
+        return result
+    result = InputFile(name=name, source=source)
+    if format != "items":
+        handle.close()
         return result
     with handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    result.problems.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
-                    continue
-                if not isinstance(item, dict):
-                    result.problems.append((number, f"expected a JSON object, got {type(item).__name__}"))
-                    continue
-                if suite:
-                    missing = [key for key in ("id", "response") if key not in item]
-                    if missing:
-                        result.problems.append((number, f"a suite item needs {' and '.join(missing)} "
-                                                        "(each line is {\"id\": ..., \"response\": ...})"))
-                        continue
-                result.items.append(item)
-                result.lines.append(number)
-        except UnicodeDecodeError as exc:
-            result.problems.append((0, f"{name} is not UTF-8 text ({exc.reason})"))
-    if not result.items and not result.problems:
-        result.problems.append((0, f"{name} has no items (one JSON object per line)"))
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                result.problem(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            except ValueError as exc:  # not UTF-8
+                result.problem(number, f"not UTF-8 text ({exc})")
+                continue
+            if not isinstance(item, dict):
+                result.problem(number, f"expected a JSON object, got {type(item).__name__}")
+                continue
+            result.n_items += 1
+    if not result.n_items and not result.n_problems:
+        result.problem(0, f"{name} has no items (one JSON object per line)")
     return result
 
 
@@ -86,6 +99,9 @@ def submit(
                                        "--suite each line is {\"id\", \"response\"}; otherwise a full protocol item.")],
     model: Annotated[str, typer.Option(help="Name of the model whose outputs these are.")],
     judge: Annotated[str, typer.Option(help="Judge name (see GET /v1/judges).")],
+    format: Annotated[str, typer.Option(
+        "--format", help="items (JSONL, one item per line), alpacaeval (AlpacaEval model_outputs.json) or fastchat "
+                         "(FastChat MT-Bench answers); the last two are matched to --suite's items.")] = "items",
     protocol: Annotated[str, typer.Option(help="pairwise, rating, answer_matching, href or goal_success.")] = "pairwise",
     suite: Annotated[Optional[str], typer.Option(help="Evaluate on a stored suite (items reference it by id).")] = None,
     suite_version: Annotated[Optional[int], typer.Option(min=1, help="Suite version (default: the latest).")] = None,
@@ -111,26 +127,30 @@ def submit(
     Exit codes: 0 pass, 1 threshold or gate failed, 2 usage or input error, 3 service error or timeout.
     """
     options = parse_options(option or [])
-    inputs = read_jsonl(file, suite=suite is not None)
+    if format not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {format!r}", ExitCode.USAGE)
+    if suite is None and (format != "items" or suite_version is not None):
+        raise fail(f"{'--suite-version' if format == 'items' else '--format ' + format} needs --suite", ExitCode.USAGE)
+    inputs = open_input(file, format)
     if inputs.problems:
-        error = fail(f"{inputs.name}: {len(inputs.problems)} bad line(s), nothing was submitted", ExitCode.USAGE)
-        for number, message in inputs.problems[:MAX_REPORTED_LINES]:
+        error = fail(f"{inputs.name}: {inputs.n_problems} problem(s), nothing was submitted", ExitCode.USAGE)
+        for number, message in inputs.problems:
             typer.echo(f"  {inputs.name} line {number}: {message}" if number else f"  {message}", err=True)
+        if inputs.n_problems > len(inputs.problems):
+            typer.echo(f"  ... and {inputs.n_problems - len(inputs.problems)} more", err=True)
         raise error
-    if suite_version is not None and suite is None:
-        raise fail("--suite-version needs --suite", ExitCode.USAGE)
     wait = wait or fail_under is not None or gate_against is not None
 
     with remote.connect(url, api_key, retries) as client:
         with remote.errors_to_exit_codes():
             if gate_against:
                 _check_baseline(client, gate_against, protocol, judge, suite)
-        with remote.errors_to_exit_codes(remote.item_locator(inputs.lines, inputs.name)):
-            evaluation = client.submit_evaluation(
-                protocol=protocol, judge=judge, model=model, items=inputs.items, suite=suite,
-                suite_version=suite_version, baseline_model=baseline_model, options=options or None)
-        typer.echo(f"submitted evaluation {evaluation.id} ({len(inputs.items)} items) to {client.base_url}",
-                   err=as_json)
+        with remote.errors_to_exit_codes(remote.line_locator(inputs.name)):
+            evaluation = client.upload_evaluation(
+                inputs.source, protocol=protocol, judge=judge, model=model, suite=suite, suite_version=suite_version,
+                baseline_model=baseline_model, options=options or None, format=format)
+        typer.echo(f"submitted evaluation {evaluation.id} ({evaluation.progress.total} items, model "
+                   f"{evaluation.model}) to {client.base_url}", err=as_json)
         if not wait:
             if as_json:
                 remote.print_json({"evaluation": evaluation.model_dump(mode="json")})

@@ -19,6 +19,7 @@ earlier attempt with the key is still being processed) is retried too.
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import random
 import time
@@ -103,6 +104,31 @@ class JudgeserveClient:
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or new_idempotency_key()
         response = self._request("POST", "/v1/evaluations", json=body, headers={"Idempotency-Key": key})
+        return Evaluation.model_validate(response.json())
+
+    def upload_evaluation(self, source: str | os.PathLike[str] | bytes, *, protocol: str, judge: str,
+                          model: str | None = None, suite: str | None = None, suite_version: int | None = None,
+                          baseline_model: str | None = None, options: Mapping[str, Any] | None = None,
+                          format: str = "items", idempotency_key: str | None = None) -> Evaluation:
+        """POST /v1/evaluations as an upload streamed from a file path (or bytes), in bounded memory.
+
+        ``format="items"``: NDJSON, one protocol item per line (with ``suite``: ``{id, response}``).
+        ``"alpacaeval"``: an AlpacaEval ``model_outputs.json``; ``"fastchat"``: FastChat MT-Bench answers;
+        both are mapped onto ``suite``'s items by the server (``model`` defaults to the file's generator).
+        A bad line is a ``ValidationFailed`` whose errors carry the 1-based ``line``.
+        """
+        params = _params(protocol=protocol, judge=judge, model=model, suite=suite, suite_version=suite_version,
+                         baseline_model=baseline_model, options=json.dumps(dict(options)) if options else None,
+                         format=None if format == "items" else format)
+        media = "application/json" if format == "alpacaeval" else "application/x-ndjson"
+        headers = {"Content-Type": media, "Idempotency-Key": idempotency_key or new_idempotency_key()}
+        if isinstance(source, (bytes, bytearray)):
+            body: bytes | Callable[[], Iterator[bytes]] = bytes(source)
+        else:
+            path = os.fspath(source)
+            headers["Content-Length"] = str(os.path.getsize(path))
+            body = lambda: _read_chunks(path)  # noqa: E731 - a fresh stream for every attempt
+        response = self._request("POST", "/v1/evaluations", params=params, content=body, headers=headers)
         return Evaluation.model_validate(response.json())
 
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
@@ -248,15 +274,17 @@ class JudgeserveClient:
         return self._request(method, path, **kwargs)
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                 content: bytes | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
+                 content: bytes | Callable[[], Iterator[bytes]] | None = None,
+                 headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """One call with retries; ``content`` may be a factory of a fresh byte stream (called per attempt)."""
         attempts = self.retries + 1
         url = f"{self.base_url}{path}"
         # 409 on a request with an Idempotency-Key: an earlier attempt with this key is still in flight
         idempotent = any(key.lower() == "idempotency-key" for key in (headers or {}))
         for attempt in range(1, attempts + 1):
             try:
-                response = self._http.request(method, path, params=params, json=json, content=content,
-                                              headers=headers)
+                response = self._http.request(method, path, params=params, json=json, headers=headers,
+                                              content=content() if callable(content) else content)
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if attempt == attempts:
@@ -307,6 +335,12 @@ class JudgeserveClient:
 def new_idempotency_key() -> str:
     """A fresh idempotency key (uuid4)."""
     return str(uuid.uuid4())
+
+
+def _read_chunks(path: str, size: int = 1 << 16) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 def _seg(value: str) -> str:

@@ -76,7 +76,7 @@ def test_submit_waits_prints_the_summary_and_passes_the_threshold(live, tmp_path
     out = result.stdout
     evaluation = fetch(live, submitted_id(result))
     summary = evaluation.summary
-    assert f"({N_ITEMS} items)" in out and evaluation.options["chunk_size"] == 4
+    assert f"({N_ITEMS} items, model long)" in out and evaluation.options["chunk_size"] == 4
     assert f"completed (pairwise, judge scripted, model long, suite {SUITE} v1)" in out
     low, high = summary["win_rate_ci95"]
     assert f"win_rate: {summary['win_rate']:.3f}  95% CI [{low:.3f}, {high:.3f}]" in out
@@ -131,34 +131,51 @@ def test_bad_input_file_exits_2_naming_the_line_and_submits_nothing(live, tmp_pa
     before = evaluation_count(live)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "q0", "response": "x"}\n\n{"id": "q1", "response": "x"}\n{"id": "q2", "response": \n'
-                   '["not", "an", "object"]\n{"id": "q5"}\n', encoding="utf-8")
+                   '["not", "an", "object"]\n{"id": "q5", "response": "x"}\n', encoding="utf-8")
     result = submit(live, tmp_path, "bad", None, file=bad)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert f"{bad}: 3 bad line(s), nothing was submitted" in result.stderr
+    assert f"{bad}: 2 problem(s), nothing was submitted" in result.stderr
     assert f"{bad} line 4: not valid JSON" in result.stderr
     assert f"{bad} line 5: expected a JSON object, got list" in result.stderr
-    assert f"{bad} line 6: a suite item needs response" in result.stderr
     assert evaluation_count(live) == before
 
 
 def test_a_422_from_the_service_names_the_line_of_the_item(live, tmp_path):
     before = evaluation_count(live)
     unknown = tmp_path / "unknown.jsonl"
-    unknown.write_text('{"id": "q0", "response": "x"}\n\n{"id": "q99", "response": "y"}\n', encoding="utf-8")
+    unknown.write_text('{"id": "q0", "response": "x"}\n\n{"id": "q99", "response": "y"}\n{"id": "q1"}\n',
+                       encoding="utf-8")
     result = submit(live, tmp_path, "unknown-item", None, file=unknown)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "HTTP 422" in result.stderr
-    assert f"{unknown} line 3 (/items/1/id):" in result.stderr  # the blank line 2 is skipped, not counted
+    assert f"{unknown} line 3 (/lines/3/id):" in result.stderr  # lines count from 1, blank ones included
     wrong_judge = judgeserve(live, "submit", "--suite", SUITE, "--model", "m", "--judge", "no-such-judge",
                              "--file", str(outputs_file(tmp_path, "long")))
-    assert wrong_judge.returncode == 2 and "/judge: unknown judge 'no-such-judge'" in wrong_judge.stderr
+    assert wrong_judge.returncode == 2 and "unknown judge 'no-such-judge'" in wrong_judge.stderr
     assert evaluation_count(live) == before
+
+
+def test_alpacaeval_outputs_from_stdin(live, tmp_path):
+    records = [{"instruction": f"question {i}", "output": RESPONSES["long"](i), "generator": "alpaca-model"}
+               for i in range(N_ITEMS)]
+    result = subprocess.run([str(JUDGESERVE), "submit", "--suite", SUITE, "--model", "alpaca-model",
+                             "--judge", "scripted", "--format",
+                             "alpacaeval", "--file", "-", "--wait"], input=json.dumps(records), env=live.cli_env(),
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"({N_ITEMS} items, model alpaca-model)" in result.stdout
+    assert "completed (pairwise, judge scripted, model alpaca-model" in result.stdout
+    no_suite = judgeserve(live, "submit", "--model", "m", "--judge", "scripted", "--format", "fastchat",
+                          "--file", "x.jsonl")
+    assert no_suite.returncode == 2 and "--format fastchat needs --suite" in no_suite.stderr
 
 
 def test_usage_errors_exit_2(live, tmp_path):
     file = str(outputs_file(tmp_path, "long"))
     no_model = judgeserve(live, "submit", "--judge", "scripted", "--file", file)
     assert no_model.returncode == 2 and "--model" in no_model.stderr
+    no_judge = judgeserve(live, "submit", "--model", "m", "--file", file)
+    assert no_judge.returncode == 2 and "--judge" in no_judge.stderr
     bad_option = judgeserve(live, "submit", "--suite", SUITE, "--model", "m", "--judge", "scripted", "--file", file,
                             "--option", "samples")
     assert bad_option.returncode == 2 and "--option 'samples': expected key=value" in bad_option.stderr

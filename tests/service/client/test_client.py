@@ -44,8 +44,12 @@ class FakeService:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
+                try:
+                    parsed = json.loads(body) if body else None
+                except ValueError:
+                    parsed = body.decode()
                 service.requests.append({"method": self.command, "path": path, "query": query,
-                                         "headers": dict(self.headers), "body": json.loads(body) if body else None})
+                                         "headers": dict(self.headers), "body": parsed})
                 answers = service.script.get((self.command, path))
                 if not answers:
                     answer = (404, {"Content-Type": PROBLEM}, {"title": "Not found", "status": 404})
@@ -123,6 +127,24 @@ def test_submission_fails_twice_then_succeeds_with_one_idempotency_key_across_re
     assert "RemoteProtocolError" in events[0].reason or "Error" in events[0].reason
     assert events[1].reason == "HTTP 503" and events[1].delay == 0.0  # Retry-After: 0 honoured
     assert 0.25 <= sleeps[0] <= 0.5 and sleeps[1] == 0.0               # first: backoff with jitter
+
+
+def test_an_upload_is_streamed_again_from_the_file_on_each_retry_with_the_same_key(tmp_path):
+    lines = "".join(json.dumps({"id": f"q{i}", "response": "r" * i}) + "\n" for i in range(2000))
+    path = tmp_path / "outputs.jsonl"
+    path.write_text(lines, encoding="utf-8")
+    script = {("POST", "/v1/evaluations"): [problem(503, "Service unavailable", headers={"Retry-After": "0"}),
+                                            (202, {}, EVALUATION)]}
+    with FakeService(script) as service, client_for(service) as client:
+        evaluation = client.upload_evaluation(path, protocol="pairwise", judge="j", model="m", suite="chat",
+                                              options={"samples": 2})
+    assert evaluation.id == "ev-1" and len(service.requests) == 2
+    first, second = service.requests
+    assert first["body"] == second["body"] == lines
+    assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"]
+    assert first["headers"]["Content-Type"] == "application/x-ndjson"
+    assert first["headers"]["Content-Length"] == str(len(lines.encode()))
+    assert first["query"] == "protocol=pairwise&judge=j&model=m&suite=chat&options=%7B%22samples%22%3A+2%7D"
 
 
 def test_each_submission_gets_its_own_key_and_a_given_key_is_used_as_is():
