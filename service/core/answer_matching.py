@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
@@ -209,14 +210,14 @@ def rule_match(item: AnswerMatchingItem) -> dict[str, Any] | None:
 
 def render_messages(item: AnswerMatchingItem, question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:
     """Prompt: instructions, question, reference answer(s), answer type, then the response last."""
-    parts = [f"[Question]\n{item.question}"]
+    parts = [f"[Question]\n{enclose(item.question)}"]
     references = item.reference_answers
     for i, reference in enumerate(references, start=1):
-        parts.append(f"[Reference answer{f' {i}' if len(references) > 1 else ''}]\n{reference}")
+        parts.append(f"[Reference answer{f' {i}' if len(references) > 1 else ''}]\n{enclose(reference)}")
     if item.answer_type == "numeric":
         parts.append(f"[Answer type]\nA number; numbers within a relative tolerance of {item.tolerance:g} "
                      "of a reference answer count as equal.")
-    parts.append(f"[Response]\n{item.response}\n[End of response]")
+    parts.append(f"[Response]\n{enclose(item.response)}\n[End of response]")
     parts.append(question)
     return (
         {"role": "system", "content": SYSTEM_PROMPT},

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from service.core import calibration
 from service.core.agreement import agreement, agreement_report, reviewed_verdict
+from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
@@ -172,8 +173,9 @@ class GoalSuccessReview(BaseModel):
 
 
 def render_conversation(item: GoalSuccessItem) -> str:
-    """The conversation with numbered turns, between delimiters."""
-    lines = [f"[Turn {i}] {turn.role.capitalize()}: {turn.content}" for i, turn in enumerate(item.conversation)]
+    """The conversation with numbered turns, between delimiters (turn texts enclosed: no fake turns)."""
+    lines = [f"[Turn {i}] {turn.role.capitalize()}: {enclose(turn.content)}"
+             for i, turn in enumerate(item.conversation)]
     return "[Conversation]\n" + "\n".join(lines) + "\n[End of conversation]"
 
 
@@ -191,16 +193,16 @@ def render_goal_messages(item: GoalSuccessItem, goal: dict[str, Any], options: G
                          question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:
     """Prompt of one goal's call: codes, standards and conversation first (shared by all goals), the goal last."""
     codes = [f'"{code}" = achieved: the assistant accomplished what the user wanted in this goal'
-             if name == ACHIEVED else f'"{code}" = not achieved, root cause {name}'
+             if name == ACHIEVED else f'"{code}" = not achieved, root cause {enclose(name)}'
              + (f": {ROOT_CAUSE_HINTS[name]}" if name in ROOT_CAUSE_HINTS else "")
              for code, name in options.codes().items()]
     parts = ["[Answer codes]\n" + "\n".join(codes)]
     if item.standards:
-        parts.append(f"[Quality standards]\n{item.standards}")
+        parts.append(f"[Quality standards]\n{enclose(item.standards)}")
     parts.append(render_conversation(item))
-    parts.append(f"[User goal]\n{goal['description']}")
+    parts.append(f"[User goal]\n{enclose(goal['description'])}")
     if goal.get("success_criteria"):
-        parts.append(f"[Success criteria]\n{goal['success_criteria']}")
+        parts.append(f"[Success criteria]\n{enclose(goal['success_criteria'])}")
     span = goal.get("turns")
     parts.append("[Goal turns]\n" + (f"Turns {span[0]} to {span[1]}; judge the goal on these turns, using the "
                                      "rest of the conversation as context." if span else "The whole conversation."))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.pairwise import (
     LABELS, ORDERS, PairwiseOptions, label_for_a, plan_pairwise_calls, preference_for_a,
@@ -131,11 +132,11 @@ def render_messages(item: HrefItem, order: str, question: str,
                     with_reference: bool = True) -> tuple[dict[str, str], ...]:
     """Prompt for one order: request and (optionally) the human reference first, the responses last."""
     first, second = (item.response if side == "a" else item.baseline_response for side in ORDERS[order])
-    parts = [f"[User request]\n{item.prompt}"]
+    parts = [f"[User request]\n{enclose(item.prompt)}"]
     if with_reference:
-        parts.append(f"{REFERENCE_HEADER}\n{item.human_reference}")
-    parts.append(f"[Response 1]\n{first}")
-    parts.append(f"[Response 2]\n{second}")
+        parts.append(f"{REFERENCE_HEADER}\n{enclose(item.human_reference)}")
+    parts.append(f"[Response 1]\n{enclose(first)}")
+    parts.append(f"[Response 2]\n{enclose(second)}")
     parts.append(question)
     system = SYSTEM_PROMPT_WITH_REFERENCE if with_reference else SYSTEM_PROMPT
     return ({"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)})

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.core import calibration
+from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.length_control import bootstrap_lc_interval, length_controlled_win_rate
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
@@ -91,16 +92,17 @@ def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUES
     """Prompt for one order: shared text first, then the two responses, then the question.
 
     Everything before ``[Response 1]`` is identical in both orders (prefix-cache friendly).
+    Submitted text is enclosed (``service.core.delimiters``): none of its lines reads as a header.
     """
     first, second = (getattr(item, f"response_{side}") for side in ORDERS[order])
     parts = []
     if item.rubric:
-        parts.append(f"[Rubric]\n{item.rubric}")
+        parts.append(f"[Rubric]\n{enclose(item.rubric)}")
     parts.append(f"[User request]\n{_render_request(item)}")
     if item.reference:
-        parts.append(f"[Reference answer]\n{item.reference}")
-    parts.append(f"[Response 1]\n{first}")
-    parts.append(f"[Response 2]\n{second}")
+        parts.append(f"[Reference answer]\n{enclose(item.reference)}")
+    parts.append(f"[Response 1]\n{enclose(first)}")
+    parts.append(f"[Response 2]\n{enclose(second)}")
     parts.append(question)
     return (
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -110,8 +112,8 @@ def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUES
 
 def _render_request(item: PairwiseItem) -> str:
     if item.prompt is not None:
-        return item.prompt
-    return "\n".join(f"{turn.role.capitalize()}: {turn.content}" for turn in item.conversation or [])
+        return enclose(item.prompt)
+    return "\n".join(f"{turn.role.capitalize()}: {enclose(turn.content)}" for turn in item.conversation or [])
 
 
 def preference_for_a(order: str, label: str | None, probs: dict[str, float] | None) -> float | None:

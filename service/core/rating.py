@@ -12,6 +12,7 @@ from scipy import stats
 
 from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
@@ -133,11 +134,11 @@ class RatingReview(BaseModel):
 
 def render_messages(item: RatingItem, question: str | None = None) -> tuple[dict[str, str], ...]:
     """Prompt: rubric, question and reference first (shared), then the delimited response, then the question."""
-    rubric = "\n".join(f"{score}: {text}" for score, text in enumerate(item.descriptions(), start=1))
-    parts = [f"[Rubric]\n{rubric}", f"[User request]\n{item.prompt}"]
+    rubric = "\n".join(f"{score}: {enclose(text)}" for score, text in enumerate(item.descriptions(), start=1))
+    parts = [f"[Rubric]\n{rubric}", f"[User request]\n{enclose(item.prompt)}"]
     if item.reference:
-        parts.append(f"[Reference answer]\n{item.reference}")
-    parts.append(f"[Response]\n{item.response}\n[End of response]")
+        parts.append(f"[Reference answer]\n{enclose(item.reference)}")
+    parts.append(f"[Response]\n{enclose(item.response)}\n[End of response]")
     parts.append(question if question is not None else verdict_question(item.scale))
     return (
         {"role": "system", "content": SYSTEM_PROMPT},
