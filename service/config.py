@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     job_retries: int = Field(default=3, ge=0, le=20)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     heartbeat_ttl_seconds: float = Field(default=30.0, gt=0)
+    # the gateway queues again chunks whose job vanished or whose worker stopped beating (production mode)
+    reaper_interval_seconds: float = Field(default=15.0, gt=0)
     queue_prefix: str = "judgeserve"
     log_level: str = "INFO"
     limits: Limits = Field(default_factory=Limits)

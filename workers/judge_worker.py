@@ -32,7 +32,9 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
         return 2
     runtime.configure(settings)
     runtime.backend(judge_name)  # load the engine now, not in the first job
-    runtime.start_heartbeat([judge_name])
+    # the RQ worker and its heartbeat share a name, so the gateway's reaper can tell when a job's worker died
+    name = name or runtime.worker_id()
+    runtime.start_heartbeat([judge_name], name)
     connection = Redis.from_url(settings.redis_url)
     queues = [settings.queue_name(judge_name), settings.aggregate_queue]
     worker = JudgeWorker(queues, connection=connection, name=name)

@@ -60,10 +60,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
 
 
-def start_heartbeat(judges: list[str]) -> Heartbeat:
-    """Start announcing that this process serves ``judges``."""
+def start_heartbeat(judges: list[str], name: str | None = None) -> Heartbeat:
+    """Start announcing that this process (``name``: its RQ worker name) serves ``judges``."""
     global _heartbeat
-    _heartbeat = Heartbeat(settings(), worker_id(), judges)
+    _heartbeat = Heartbeat(settings(), name or worker_id(), judges)
     _heartbeat.start()
     return _heartbeat
 

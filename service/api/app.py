@@ -13,6 +13,7 @@ from service.api.routers.metrics import install_metrics
 from service.config import Settings, get_settings
 from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
+from service.evaluations.reaper import Reaper
 from service.evaluations.service import requeue_pending
 from service.logging_setup import configure_logging
 from service.projects.service import embedded_key
@@ -31,6 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upgrade(settings.effective_database_url())
         get_engine(settings.effective_database_url())
         app.state.dispatcher = make_dispatcher(settings)
+        reaper = None if settings.embedded else Reaper(settings, app.state.dispatcher)
+        if reaper is not None:
+            reaper.start()
         if settings.embedded:  # chunks left pending by a previous run are picked up again
             with session_scope(settings.effective_database_url()) as session:
                 requeue_pending(session, app.state.dispatcher, settings)
@@ -41,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if reaper is not None:
+                reaper.stop()
             app.state.dispatcher.close()
             app.state.metrics_collector.close()
 

@@ -119,13 +119,19 @@ def _suite_context(session: Session, body: EvaluationCreate, project_id: str) ->
 def _enqueue_chunks(dispatcher: Dispatcher, settings: Settings, prepared: PreparedEvaluation) -> None:
     evaluation = prepared.evaluation
     for chunk in prepared.chunks:
-        _enqueue_chunk(dispatcher, settings, evaluation["id"], evaluation["judge"], chunk["index"])
+        enqueue_chunk(dispatcher, settings, evaluation["id"], evaluation["judge"], chunk["index"])
 
 
-def _enqueue_chunk(dispatcher: Dispatcher, settings: Settings, evaluation_id: str, judge: str, index: int) -> None:
+def chunk_job_id(evaluation_id: str, index: int) -> str:
+    """The RQ job id of a chunk (one job per chunk; the reaper replaces a lost one under the same id)."""
+    return f"judge-chunk_{evaluation_id}_{index}"
+
+
+def enqueue_chunk(dispatcher: Dispatcher, settings: Settings, evaluation_id: str, judge: str, index: int) -> None:
+    """Queue one chunk's job on its judge's queue."""
     dispatcher.enqueue(
         JUDGE_CHUNK_JOB, (evaluation_id, index), queue=settings.queue_name(judge),
-        job_id=f"judge-chunk_{evaluation_id}_{index}", timeout=settings.job_timeout_seconds,
+        job_id=chunk_job_id(evaluation_id, index), timeout=settings.job_timeout_seconds,
     )
 
 
@@ -133,7 +139,7 @@ def requeue_pending(session: Session, dispatcher: Dispatcher, settings: Settings
     """Queue again every pending chunk of unfinished evaluations (embedded start-up); returns how many."""
     pending = repo.pending_chunks_of_active(session)
     for evaluation_id, judge, index in pending:
-        _enqueue_chunk(dispatcher, settings, evaluation_id, judge, index)
+        enqueue_chunk(dispatcher, settings, evaluation_id, judge, index)
     return len(pending)
 
 

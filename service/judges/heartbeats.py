@@ -37,3 +37,12 @@ def live_workers(session: Session, ttl_seconds: float) -> dict[str, int]:
         .group_by(WorkerHeartbeat.judge)
     )
     return {judge: count for judge, count in session.execute(query)}
+
+
+def last_seen_of(session: Session, worker_ids: list[str]) -> dict[str, datetime]:
+    """When each of these workers last beat (latest over its judges); unknown workers are absent."""
+    if not worker_ids:
+        return {}
+    query = (select(WorkerHeartbeat.worker_id, func.max(WorkerHeartbeat.last_seen))
+             .where(WorkerHeartbeat.worker_id.in_(worker_ids)).group_by(WorkerHeartbeat.worker_id))
+    return {worker: (seen if seen.tzinfo else seen.replace(tzinfo=timezone.utc)) for worker, seen in session.execute(query)}
