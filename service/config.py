@@ -84,6 +84,21 @@ class Limits(BaseModel):
     max_field_chars: int = 200_000
 
 
+class WebhookSettings(BaseModel):
+    """Webhook delivery (env ``JUDGESERVE_WEBHOOKS__*``; lists as JSON, e.g. ``'["localhost"]'``)."""
+
+    # destinations allowed even though they resolve to loopback/private/link-local/... addresses:
+    # host names ("localhost", "*.internal"), IP addresses or networks ("10.0.0.0/8"); "*" allows all
+    allow_hosts: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # delay before each automatic retry (network errors, 408, 429, 5xx); attempts = len + 1
+    retry_delays_seconds: list[float] = Field(
+        default_factory=lambda: [5, 30, 120, 600, 1800, 3600, 10800, 21600], max_length=50)
+    max_retry_after_seconds: float = Field(default=86400, gt=0)  # a longer Retry-After is capped
+    poll_seconds: float = Field(default=5.0, gt=0)  # how often workers look for due deliveries
+    public_url: str | None = None  # base URL for absolute links in payloads (default: paths only)
+
+
 class Settings(BaseSettings):
     """All settings; nested groups use ``__`` in env names (e.g. JUDGESERVE_LIMITS__MAX_ITEMS)."""
 
@@ -110,6 +125,7 @@ class Settings(BaseSettings):
     queue_prefix: str = "judgeserve"
     log_level: str = "INFO"
     limits: Limits = Field(default_factory=Limits)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 JUDGE_CHUNK_JOB = "workers.jobs.judge_chunk.run"
 AGGREGATE_JOB = "workers.jobs.aggregate.run"
+WEBHOOK_DELIVERY_JOB = "workers.jobs.deliver_webhook.run"
 EMBEDDED_RUNTIME_START = "workers.runtime.start_embedded"
 EMBEDDED_RUNTIME_STOP = "workers.runtime.shutdown"
 
@@ -123,6 +124,17 @@ def enqueue_aggregate(dispatcher: Dispatcher, settings: Settings, project_id: st
     key = hashlib.sha1(json.dumps([project_id, suite, protocol, judge]).encode()).hexdigest()
     dispatcher.enqueue(AGGREGATE_JOB, (project_id, suite, protocol, judge), queue=settings.aggregate_queue,
                        job_id=f"aggregate_{key}", timeout=600)
+
+
+def webhook_queue(settings: Settings) -> str:
+    """The RQ queue of webhook delivery jobs (every worker serves it)."""
+    return f"{settings.queue_prefix}.webhooks"
+
+
+def enqueue_webhook_delivery(dispatcher: Dispatcher, settings: Settings, delivery_id: str, attempt: int) -> None:
+    """Queue one attempt of a webhook delivery (the job sends it only if it is still due)."""
+    dispatcher.enqueue(WEBHOOK_DELIVERY_JOB, (delivery_id,), queue=webhook_queue(settings),
+                       job_id=f"webhook_{delivery_id}_{attempt}", timeout=600)
 
 
 def make_dispatcher(settings: Settings) -> Dispatcher:

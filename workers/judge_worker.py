@@ -8,6 +8,7 @@ from rq import SimpleWorker
 
 from service.config import get_settings
 from service.logging_setup import configure_logging
+from service.queue import webhook_queue
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     # the RQ worker and its heartbeat share a name, so the gateway's reaper can tell when a job's worker died
     name = name or runtime.worker_id()
     runtime.start_heartbeat([judge_name], name)
+    runtime.start_webhook_sweeper()
     connection = Redis.from_url(settings.redis_url)
-    queues = [settings.queue_name(judge_name), settings.aggregate_queue]
+    # webhook deliveries first: they are short (bounded by the webhook timeout), and CI waits on them
+    queues = [webhook_queue(settings), settings.queue_name(judge_name), settings.aggregate_queue]
     worker = JudgeWorker(queues, connection=connection, name=name)
     log.info("worker %s serving judge %s on queue %s", worker.name, judge_name, settings.queue_name(judge_name))
     try:

@@ -14,6 +14,7 @@ from service.queue import Dispatcher, RQDispatcher
 from workers.backends import build_backend
 from workers.backends.embedding import build_similarity_backend
 from workers.heartbeat import Heartbeat
+from workers.webhook_sweeper import WebhookSweeper
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ _backends: dict[str, JudgeBackend] = {}
 _heartbeat: Heartbeat | None = None
 _dispatcher: Dispatcher | None = None
 _similarity: JudgeBackend | None = None
+_sweeper: WebhookSweeper | None = None
 
 
 def configure(settings: Settings) -> None:
@@ -68,6 +70,14 @@ def start_heartbeat(judges: list[str], name: str | None = None) -> Heartbeat:
     return _heartbeat
 
 
+def start_webhook_sweeper() -> WebhookSweeper:
+    """Start sending due webhook deliveries (retries, and rows whose job was lost) from this process."""
+    global _sweeper
+    _sweeper = WebhookSweeper(settings())
+    _sweeper.start()
+    return _sweeper
+
+
 def dispatcher() -> Dispatcher:
     """Where jobs started by jobs go: the embedded runner, or RQ (created on first use)."""
     global _dispatcher
@@ -83,13 +93,17 @@ def start_embedded(embedded_settings: Settings, embedded_dispatcher: Dispatcher)
     configure(embedded_settings)
     _dispatcher = embedded_dispatcher
     start_heartbeat(sorted(embedded_settings.judges()))
+    start_webhook_sweeper()
 
 
 def shutdown() -> None:
     """Stop the heartbeat and release every backend."""
-    global _heartbeat, _dispatcher, _similarity
+    global _heartbeat, _dispatcher, _similarity, _sweeper
     _dispatcher = None
     _similarity = None
+    if _sweeper is not None:
+        _sweeper.stop()
+        _sweeper = None
     if _heartbeat is not None:
         _heartbeat.stop()
         _heartbeat = None

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from service.api.body_limit import BodySizeLimit
 from service.api.errors import install_error_handlers
-from service.api.routers import comparisons, evaluations, health, judges, leaderboards, reviews, suites
+from service.api.routers import comparisons, evaluations, health, judges, leaderboards, reviews, suites, webhooks
 from service.api.routers.metrics import install_metrics
 from service.config import Settings, get_settings
 from service.db.engine import get_engine, session_scope
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
-    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, health):
+    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, webhooks, health):
         app.include_router(module.router)
     install_metrics(app, settings)
     return app

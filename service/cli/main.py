@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import db, demo, keys, models, results, reviews, serve, submit, suites, worker
+from service.cli import db, demo, keys, models, results, reviews, serve, submit, suites, webhooks, worker
 
 app = typer.Typer(help="judgeserve: self-hosted LLM-as-judge evaluations.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -22,6 +22,7 @@ app.command("verdicts")(results.verdicts)
 app.command("leaderboard")(results.leaderboard)
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(keys.app, name="keys")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from service.core.protocol import CallResult, ItemVerdict, get_protocol
 from service.evaluations import repository as repo
 from service.reviews import repository as reviews_repo
 from service.models import Evaluation, Item, Verdict
+from service.webhooks import outbox as webhook_outbox
 
 
 def protocol_and_options(evaluation: Evaluation):
@@ -63,6 +64,7 @@ def finalize(session: Session, evaluation_id: str) -> bool:
     nothing_judged = summary.get("n_scored", 0) == 0 and summary["n_failed"] == len(rows)
     status = "failed" if nothing_judged else "completed"
     error = _no_item_judged(rows) if nothing_judged else None
+    webhook_outbox.record(session, evaluation, status, summary, error)  # same transaction as the status change
     return repo.finish(session, evaluation_id, status, summary, reliability, error)
 
 

@@ -24,6 +24,10 @@ class EvaluationCreate(BaseModel):
                                        description="Who wrote response B (default: the suite's baseline model).")
     options: dict[str, Any] = Field(default_factory=dict)
     items: list[dict[str, Any]] = Field(min_length=1)
+    webhook_url: str | None = Field(
+        default=None, max_length=2048,
+        description="Also send this evaluation's webhook events here, signed with the project's default secret "
+                    "(GET /v1/webhooks/default-secret).")
 
 
 class Progress(BaseModel):

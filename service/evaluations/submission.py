@@ -12,6 +12,7 @@ from service.config import Settings
 from service.core.protocol import EvaluationProtocol, get_protocol, protocol_names
 from service.errors import FieldError, InvalidSubmission
 from service.evaluations.schemas import EvaluationCreate
+from service.webhooks.guard import checked_webhook_url
 
 MAX_REPORTED_ERRORS = 20
 
@@ -169,6 +170,7 @@ def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[Base
     evaluation = evaluation_row(body, protocol, options, suite)
     chunks = chunk_rows(evaluation["id"], len(items), options, settings)
     evaluation.update(total=len(items), chunks_total=len(chunks))
+    evaluation["webhook_url"] = checked_webhook_url(body.webhook_url, settings)
     return PreparedEvaluation(evaluation, item_rows(evaluation["id"], items, 0), chunks)
 
 

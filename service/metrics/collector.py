@@ -96,7 +96,7 @@ class ServiceCollector(Collector):
         families += self._judge_call_families(names, totals)
         families += self._heartbeat_families(names, beats, now)
         deliveries = CounterMetricFamily(
-            "judgeserve_webhook_deliveries", "Webhook delivery attempts by outcome (0 until webhooks exist).",
+            "judgeserve_webhook_deliveries", "Webhook delivery attempts by outcome.",
             labels=["outcome"])
         for outcome, n in sorted(webhooks.items()):
             deliveries.add_metric([outcome], n)

@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from service.evaluations.repository import ACTIVE
-from service.models import Chunk, Evaluation, Judgment, WorkerHeartbeat
+from service.models import Chunk, Evaluation, Judgment, WebhookAttempt, WorkerHeartbeat
 
 
 class JudgmentRow(NamedTuple):
@@ -140,9 +140,9 @@ def heartbeats_since(session: Session, since: datetime) -> list[tuple[str, str, 
 
 
 def webhook_delivery_outcomes(session: Session) -> dict[str, int]:
-    """Webhook delivery attempts by outcome. Webhooks do not exist yet: always zero.
-
-    When webhook deliveries are stored, count them here (e.g. a GROUP BY over the delivery log's
-    outcome column) and /metrics reports them as ``judgeserve_webhook_deliveries_total``.
-    """
-    return {"delivered": 0, "failed": 0}
+    """Webhook delivery attempts by outcome: ``delivered`` (2xx) and ``failed`` (every other finished attempt:
+    retried, given up, refused or lost with its worker); attempts under way are not counted."""
+    query = select(WebhookAttempt.outcome, func.count()).group_by(WebhookAttempt.outcome)
+    found = {outcome: int(n) for outcome, n in session.execute(query)}
+    return {"delivered": found.get("succeeded", 0),
+            "failed": sum(n for outcome, n in found.items() if outcome not in ("succeeded", "sending"))}

@@ -12,9 +12,10 @@ from service.models.project import DEFAULT_PROJECT_ID, ApiKey, Project
 from service.models.review import Review
 from service.models.suite import Suite, SuiteItem
 from service.models.verdict import Verdict
+from service.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from service.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
     "DEFAULT_PROJECT_ID", "ApiKey", "Base", "IdempotencyRecord", "Project", "Chunk", "Evaluation", "Item", "JudgeCacheEntry", "Judgment", "LeaderboardSnapshot", "Review", "Suite", "SuiteItem", "Verdict",
-    "WorkerHeartbeat",
+    "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "WorkerHeartbeat",
 ]

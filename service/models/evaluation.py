@@ -36,3 +36,4 @@ class Evaluation(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    webhook_url: Mapped[str | None] = mapped_column(Text)  # signed with the project's default webhook secret

@@ -20,6 +20,9 @@ def world(prod_settings):
     with api_client(prod_settings, "project-a") as a, api_client(prod_settings, "project-b") as b:
         items = [{"id": f"q{i}", "prompt": f"question {i}", "baseline_response": "base"} for i in range(6)]
         assert a.post("/v1/suites", json={"name": SUITE, "baseline_model": "ref", "items": items}).status_code == 201
+        # A's webhook: its host does not resolve here, so each completion logs a failed attempt (a delivery)
+        webhook = a.post("/v1/webhooks", json={"url": "http://a-receiver.invalid/hook"})
+        assert webhook.status_code == 201, webhook.text
         ids = []
         for model in ("m1", "m2"):
             body = {"protocol": "pairwise", "judge": "scripted-first", "model": model, "suite": SUITE,
@@ -29,7 +32,11 @@ def world(prod_settings):
         assert run_worker(prod_settings, "scripted-first").returncode == 0
         reviews = a.get("/v1/reviews").json()["data"]
         assert reviews, "the position-biased judge should leave items to review"
-        values = {"evaluation_id": ids[0], "review_id": reviews[0]["id"], "name": SUITE, "suite": SUITE, "version": 1}
+        webhook_id = webhook.json()["id"]
+        deliveries = a.get(f"/v1/webhooks/{webhook_id}/deliveries").json()["data"]
+        assert deliveries, "the completed evaluations should have left webhook deliveries"
+        values = {"evaluation_id": ids[0], "review_id": reviews[0]["id"], "name": SUITE, "suite": SUITE, "version": 1,
+                  "webhook_id": webhook_id, "delivery_id": deliveries[0]["id"]}
         bodies = {
             ("post", "/v1/evaluations"): {"protocol": "pairwise", "judge": "scripted", "model": "x", "suite": SUITE,
                                           "items": [{"id": "q0", "response": "r"}]},
@@ -37,15 +44,19 @@ def world(prod_settings):
             ("post", "/v1/reviews/{review_id}"): {"label": "a", "reviewer": "someone"},
             ("post", "/v1/suites"): {"name": SUITE, "items": items},
             ("post", "/v1/evaluations/{evaluation_id}/cancel"): None,
+            ("post", "/v1/webhooks"): {"url": "http://b-receiver.invalid/hook"},
+            ("patch", "/v1/webhooks/{webhook_id}"): {"description": "renamed"},
+            ("post", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): None,
         }
         params = {"/v1/leaderboards/{suite}": {"protocol": "pairwise", "judge": "scripted-first"}}
         yield a, b, values, bodies, params, ids
 
 
 def routes(client):
-    for path, operations in client.get("/openapi.json").json()["paths"].items():
-        for method in operations:
-            yield method, path
+    """Every operation of the OpenAPI schema; deletions last, so the resources stay for the other routes."""
+    found = [(method, path) for path, operations in client.get("/openapi.json").json()["paths"].items()
+             for method in operations]
+    return sorted(found, key=lambda route: route[0] == "delete")
 
 
 def call(client, method, path, values, bodies, params, **extra):
@@ -74,16 +85,16 @@ def test_every_route_needs_a_valid_key(world, prod_settings):
 
 def test_another_projects_resources_are_404_and_never_listed(world):
     a, b, values, bodies, params, ids = world
-    secrets = [SUITE, *ids, values["review_id"]]
+    secrets = [SUITE, *ids, values["review_id"], values["webhook_id"], values["delivery_id"], "a-receiver.invalid"]
     checked = 0
     for method, path in routes(a):
         if path in PUBLIC or (method, path) == ("post", "/v1/suites"):
             continue
+        other = call(b, method, path, values, bodies, params)  # first: B must not reach what A is about to delete
         if method == "get" or re.search(r"{\w+}", path):
             own = call(a, method, path, values, bodies, params)
             # the owner reaches it (a 409 "already ended" is reaching it), so the test's URLs and bodies are right
             assert own.status_code < 300 or own.status_code == 409, (method, path, own.text)
-        other = call(b, method, path, values, bodies, params)
         if re.search(r"{\w+}", path) or (method, path) == ("post", "/v1/comparisons"):
             assert other.status_code == 404, (method, path, other.status_code, other.text)
         asked = str(other.request.url) + other.request.content.decode()

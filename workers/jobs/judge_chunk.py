@@ -18,6 +18,7 @@ from service.judges import cache as judge_cache
 from service.judges.cache import storable
 from service.models import Evaluation, Item
 from service.queue import enqueue_aggregate
+from service.webhooks.delivery import queue_deliveries
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ def run(evaluation_id: str, chunk_index: int) -> str:
         if not following:
             break
         calls = following
+    if finalized:  # the outbox rows are committed: queue their delivery jobs (the sweep covers a lost one)
+        queue_deliveries(runtime.settings(), runtime.dispatcher(), evaluation_id)
     if finalized and evaluation.suite:
         enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
                           evaluation.protocol, evaluation.judge)
