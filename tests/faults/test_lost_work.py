@@ -121,3 +121,28 @@ def test_redis_restarted_while_an_evaluation_runs(settings):
             redis_a.kill()
     assert done["progress"]["done"] == N_ITEMS and done["progress"]["failed"] == 0
     assert_exactly_once(own, evaluation_id)
+
+
+def test_cancel_while_running_starts_no_new_chunk_and_keeps_verdicts(settings):
+    with api_client(settings) as client:
+        evaluation_id = client.post("/v1/evaluations", json=body()).json()["id"]
+        worker = start_worker(settings)
+        try:
+            wait_for(lambda: client.get(f"/v1/evaluations/{evaluation_id}").json()["progress"]["done"] >= 2,
+                     timeout=60, interval=0.1)
+            cancelled = client.post(f"/v1/evaluations/{evaluation_id}/cancel").json()
+            assert cancelled["status"] == "cancelled"
+            time.sleep(4)  # several chunks' time (scripted-slow takes 0.5 s per chunk)
+            with session_scope(settings.database_url) as session:
+                started_after = session.scalar(select(func.count()).select_from(Chunk).where(
+                    Chunk.evaluation_id == evaluation_id, Chunk.attempts > 0))
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        final = client.get(f"/v1/evaluations/{evaluation_id}").json()
+        verdicts = client.get(f"/v1/evaluations/{evaluation_id}/verdicts").json()["data"]
+    assert final["status"] == "cancelled"
+    # at most the chunk in flight when the cancel came finished; no new one started
+    assert started_after <= cancelled["progress"]["done"] + 1 < N_ITEMS
+    judged = [v for v in verdicts if not v["pending"]]
+    assert len(judged) >= 2 and all(len(v["judgments"]) == 2 for v in judged)
