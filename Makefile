@@ -13,8 +13,9 @@ demo: $(VENV)/.installed-cpu        ## install with the CPU judge and run a real
 serve: $(VENV)/.installed-cpu       ## run the gateway in embedded mode
 	$(BIN)/judgeserve serve
 
-test: $(VENV)/.installed-dev        ## install dev dependencies, start Postgres/Redis if needed, run all tests
+test: $(VENV)/.installed-dev        ## install dev dependencies, start Postgres/Redis and install Chromium if needed, run all tests
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed-cpu

@@ -10,6 +10,7 @@ from service.api.body_limit import BodySizeLimit
 from service.api.errors import install_error_handlers
 from service.api.routers import comparisons, evaluations, health, judges, leaderboards, reviews, suites, webhooks
 from service.api.routers.metrics import install_metrics
+from service.api.routers import ui
 from service.config import Settings, get_settings
 from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, webhooks, health):
         app.include_router(module.router)
+    app.include_router(ui.router)  # /ui/: web pages, outside the OpenAPI schema; their API calls send a key
     install_metrics(app, settings)
     return app
 
