@@ -188,7 +188,16 @@ def test_leaderboard_renders_rows_chart_sorting_and_polls_with_etag(page, live, 
     conditional: list[tuple[str | None, int]] = []
     page.on("response", lambda r: conditional.append((r.request.headers.get("if-none-match"), r.status))
             if "/v1/leaderboards/" in r.url else None)
-    open_with_key(page, live, f"/ui/leaderboards/{SUITE}?protocol=pairwise&judge=scripted")
+    # the home page lists the suite; its form (protocol and judge) leads to the leaderboard
+    open_with_key(page, live, "/ui/")
+    page.locator("#suites-table tbody th", has_text=SUITE).wait_for()
+    page.locator("#judges-table tbody th", has_text="scripted-first").wait_for()
+    check_accessibility(page, "home")
+    page.get_by_label("Suite", exact=True).select_option(SUITE)
+    page.get_by_label("Protocol", exact=True).select_option("pairwise")
+    page.get_by_label("Judge", exact=True).select_option("scripted")
+    page.get_by_role("button", name="Show leaderboard").click()
+    page.wait_for_url(f"**/ui/leaderboards/{SUITE}?protocol=pairwise&judge=scripted")
     table = page.locator("#leaderboard-table")
     rows = table.locator("tbody tr")
     rows.nth(2).wait_for()
