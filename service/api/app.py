@@ -20,6 +20,8 @@ from service.logging_setup import configure_logging
 from service.projects.service import embedded_key
 from service.queue import make_dispatcher
 
+UNAUTHORIZED = {401: {"description": "Missing, invalid or revoked API key (problem+json)"}}
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway. Embedded mode migrates its SQLite file and runs jobs in-process."""
@@ -60,8 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
-    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, webhooks, health):
-        app.include_router(module.router)
+    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, webhooks):
+        app.include_router(module.router, responses=UNAUTHORIZED)  # every /v1 route needs an API key
+    app.include_router(health.router)
     app.include_router(ui.router)  # /ui/: web pages, outside the OpenAPI schema; their API calls send a key
     install_metrics(app, settings)
     return app

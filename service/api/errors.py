@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.errors import Conflict, InvalidSubmission, NotFound, ServiceUnavailable, Unauthorized
@@ -15,6 +17,20 @@ from service.evaluations.submission import pointer
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger(__name__)
+# what FastAPI answers for a JSON body that is not UTF-8 text; the API calls every unreadable body a 422
+_UNPARSABLE_BODY = "There was an error parsing the body"
+PROBLEM_SCHEMA = {
+    "title": "Problem", "type": "object", "required": ["type", "title", "status"],
+    "description": "RFC 9457 problem details; `errors` names each offending field (JSON pointer), query "
+                   "parameter or upload line.",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "pointer": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "parameter": {"type": "string"},
+            "line": {"type": "integer"}, "detail": {"type": "string"}}}},
+    },
+}
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: list | None = None,
@@ -47,9 +63,43 @@ def _field_error(err: dict) -> dict:
     return {"pointer": None, "parameter": ".".join(str(p) for p in path), "detail": err.get("msg", "invalid")}
 
 
+def _unstorable(exc: StatementError) -> bool:
+    """The database refused text of the request: a NUL character (U+0000) or an unpaired surrogate."""
+    cause = exc.orig if exc.orig is not None else exc.__cause__
+    if isinstance(cause, UnicodeError):  # SQLite: str with a lone surrogate
+        return True
+    message = str(cause).lower()
+    return any(sign in message for sign in ("nul (0x00)", "\\u0000", "unsupported unicode escape", "surrogate"))
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Error responses in the OpenAPI document are problem+json (FastAPI documents its own 422 shape)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code[:1] in ("4", "5") and code != "304":
+                        response["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in json.dumps(schema):
+                schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the problem+json handlers on the app."""
+    """Register the problem+json handlers on the app, and document them in its OpenAPI schema."""
     app.add_exception_handler(RequestValidationError, _request_validation)
+    _document_problems(app)
 
     @app.exception_handler(InvalidSubmission)
     def _invalid(_: Request, exc: InvalidSubmission) -> JSONResponse:
@@ -76,8 +126,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+            detail = "the body is not valid JSON (it is not UTF-8 text)"
+            return problem(422, "Invalid request", detail, [{"pointer": "", "detail": detail}])
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
         return problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(StatementError)
+    def _database(request: Request, exc: StatementError) -> JSONResponse:
+        if _unstorable(exc):  # e.g. a NUL in a path parameter or a name: nothing with it can exist or be stored
+            detail = ("the request holds text the database cannot store or look up: a NUL character (U+0000) "
+                      "or an unpaired surrogate")
+            return problem(422, "Invalid request", detail, [{"pointer": None, "detail": detail}])
+        return _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -19,7 +19,8 @@ class EvaluationCreate(BaseModel):
     model: str = Field(min_length=1, max_length=256, description="The candidate model's name.")
     suite: str | None = Field(default=None, max_length=128,
                               description="Run on a stored suite: items then carry `id` and `response` only.")
-    suite_version: int | None = Field(default=None, ge=1, description="Suite version (default: the latest; needs suite).")
+    suite_version: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                      description="Suite version (default: the latest; needs suite).")
     baseline_model: str | None = Field(default=None, max_length=256,
                                        description="Who wrote response B (default: the suite's baseline model).")
     options: dict[str, Any] = Field(default_factory=dict)

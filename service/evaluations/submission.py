@@ -150,12 +150,17 @@ def validated_options(protocol: EvaluationProtocol, raw: dict, errors: list[Fiel
 
 
 def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tuple, str] | None:
-    """The first string that is over the limit or holds a NUL (which Postgres cannot store)."""
+    """The first string that is over the limit or holds a NUL or an unpaired surrogate (not storable text)."""
     if isinstance(value, str):
         if len(value) > max_chars:
             return path, f"longer than limit max_field_chars={max_chars}"
         if "\x00" in value:
             return path, "contains a NUL character (U+0000), which cannot be stored"
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # JSON can escape a lone surrogate ("\ud800"); UTF-8 cannot hold it
+                return path, "contains an unpaired surrogate (U+D800 to U+DFFF), which cannot be stored"
         return None
     children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, child in children:

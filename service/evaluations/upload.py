@@ -41,7 +41,7 @@ class UploadHeader(BaseModel):
     judge: str
     model: str | None = Field(default=None, min_length=1, max_length=256)
     suite: str | None = Field(default=None, max_length=128)
-    suite_version: int | None = Field(default=None, ge=1)
+    suite_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     baseline_model: str | None = Field(default=None, max_length=256)
     options: dict[str, Any] = Field(default_factory=dict)
     format: str = "items"

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from service.errors import FieldError, InvalidSubmission
-from service.evaluations.submission import MAX_REPORTED_ERRORS, pointer, pydantic_errors
+from service.evaluations.submission import MAX_REPORTED_ERRORS, _first_bad_string, pointer, pydantic_errors
 from service.suites.schemas import SuiteCreate, SuiteItemIn
 
 TITLE = "Invalid suite"
@@ -16,6 +16,7 @@ JSON_TYPES = frozenset({"application/json"})
 JSONL_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonl",
                          "application/jsonlines", "application/x-jsonlines"})
 _BOM = b"\xef\xbb\xbf"
+_UNLIMITED = 1 << 62  # no length limit given: still refuse text that cannot be stored (NUL, lone surrogates)
 
 
 def media_type(content_type: str | None) -> str:
@@ -24,12 +25,15 @@ def media_type(content_type: str | None) -> str:
     return "application/json" if bare.endswith("+json") else bare
 
 
-def parse_json(body: bytes, max_items: int | None = None) -> SuiteCreate:
+def parse_json(body: bytes, max_items: int | None = None, max_field_chars: int | None = None) -> SuiteCreate:
     """A JSON body as a SuiteCreate; raise InvalidSubmission with a pointer per problem."""
     try:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSubmission([FieldError("", f"the body is not valid JSON ({_reason(exc)})")], TITLE) from None
+    bad = _first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
+    if bad:
+        raise InvalidSubmission([_root_fixed(FieldError(pointer(*bad[0]), bad[1]))], TITLE)
     errors = _duplicate_ids(raw)
     try:
         suite = SuiteCreate.model_validate(raw)
@@ -44,9 +48,10 @@ def parse_json(body: bytes, max_items: int | None = None) -> SuiteCreate:
 
 
 def parse_jsonl(body: bytes, name: str, description: str | None = None, baseline_model: str | None = None,
-                max_items: int | None = None) -> SuiteCreate:
+                max_items: int | None = None, max_line_bytes: int | None = None,
+                max_field_chars: int | None = None) -> SuiteCreate:
     """A JSONL body (one item per line) plus header fields as a SuiteCreate; errors point at 1-based lines."""
-    items, errors = _jsonl_items(body, max_items)
+    items, errors = _jsonl_items(body, max_items, max_line_bytes, max_field_chars)
     if not items and not errors:
         errors.append(FieldError("", "the upload has no items (every line is blank)"))
     header = {"name": name, "description": description, "baseline_model": baseline_model}
@@ -60,7 +65,8 @@ def parse_jsonl(body: bytes, name: str, description: str | None = None, baseline
     return suite
 
 
-def _jsonl_items(body: bytes, max_items: int | None) -> tuple[list[SuiteItemIn], list[FieldError]]:
+def _jsonl_items(body: bytes, max_items: int | None, max_line_bytes: int | None = None,
+                 max_field_chars: int | None = None) -> tuple[list[SuiteItemIn], list[FieldError]]:
     items: list[SuiteItemIn] = []
     errors: list[FieldError] = []
     first_line: dict[str, int] = {}
@@ -74,7 +80,10 @@ def _jsonl_items(body: bytes, max_items: int | None) -> tuple[list[SuiteItemIn],
         if max_items is not None and seen > max_items:
             errors.append(_at_line(number, "", f"too many items: more than limit max_items={max_items}"))
             break
-        item = _line_item(number, line, errors)
+        if max_line_bytes is not None and len(line) > max_line_bytes:
+            errors.append(_at_line(number, "", f"line {number} is longer than limit max_line_bytes={max_line_bytes}"))
+            continue
+        item = _line_item(number, line, errors, max_field_chars)
         if item is None:
             continue
         if item.id in first_line:
@@ -97,7 +106,8 @@ def _lines(body: bytes):
         start = end + 1
 
 
-def _line_item(number: int, line: bytes, errors: list[FieldError]) -> SuiteItemIn | None:
+def _line_item(number: int, line: bytes, errors: list[FieldError], max_field_chars: int | None = None,
+               ) -> SuiteItemIn | None:
     try:
         raw = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -105,6 +115,12 @@ def _line_item(number: int, line: bytes, errors: list[FieldError]) -> SuiteItemI
         return None
     if not isinstance(raw, dict):
         errors.append(_at_line(number, "", f"line {number} must be a JSON object (one item), not {type(raw).__name__}"))
+        return None
+    bad = _first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
+    if bad:
+        err = FieldError(pointer("lines", number, *bad[0]), f"line {number}: {bad[1]}")
+        err["line"] = number
+        errors.append(err)
         return None
     try:
         return SuiteItemIn.model_validate(raw)

@@ -55,7 +55,7 @@ async def create_evaluation(
     dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)], project: ProjectDep,
     idempotency_key: IdempotencyKey = None,
     protocol: UploadOnly = None, judge: UploadOnly = None, model: UploadOnly = None, suite: UploadOnly = None,
-    suite_version: Annotated[int | None, Query(ge=1, description=UPLOAD_NOTE)] = None,
+    suite_version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description=UPLOAD_NOTE)] = None,
     baseline_model: UploadOnly = None,
     options: Annotated[str | None, Query(max_length=10_000, description="Uploads: the options as JSON.")] = None,
     format: Annotated[Literal["items", "alpacaeval", "fastchat"], Query(description=FORMAT_NOTE)] = "items",

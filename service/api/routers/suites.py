@@ -53,15 +53,17 @@ def _query_only_for_jsonl(params: dict[str, str | None]) -> None:
 
 def _parse(request: Request, body: bytes, settings: Settings, header: dict[str, str | None]) -> SuiteCreate:
     media = upload.media_type(request.headers.get("content-type"))
-    max_items = settings.limits.max_items
+    limits = settings.limits
+    max_items = limits.max_items
     if media in upload.JSON_TYPES:
         _query_only_for_jsonl(header)
-        return upload.parse_json(body, max_items)
+        return upload.parse_json(body, max_items, limits.max_field_chars)
     if media in upload.JSONL_TYPES:
         if header["name"] is None:
             raise RequestValidationError([{"type": "missing", "loc": ("query", "name"), "input": None,
                                            "msg": "Field required: a JSONL upload names its suite here"}])
-        return upload.parse_jsonl(body, max_items=max_items, **header)
+        return upload.parse_jsonl(body, max_items=max_items, max_line_bytes=limits.max_line_bytes,
+                                  max_field_chars=limits.max_field_chars, **header)
     raise HTTPException(415, f"unsupported Content-Type {media!r}: send application/json (a SuiteCreate "
                              "body) or application/x-ndjson (one item per line, header fields as query parameters)")
 
@@ -107,7 +109,7 @@ def get_latest(
 
 @router.get("/{name}/versions/{version}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
 def get_version(
-    name: NamePath, version: Annotated[int, Path(ge=1)], session: SessionDep, project: ProjectDep,
+    name: NamePath, version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SuiteDetail:
