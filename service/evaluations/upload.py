@@ -27,6 +27,7 @@ from service.evaluations.submission import (
     validate_item,
 )
 from service.idempotency import service as idempotency
+from service.webhooks.guard import checked_webhook_url
 
 BATCH = 1000
 TITLE = "Invalid upload"
@@ -45,6 +46,7 @@ class UploadHeader(BaseModel):
     baseline_model: str | None = Field(default=None, max_length=256)
     options: dict[str, Any] = Field(default_factory=dict)
     format: str = "items"
+    webhook_url: str | None = Field(default=None, max_length=2048)
 
     @field_validator("options", mode="before")
     @classmethod
@@ -143,7 +145,8 @@ def store(session: Session, settings: Settings, protocol, options: BaseModel, he
           suite: SuiteContext | None, upload: Spool, claim: idempotency.Claim | None,
           project_id: str) -> PreparedEvaluation:
     """Validate and insert every item in batches (one transaction, not committed here); raise on any bad item."""
-    evaluation = evaluation_row(header, protocol, options, suite) | {"project_id": project_id}
+    evaluation = evaluation_row(header, protocol, options, suite) | {
+        "project_id": project_id, "webhook_url": checked_webhook_url(header.webhook_url, settings)}
     repo.add_evaluation(session, evaluation, [], [])
     errors: list[FieldError] = []
     batch: list[tuple[tuple, BaseModel]] = []

@@ -160,3 +160,15 @@ def test_fastchat_answers_are_matched_by_question_id(client, prod_settings):
     bad = client.post("/v1/evaluations", params=params, content=ndjson(answers), headers=NDJSON)
     assert bad.status_code == 422 and bad.json()["errors"][0]["line"] == 4
     assert "no item '999'" in bad.json()["errors"][0]["detail"]
+
+
+def test_an_upload_can_name_a_webhook_url_checked_like_a_json_submission(client, prod_settings):
+    params = HEADER | {"webhook_url": "http://10.0.0.1/hook"}
+    response = client.post("/v1/evaluations", params=params, content=ndjson([item(1)]), headers=NDJSON)
+    assert response.status_code == 422 and response.json()["errors"][0]["pointer"] == "/webhook_url"
+    assert stored(prod_settings) == (0, 0)
+    params = HEADER | {"webhook_url": "https://hooks.example.com/judgeserve"}
+    created = client.post("/v1/evaluations", params=params, content=ndjson([item(1)]), headers=NDJSON)
+    assert created.status_code == 202, created.text
+    with session_scope(prod_settings.database_url) as session:
+        assert session.scalar(select(Evaluation.webhook_url)) == "https://hooks.example.com/judgeserve"

@@ -59,6 +59,7 @@ async def create_evaluation(
     baseline_model: UploadOnly = None,
     options: Annotated[str | None, Query(max_length=10_000, description="Uploads: the options as JSON.")] = None,
     format: Annotated[Literal["items", "alpacaeval", "fastchat"], Query(description=FORMAT_NOTE)] = "items",
+    webhook_url: Annotated[str | None, Query(max_length=2048, description=UPLOAD_NOTE)] = None,
 ) -> EvaluationOut:
     """Validate and queue an evaluation; poll the Location for progress and results.
 
