@@ -288,6 +288,14 @@
     renderItems();
   }
 
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      if (evaluation && evaluation.reliability) renderHistogram(evaluation.reliability.bpde_histogram || []);
+    }, 150);
+  });
+
   for (const control of [filterText, filterOutcome, filterFlag]) control.addEventListener("input", () => applyFilter());
   document.getElementById("filter-form").addEventListener("submit", (event) => event.preventDefault());
   moreButton.addEventListener("click", () => loadItems(false).catch(UI.fail));
