@@ -1,11 +1,28 @@
-"""Conflict-safe bulk inserts for Postgres and SQLite (one statement per batch)."""
+"""Conflict-safe bulk inserts for Postgres and SQLite (one statement per batch), and the bulk
+"column among these values" condition of the reads that go with them.
+
+On Postgres every column travels as ONE binary array parameter and the rows are rebuilt
+server-side: ``INSERT INTO t (...) SELECT ... FROM unnest(%(c0)b::type[], ...) ON CONFLICT ...``.
+That is one statement and one server-side execution per batch, whatever its size; the plain
+``session.execute(insert, rows)`` path makes psycopg 3 send one execution per row (a 200-item
+chunk's writes took about half the time this way). SQLite keeps the plain path. Both store the
+same values, with SQLAlchemy's ORM semantics: a None goes to the column's Python default if it has
+one (else NULL), and a None in a JSON column is JSON ``null``.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
+from sqlalchemy import JSON, Boolean, Float, Integer, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ClauseElement
+
+_PG = postgresql.dialect()
+SQLITE_IN_BATCH = 900
 
 
 def _insert_for(session: Session, model: type):
@@ -19,9 +36,12 @@ def _insert_for(session: Session, model: type):
 
 def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     """Insert rows; rows whose ``keys`` already exist are left as they are."""
-    if rows:
-        statement = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys))
-        session.execute(statement, list(rows))
+    if not rows:
+        return
+    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, None, None):
+        return
+    statement = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(statement, list(rows))
 
 
 def insert_ignoring_conflicts_returning(session: Session, model: type, keys: Sequence[str], returning: Any):
@@ -34,9 +54,126 @@ def upsert(
     where: Any = None,
 ) -> None:
     """Insert rows, or update the ``update`` columns of existing rows (only those matching ``where``)."""
-    if rows:
-        statement = _insert_for(session, model)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={col: statement.excluded[col] for col in update}, where=where
-        )
-        session.execute(statement, list(rows))
+    if not rows:
+        return
+    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, list(update), where):
+        return
+    statement = _insert_for(session, model)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={col: statement.excluded[col] for col in update}, where=where
+    )
+    session.execute(statement, list(rows))
+
+
+def among(session: Session, column, values: Sequence[Any]) -> list[ClauseElement]:
+    """Conditions "``column`` is one of ``values``": one ``= ANY(array)`` on Postgres (one parameter,
+    however many values), ``IN`` lists of at most SQLITE_IN_BATCH values on SQLite; none for no values.
+
+    Run the query once per condition and combine the results.
+    """
+    values = list(values)
+    if not values:
+        return []
+    if _is_postgres(session):
+        return [column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))]
+    return [column.in_(values[start:start + SQLITE_IN_BATCH]) for start in range(0, len(values), SQLITE_IN_BATCH)]
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# ---------------------------------------------------------------- the Postgres array form
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How one column's values become one array parameter."""
+
+    name: str
+    convert: Callable[[Any], Any] | None  # per non-None value, unless every value's type is in ``accepts``
+    accepts: frozenset
+    json_null: Any  # JSON columns: what a None becomes (JSON null, or NULL if the type says so)
+    default: Any  # the column's Python default (a ColumnDefault): what a None becomes otherwise
+    server_default_only: bool  # a None would need the server default: left to the plain path
+
+
+_STATEMENTS: dict[tuple, tuple[str, list[_Column]]] = {}
+
+
+def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+                   update: list[str] | None, where: ClauseElement | None) -> bool:
+    """The Postgres form: one array per column, ``unnest`` server-side, one execution.
+
+    Returns False (nothing done) for rows it does not take: rows with different columns, or a
+    None for a column that only has a server default.
+    """
+    first = rows[0].keys()
+    if any(row.keys() != first for row in rows):
+        return False
+    table = model.__table__
+    given = list(first)
+    missing = [c.name for c in table.columns if c.name not in first and c.default is not None
+               and not getattr(c.default, "is_sequence", False)]
+    where_sql = None if where is None else str(where.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
+    signature = (table.name, tuple(given), tuple(missing), tuple(keys), None if update is None else tuple(update),
+                 where_sql)
+    if signature not in _STATEMENTS:
+        _STATEMENTS[signature] = _statement(table, given + missing, keys, update, where_sql)
+    sql, columns = _STATEMENTS[signature]
+    params: dict[str, list] = {}
+    for index, column in enumerate(columns):
+        if index < len(given):
+            values = [row[column.name] for row in rows]
+        else:  # a column the rows leave out: its Python default, as SQLAlchemy applies it
+            values = [None] * len(rows)
+        params[f"c{index}"] = values = _converted(column, values)
+        if values and column.server_default_only and None in values:
+            return False
+    session.connection().exec_driver_sql(sql, params)
+    return True
+
+
+def _converted(column: _Column, values: list) -> list:
+    if column.convert is json.dumps:
+        return [column.json_null if v is None else json.dumps(v) for v in values]
+    if column.convert is not None and not set(map(type, values)) <= column.accepts:
+        values = [None if v is None else column.convert(v) for v in values]
+    if column.default is not None and None in values:
+        fill = column.default.arg(None) if column.default.is_callable else column.default.arg
+        values = [fill if v is None else v for v in values]
+    return values
+
+
+def _statement(table, columns: list[str], keys: Sequence[str], update: list[str] | None,
+               where: str | None) -> tuple[str, list[_Column]]:
+    quote = _PG.identifier_preparer.quote
+    arrays, selected, specs = [], [], []
+    for index, name in enumerate(columns):
+        column = table.columns[name]
+        column_type = column.type.dialect_impl(_PG)
+        type_sql = column_type.compile(dialect=_PG)
+        if isinstance(column_type, JSON):  # as text, cast per element
+            arrays.append(f"%(c{index})b::text[]")
+            selected.append(f"t.{quote(name)}::{type_sql}")
+            null = None if getattr(column_type, "none_as_null", False) else "null"
+            specs.append(_Column(name, json.dumps, frozenset(), null, None, False))
+            continue
+        arrays.append(f"%(c{index})b::{type_sql}[]")
+        selected.append(f"t.{quote(name)}")
+        convert = next((python for kind, python in ((Boolean, bool), (Float, float), (Integer, int))
+                        if isinstance(column_type, kind)), None)
+        has_default = column.default is not None and not getattr(column.default, "is_sequence", False)
+        specs.append(_Column(name, convert, frozenset({convert, type(None)}), None,
+                             column.default if has_default else None,
+                             column.server_default is not None and not has_default))
+    names = ", ".join(quote(name) for name in columns)
+    sql = (f"INSERT INTO {quote(table.name)} ({names}) SELECT {', '.join(selected)} "
+           f"FROM unnest({', '.join(arrays)}) AS t({names}) "
+           f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) ")
+    if update:
+        assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+        sql += f"DO UPDATE SET {assignments}" + (f" WHERE {where}" if where else "")
+    else:
+        sql += "DO NOTHING"
+    return sql, specs

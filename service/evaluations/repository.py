@@ -4,18 +4,48 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult
-from service.db.conflict import insert_ignoring_conflicts_returning, upsert
+from service.db.conflict import among, insert_ignoring_conflicts_returning, upsert
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
 TERMINAL = ("completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 VERDICT_COLUMNS = ("outcome", "score", "unscored", "failed", "position_inconsistent", "bpde", "details")
+
+
+class ItemRow(NamedTuple):
+    """An item's columns, read without the ORM (same attribute names as ``Item``)."""
+
+    id: int
+    evaluation_id: str
+    position: int
+    item_key: str
+    payload: dict
+
+
+class VerdictRow(NamedTuple):
+    """A verdict's columns, read without the ORM (same attribute names as ``Verdict``)."""
+
+    item_id: int
+    evaluation_id: str
+    outcome: str | None
+    score: float | None
+    unscored: bool
+    failed: bool
+    position_inconsistent: bool
+    needs_review: bool
+    reviewed: bool
+    bpde: float | None
+    details: dict
+    created_at: datetime
+
+
+VERDICT_ROW_COLUMNS = tuple(getattr(Verdict, name) for name in VerdictRow._fields)
 
 
 def now() -> datetime:
@@ -114,11 +144,11 @@ def judgments_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, li
 def call_results_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, list[CallResult]]:
     """Stored judge calls of these items as parsed results, grouped by item id (one query, no ORM objects)."""
     grouped: dict[int, list[CallResult]] = defaultdict(list)
-    if item_ids:
+    for condition in among(session, Judgment.item_id, item_ids):
         query = (
             select(Judgment.item_id, Judgment.order, Judgment.sample, Judgment.label, Judgment.label_probs,
                    Judgment.raw_output, Judgment.error)
-            .where(Judgment.item_id.in_(list(item_ids)))
+            .where(condition)
             .order_by(Judgment.item_id, Judgment.order, Judgment.sample)
         )
         for item_id, order, sample, label, probs, raw, error in session.execute(query):
@@ -162,24 +192,36 @@ def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, 
     return True
 
 
-def items_with_verdicts(session: Session, evaluation_id: str) -> list[tuple[Item, Verdict | None]]:
-    """Every item of an evaluation with its verdict, in submission order (one query)."""
+def items_with_verdicts(session: Session, evaluation_id: str) -> list[tuple[ItemRow, VerdictRow | None]]:
+    """Every item of an evaluation with its verdict, in submission order (one query).
+
+    Plain rows (attribute access like the models), not ORM objects: finalize reads every item of
+    an evaluation, and loading 10,000 ORM instances into the session cost more than the query.
+    """
     query = (
-        select(Item, Verdict)
+        select(Item.id, Item.position, Item.item_key, Item.payload, *VERDICT_ROW_COLUMNS)
         .outerjoin(Verdict, Verdict.item_id == Item.id)
         .where(Item.evaluation_id == evaluation_id)
         .order_by(Item.position)
     )
-    return [(item, verdict) for item, verdict in session.execute(query)]
+    rows = []
+    for row in session.execute(query):
+        item = ItemRow(row[0], evaluation_id, row[1], row[2], row[3])
+        rows.append((item, VerdictRow(*row[4:]) if row[4] is not None else None))
+    return rows
 
 
 def set_review_flags(session: Session, evaluation_id: str, item_ids: Sequence[int]) -> None:
-    """Flag exactly these items of the evaluation as needing human review."""
-    session.execute(update(Verdict).where(Verdict.evaluation_id == evaluation_id).values(needs_review=False))
-    if item_ids:
-        session.execute(
-            update(Verdict).where(Verdict.item_id.in_(list(item_ids))).values(needs_review=True)
-        )
+    """Flag exactly these items of the evaluation as needing human review.
+
+    Only verdicts whose flag changes are written (at finalize none is flagged yet, so the first
+    statement touches nothing), and no ORM objects are synchronised: none need to be loaded.
+    """
+    unflag = update(Verdict).where(Verdict.evaluation_id == evaluation_id, Verdict.needs_review.is_(True))
+    session.execute(unflag.values(needs_review=False).execution_options(synchronize_session=False))
+    for condition in among(session, Verdict.item_id, item_ids):
+        flag = update(Verdict).where(Verdict.evaluation_id == evaluation_id, condition)
+        session.execute(flag.values(needs_review=True).execution_options(synchronize_session=False))
 
 
 def finish(session: Session, evaluation_id: str, status: str, summary: dict, reliability: dict,

@@ -8,24 +8,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeOutput
-from service.db.conflict import insert_ignoring_conflicts
+from service.db.conflict import among, insert_ignoring_conflicts
 from service.models import JudgeCacheEntry
 
 
-LOOKUP_BATCH = 1000
-
-
 def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
-    """Cached outputs for the keys that have one (one query)."""
-    unique = sorted(set(keys))
+    """Cached outputs for the keys that have one (one query on Postgres; plain rows, no ORM objects)."""
     found = {}
-    for start in range(0, len(unique), LOOKUP_BATCH):  # stay far below the databases' parameter limits
-        batch = unique[start:start + LOOKUP_BATCH]
-        for row in session.scalars(select(JudgeCacheEntry).where(JudgeCacheEntry.key.in_(batch))):
-            found[row.key] = JudgeOutput(
-                text=row.text, verdict_top_logprobs=row.verdict_top_logprobs, rationale=row.rationale,
-                prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens, latency_ms=0.0,
-                extra={"cached": True})
+    for condition in among(session, JudgeCacheEntry.key, sorted(set(keys))):
+        query = select(JudgeCacheEntry.key, JudgeCacheEntry.text, JudgeCacheEntry.verdict_top_logprobs,
+                       JudgeCacheEntry.rationale, JudgeCacheEntry.prompt_tokens,
+                       JudgeCacheEntry.completion_tokens).where(condition)
+        for key, text, logprobs, rationale, prompt_tokens, completion_tokens in session.execute(query):
+            found[key] = JudgeOutput(
+                text=text, verdict_top_logprobs=logprobs, rationale=rationale, prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens, latency_ms=0.0, extra={"cached": True})
     return found
 
 
