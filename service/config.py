@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=32, ge=1, le=10_000)
     job_timeout_seconds: int = Field(default=3600, ge=10)
     job_retries: int = Field(default=3, ge=0, le=20)
+    # chunk jobs one judge worker process works on at once (see workers/judge_worker.py)
+    worker_chunks_in_flight: int = Field(default=1, ge=1, le=8)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     heartbeat_ttl_seconds: float = Field(default=30.0, gt=0)
     # the gateway queues again chunks whose job vanished or whose worker stopped beating (production mode)

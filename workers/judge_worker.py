@@ -1,21 +1,91 @@
-"""A judge worker: one engine loaded once, RQ jobs run in this process without forking."""
+"""A judge worker: one engine loaded once, RQ jobs run in this process without forking.
+
+``Settings.worker_chunks_in_flight`` (N, default 1) is how many chunk jobs one worker process works
+on at the same time. With 1 it is one RQ SimpleWorker, one job after the other. With N > 1 the
+process runs N SimpleWorker loops on the one engine: one in the main thread (signals, scheduler)
+and N - 1 in threads. Calls to an in-process engine take turns (one chunk's prompts per engine
+call, as with one loop; vLLM's ``LLM`` is not thread-safe), so while one chunk is on the engine
+the others claim, render, look up the cache and store their results. A remote (``openai``) judge
+is called concurrently: its server batches the requests. Either way a worker never takes more than
+N chunks off the queue; the rest wait in Redis, as IDs. Every loop is an RQ worker with a heartbeat
+under its own name (the gateway's reaper finds a started job's worker by that name), so
+``GET /v1/judges`` counts a worker with N chunks in flight as N live workers.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
+from typing import Sequence
 
 from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from service.config import get_settings
 from service.logging_setup import configure_logging
-from service.queue import webhook_queue
+from service.queue import JUDGE_CHUNK_JOB, webhook_queue
 from workers import runtime
+from workers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
+
+# how long an idle loop in a thread blocks on Redis before it looks at a stop request again
+THREAD_DEQUEUE_SECONDS = 5
+# backends whose engine lives in this process and must not be called from two threads at once
+IN_PROCESS_ENGINES = ("vllm", "scripted")
 
 
 class JudgeWorker(SimpleWorker):
     """SimpleWorker runs each job in the worker's own process, where the engine lives."""
+
+    # the loops in threads of the same process (chunks in flight beyond the first)
+    siblings: Sequence["InFlightWorker"] = ()
+
+    def request_stop(self, signum, frame):
+        """Warm shutdown: the loops in threads finish their chunk and stop too."""
+        for sibling in self.siblings:
+            sibling.stop_after_current_job()
+        super().request_stop(signum, frame)
+
+
+class InFlightWorker(JudgeWorker):
+    """One more chunk in flight: a SimpleWorker loop in a thread of the worker process.
+
+    Signals reach only the main thread, so the main loop passes stop requests on; a job's timeout
+    is a timer in this thread instead of SIGALRM; and an idle loop looks at stop requests every
+    THREAD_DEQUEUE_SECONDS instead of blocking on Redis until a job comes.
+    """
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        """Signals are the main thread's."""
+
+    def stop_after_current_job(self) -> None:
+        """Leave the loop after the running job (or at the next idle wake-up)."""
+        self._stop_requested = True
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """The next job; None once a stop is requested (or, with --burst, when the queues are empty)."""
+        if timeout is None:  # burst: one look at the queues
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            found = super().dequeue_job_and_maintain_ttl(timeout, THREAD_DEQUEUE_SECONDS)
+            if found is not None:
+                return found
+        return None
+
+
+def take_turns(backend) -> None:
+    """Make concurrent chunk jobs call ``backend.generate`` one at a time (the backend is shared)."""
+    generate, lock = backend.generate, threading.Lock()
+
+    def one_at_a_time(requests):
+        with lock:
+            return generate(requests)
+
+    backend.generate = one_at_a_time
 
 
 def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
@@ -31,19 +101,43 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     if judge_name not in judges:
         log.error("unknown judge %r; configured: %s", judge_name, sorted(judges))
         return 2
+    importlib.import_module(JUDGE_CHUNK_JOB.rpartition(".")[0])  # its imports (scipy...) now, not in the first job
     runtime.configure(settings)
-    runtime.backend(judge_name)  # load the engine now, not in the first job
+    backend = runtime.backend(judge_name)  # load the engine now, not in the first job
+    in_flight = settings.worker_chunks_in_flight
+    if in_flight > 1 and judges[judge_name].backend in IN_PROCESS_ENGINES:
+        take_turns(backend)
     # the RQ worker and its heartbeat share a name, so the gateway's reaper can tell when a job's worker died
     name = name or runtime.worker_id()
     runtime.start_heartbeat([judge_name], name)
     runtime.start_webhook_sweeper()
-    connection = Redis.from_url(settings.redis_url)
     # webhook deliveries first: they are short (bounded by the webhook timeout), and CI waits on them
     queues = [webhook_queue(settings), settings.queue_name(judge_name), settings.aggregate_queue]
-    worker = JudgeWorker(queues, connection=connection, name=name)
-    log.info("worker %s serving judge %s on queue %s", worker.name, judge_name, settings.queue_name(judge_name))
+    worker = JudgeWorker(queues, connection=Redis.from_url(settings.redis_url), name=name)
+    worker.siblings = [InFlightWorker(queues, connection=Redis.from_url(settings.redis_url), name=f"{name}-{k}")
+                       for k in range(1, in_flight)]
+    # each loop in a thread beats under its own RQ name as well: the reaper looks a started job's worker up by name
+    beats = [Heartbeat(settings, sibling.name, [judge_name]) for sibling in worker.siblings]
+    threads = [threading.Thread(target=sibling.work, name=f"judgeserve-chunk-{k}", daemon=True,
+                                kwargs={"burst": burst, "logging_level": settings.log_level})
+               for k, sibling in enumerate(worker.siblings, start=1)]
+    log.info("worker %s serving judge %s on queue %s, %d chunk(s) in flight", worker.name, judge_name,
+             settings.queue_name(judge_name), in_flight)
     try:
+        for beat in beats:
+            beat.start()
+        for thread in threads:
+            thread.start()
         worker.work(burst=burst, with_scheduler=not burst, logging_level=settings.log_level)
-    finally:
+        if not burst:  # stopped: the other loops finish the chunk they hold, then stop too
+            for sibling in worker.siblings:
+                sibling.stop_after_current_job()
+        for thread in threads:  # with --burst each loop stops by itself when the queues are empty
+            thread.join()
+    finally:  # also a cold shutdown (a second signal): threads are daemons and end with the process
+        for sibling in worker.siblings:
+            sibling.stop_after_current_job()
+        for beat in beats:
+            beat.stop()
         runtime.shutdown()
     return 0
