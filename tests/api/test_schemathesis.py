@@ -44,7 +44,7 @@ def rejects_invalid_data(ctx, response, case):
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 NEGATIVE_CHECKS = CHECKS + [rejects_invalid_data]
-EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 25}
+EXAMPLES = {GenerationMode.POSITIVE: 36, GenerationMode.NEGATIVE: 22}
 MIN_REQUESTS = 1000
 
 

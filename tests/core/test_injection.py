@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
