@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.overhead import (bundled_model_dir, cpu_share, cpu_snapshot, cpu_text, load_items,  # noqa: E402
-                            plan_requests, retry_on_memory, wait_for_memory, warmup_items)
+from bench.vllm_common import (bundled_model_dir, cpu_share, cpu_snapshot, cpu_text, load_items,  # noqa: E402
+                               plan_requests, retry_on_memory, wait_for_memory, warmup_items)
 
 TARGET = 3.0
 LABELS = ["1", "2", "tie"]

@@ -11,7 +11,7 @@ Before the two measured runs, a small warm-up evaluation on other items pays the
 ``generate``, so run #1 is not inflated by one-off start-up work. Engine calls per evaluation are
 its judgments stored with ``cached = false``.
 
-Run: .venv/bin/python bench/cache.py   (see bench/README-throughput.md). Exit 1 when a target is missed.
+Run: .venv/bin/python bench/cache.py   (see bench/README.md). Exit 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def measure(args: argparse.Namespace, db_url: str) -> dict:
               f"SmolLM2-135M-Instruct on vLLM (CPU, float32, enforce_eager); warm-up evaluation of "
               f"{args.warmup_items} other items first (untimed for the ratio); GET polled every 20 ms; "
               f"1 gateway (uvicorn, access log off), 1 long-running worker; env: {h.env_summary(env)}", flush=True)
-        with h.gateway(env, log_dir) as gw, httpx.Client(base_url=gw.base_url, timeout=120.0) as client, \
+        with h.gateway(env, log_dir) as gw, gw.client(timeout=120.0) as client, \
                 h.worker(env, log_dir, JUDGE, stop_timeout=60.0) as worker:
             started = time.monotonic()
             ready_s = h.wait_judge_available(client, JUDGE, args.ready_timeout, worker)

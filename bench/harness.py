@@ -281,10 +281,25 @@ def free_port() -> int:
 
 @dataclass
 class Gateway:
-    """A running gateway: its process and base URL."""
+    """A running gateway: its process, base URL and an API key of the project ``bench``."""
 
     child: Child
     base_url: str
+    api_key: str = ""
+
+    def client(self, timeout: float = 60.0) -> httpx.Client:
+        """An HTTP client of this gateway that sends the bench's API key."""
+        return httpx.Client(base_url=self.base_url, timeout=timeout,
+                            headers={"Authorization": f"Bearer {self.api_key}"})
+
+
+def create_api_key(db_url: str, project: str = "bench") -> str:
+    """A new API key of ``project`` (created when new), made in the bench database."""
+    from service.db.engine import session_scope
+    from service.projects.service import create_key
+
+    with session_scope(db_url) as session:
+        return create_key(session, project).key
 
 
 @contextmanager
@@ -297,6 +312,7 @@ def gateway(env: dict[str, str], log_dir: Path, timeout: float = 60.0) -> Iterat
     try:
         gw = Gateway(child, f"http://127.0.0.1:{port}")
         wait_ready(gw, timeout)
+        gw.api_key = create_api_key(env["JUDGESERVE_DATABASE_URL"])
         yield gw
     finally:
         child.stop(15)

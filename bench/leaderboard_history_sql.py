@@ -27,8 +27,8 @@ FUNCTIONS = [
 ]
 
 SUITE = """
-INSERT INTO suites (id, name, version, description, baseline_model, n_items, created_at)
-VALUES (md5(%(suite)s::text)::uuid::text, %(suite)s::text, 1, 'latency benchmark suite', 'ref',
+INSERT INTO suites (id, project_id, name, version, description, baseline_model, n_items, created_at)
+VALUES (md5(%(suite)s::text)::uuid::text, %(project)s::text, %(suite)s::text, 1, 'latency benchmark suite', 'ref',
         %(n_items)s::int, %(t0)s::timestamptz)
 """
 
@@ -46,10 +46,10 @@ FROM generate_series(0, %(n_items)s::int - 1) AS p,
 """
 
 EVALUATIONS = """
-INSERT INTO evaluations (id, protocol, judge, model, suite, suite_version, baseline_model, options, status,
-                         error, total, done, failed, chunks_total, chunks_done, summary, reliability,
+INSERT INTO evaluations (id, project_id, protocol, judge, model, suite, suite_version, baseline_model, options,
+                         status, error, total, done, failed, chunks_total, chunks_done, summary, reliability,
                          created_at, started_at, completed_at)
-SELECT md5(%(suite)s::text || '/' || m)::uuid::text, 'pairwise', %(judge)s::text,
+SELECT md5(%(suite)s::text || '/' || m)::uuid::text, %(project)s::text, 'pairwise', %(judge)s::text,
        format('m%%s', lpad(m::text, 3, '0')), %(suite)s::text, 1, 'ref', '{"seed": 0}'::jsonb, 'completed',
        NULL, %(n_items)s::int, %(n_items)s::int, 0, ceil(%(n_items)s::int / 32.0)::int,
        ceil(%(n_items)s::int / 32.0)::int, NULL, NULL,

@@ -39,6 +39,8 @@ from bench import leaderboard_history_sql as sql  # noqa: E402
 from service.db.engine import dispose_all, session_scope  # noqa: E402
 from service.db.migrate import upgrade  # noqa: E402
 from service.leaderboards.snapshot import refresh  # noqa: E402
+from service.models.project import DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME  # noqa: E402
+from service.projects.service import create_key  # noqa: E402
 
 ADMIN_URL = os.environ.get("JUDGESERVE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("JUDGESERVE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -60,6 +62,7 @@ class Side:
     base_url: str = ""
     etag: str = ""
     judgments: int = 0
+    api_key: str = ""
 
 
 def parse_args() -> argparse.Namespace:
@@ -100,7 +103,7 @@ def has_snapshot(side: Side) -> bool:
 def fill_history(side: Side, n_models: int) -> float:
     """Insert the suite's whole history with set-based SQL in one transaction; returns seconds."""
     params = {"suite": side.label, "judge": JUDGE, "n_models": n_models, "n_items": side.n_items,
-              "fingerprint": FINGERPRINT, "t0": T0}
+              "fingerprint": FINGERPRINT, "t0": T0, "project": DEFAULT_PROJECT_ID}
     started = time.perf_counter()
     with psycopg.connect(psycopg_url(side.url)) as conn:
         conn.execute("SET synchronous_commit = off")
@@ -127,7 +130,7 @@ def refresh_snapshot(side: Side) -> float:
     """Compute and store the suite's snapshot with the service's own code; returns seconds."""
     started = time.perf_counter()
     with session_scope(side.url) as session:
-        refresh(session, side.label, PROTOCOL, JUDGE)
+        refresh(session, DEFAULT_PROJECT_ID, side.label, PROTOCOL, JUDGE)
     return time.perf_counter() - started
 
 
@@ -143,6 +146,8 @@ def prepare(side: Side, args: argparse.Namespace) -> None:
         print(f"  {side.label}: filled in {fill_history(side, args.models):.1f} s", flush=True)
         print(f"  {side.label}: snapshot refresh took {refresh_snapshot(side):.2f} s "
               "(information only: aggregation grows with history)", flush=True)
+    with session_scope(side.url) as session:  # the history belongs to the default project (migration 0005)
+        side.api_key = create_key(session, DEFAULT_PROJECT_NAME, "leaderboard-latency bench").key
     counts = count_history(side)
     side.judgments = counts["judgments"]
     print(f"  {side.label}: counted " + ", ".join(f"{k}={v:,}" for k, v in counts.items()), flush=True)
@@ -287,7 +292,9 @@ def run(args: argparse.Namespace) -> bool:
     with ExitStack() as stack:
         for side in sides:
             stack.enter_context(gateway(side))
-        clients = {s.label: stack.enter_context(httpx.Client(base_url=s.base_url, timeout=30.0)) for s in sides}
+        clients = {s.label: stack.enter_context(httpx.Client(base_url=s.base_url, timeout=30.0,
+                                                             headers={"Authorization": f"Bearer {s.api_key}"}))
+                   for s in sides}
         sizes = {s.label: first_read(clients[s.label], s, args.models) for s in sides}
         samples = measure(clients, sides, args.requests, args.warmup)
     return report(samples, sides, sizes)

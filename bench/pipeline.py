@@ -14,7 +14,10 @@ When a target is missed (or with --profile always) the script profiles the slow 
 process with cProfile — the real chunk job ``workers.jobs.judge_chunk.run`` on a second evaluation,
 and/or the gateway's submit path — and prints where the time goes.
 
-Run: .venv/bin/python bench/pipeline.py   (see bench/README-throughput.md). Exit 1 when a target is missed.
+``--in-flight N`` runs the worker with JUDGESERVE_WORKER_CHUNKS_IN_FLIGHT=N (default 1, the
+service's default): N chunk jobs at once in the one worker process.
+
+Run: .venv/bin/python bench/pipeline.py   (see bench/README.md). Exit 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -54,6 +56,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                         help="profile in-process when a target is missed (auto), always, or never")
     parser.add_argument("--profile-items", type=int, default=10_000, help="items of each in-process run")
+    parser.add_argument("--in-flight", type=int, default=1,
+                        help="JUDGESERVE_WORKER_CHUNKS_IN_FLIGHT of the worker (chunk jobs it runs at once)")
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
     return parser.parse_args()
 
@@ -88,7 +92,7 @@ def judges_file(directory: Path) -> Path:
 
 def submit(gw: h.Gateway, content: bytes) -> dict:
     """POST one evaluation (body already encoded); returns its id, chunk count and the seconds taken."""
-    with httpx.Client(base_url=gw.base_url, timeout=120.0) as client:
+    with gw.client(timeout=120.0) as client:
         created, seconds = h.post_evaluation(client, content)
     return {"id": created["id"], "seconds": seconds, "chunks": created["progress"]["chunks_total"]}
 
@@ -101,7 +105,7 @@ def measure_submission(gw: h.Gateway, content: bytes, repeats: int, args: argpar
     rss_idle = gw.child.rss_mb()
     warm = submit(gw, json.dumps(make_body(10, args.chars, args.chunk_size, seed=99)).encode())
     runs = []
-    with httpx.Client(base_url=gw.base_url, timeout=60.0) as client:
+    with gw.client() as client:
         client.post(f"/v1/evaluations/{warm['id']}/cancel").raise_for_status()
         for repeat in range(repeats):
             runs.append(submit(gw, content))
@@ -124,7 +128,7 @@ def run_worker(env: dict, log_dir: Path, gw: h.Gateway, evaluation_id: str, time
         child.stop(30)
     if child.returncode != 0:
         raise RuntimeError(f"worker exited with {child.returncode}:\n{child.log_tail()}")
-    with httpx.Client(base_url=gw.base_url, timeout=60.0) as client:
+    with gw.client() as client:
         final = client.get(f"/v1/evaluations/{evaluation_id}").raise_for_status().json()
     return {"final": final, "process_s": child.exited - child.started, "peak_mb": child.peak_mb,
             "spawned": child.started_wall}
@@ -180,14 +184,16 @@ def report(n: int, body_mb: float, sub: dict, work: dict, stored: dict, gw_peak_
 # ---------------------------------------------------------------- profiling (in this process)
 
 WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the calls inside them
-    ("jobs/judge_chunk.py", "run"), ("jobs/judge_chunk.py", "_claim"), ("jobs/judge_chunk.py", "_missing_calls"),
-    ("jobs/judge_chunk.py", "_from_cache"), ("judges/cache.py", "lookup"), ("jobs/judge_chunk.py", "_outputs"),
-    ("backends/scripted.py", "generate"), ("jobs/judge_chunk.py", "_persist"),
-    ("evaluations/repository.py", "add_judgments"), ("judges/cache.py", "store"),
-    ("evaluations/repository.py", "judgments_by_item"), ("evaluations/results.py", "verdict_row"),
+    ("jobs/judge_chunk.py", "run"), ("jobs/judge_chunk.py", "_claim"), ("evaluations/repository.py", "items_in_range"),
+    ("jobs/judge_chunk.py", "_missing_calls"), ("jobs/judge_chunk.py", "_from_cache"), ("core/judging.py", "cache_key"),
+    ("judges/cache.py", "lookup"), ("jobs/judge_chunk.py", "_outputs"), ("backends/scripted.py", "generate"),
+    ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_store_judgments"), ("core/judging.py", "prompt_hash"),
+    ("evaluations/repository.py", "add_judgments"), ("judges/cache.py", "store"), ("jobs/judge_chunk.py", "_close_chunk"),
+    ("evaluations/repository.py", "call_results_by_item"), ("evaluations/results.py", "verdict_row"),
     ("evaluations/results.py", "protocol_and_options"), ("evaluations/repository.py", "put_verdicts"),
-    ("evaluations/results.py", "finalize"), ("core/judging.py", "prompt_hash"), ("core/judging.py", "cache_key"),
-    ("sqlalchemy/orm/session.py", "commit"), ("sqlalchemy/orm/loading.py", "instances"),
+    ("evaluations/repository.py", "complete_chunk"), ("evaluations/results.py", "finalize"),
+    ("evaluations/repository.py", "items_with_verdicts"), ("core/pairwise.py", "_length_controlled"),
+    ("db/conflict.py", "_unnest_insert"), ("sqlalchemy/orm/session.py", "commit"), ("psycopg/connection.py", "wait"),
 ]
 SUBMIT_SPOTS = [
     ("json/__init__.py", "loads"), ("pydantic/main.py", "model_validate"), ("evaluations/submission.py", "prepare"),
@@ -258,6 +264,13 @@ def profile_worker(gw: h.Gateway, settings, args: argparse.Namespace) -> None:
     print_top(stats)
 
 
+def bench_project(session) -> str:
+    """The id of the project ``bench`` (the gateway's API key belongs to it)."""
+    from service.projects import repository
+
+    return (repository.get_project_by_name(session, "bench") or repository.add_project(session, "bench")).id
+
+
 def submit_in_process(settings, dispatcher, content: bytes, profiler: cProfile.Profile | None = None) -> float:
     """What POST /v1/evaluations does (JSON, validation, insert, enqueue, response body); returns seconds."""
     from service.db.engine import session_scope
@@ -269,8 +282,9 @@ def submit_in_process(settings, dispatcher, content: bytes, profiler: cProfile.P
         profiler.enable()
     body = EvaluationCreate.model_validate(json.loads(content))
     with session_scope(settings.database_url) as session:
-        evaluation_id = service.submit(session, dispatcher, settings, body)
-        service.get(session, settings, evaluation_id).model_dump_json()
+        project_id = bench_project(session)
+        evaluation_id = service.submit(session, dispatcher, settings, body, project_id)
+        service.get(session, settings, evaluation_id, project_id).model_dump_json()
     if profiler:
         profiler.disable()
     return time.perf_counter() - started
@@ -314,7 +328,7 @@ def print_settings(args: argparse.Namespace, env: dict[str, str]) -> None:
           f"judge-call cache on (default; 0 hits expected), judge {JUDGE!r} = scripted backend {{policy: longer}}, "
           f"log level INFO (default); 1 gateway = 1 uvicorn process (access log off), {args.submissions} timed "
           f"POSTs after a 10-item warm-up; 1 worker `python -m workers --judge {JUDGE} --burst` started after "
-          f"the submissions; env: {h.env_summary(env)}", flush=True)
+          f"the submissions, {args.in_flight} chunk(s) in flight; env: {h.env_summary(env)}", flush=True)
 
 
 def measure(args: argparse.Namespace, db_url: str) -> dict[str, bool]:
@@ -323,6 +337,8 @@ def measure(args: argparse.Namespace, db_url: str) -> dict[str, bool]:
         log_dir = Path(tmp)
         judges_path = judges_file(log_dir)
         env = h.service_env(db_url, judges_path)
+        if args.in_flight != 1:
+            env["JUDGESERVE_WORKER_CHUNKS_IN_FLIGHT"] = str(args.in_flight)
         content = json.dumps(make_body(args.items, args.chars, args.chunk_size)).encode()
         print_settings(args, env)
         with h.gateway(env, log_dir) as gw:

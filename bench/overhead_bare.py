@@ -1,0 +1,107 @@
+"""bench/overhead.py, side (a): bare ``vllm.LLM.generate`` on the worker's own ``VLLMBackend``, in a
+child process (``bench/overhead.py --bare-child OUT``), so its engine is gone before (b) starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.vllm_common import (child_env, cpu_share, cpu_snapshot, item_set, plan_requests, retry_on_memory,
+                               wait_for_memory, warmup_items)
+
+OVERHEAD_SCRIPT = Path(__file__).resolve().parent / "overhead.py"
+
+
+def render(backend, requests: list) -> tuple[list, list]:
+    """Token-id prompts and sampling params exactly as ``VLLMBackend._run`` builds them."""
+    prompts, params = [], []
+    for request in requests:
+        sampling = backend._verdict_params(request)
+        ids = backend._render(list(request.messages))
+        if len(ids) + sampling.max_tokens > backend.max_model_len:
+            raise RuntimeError("a prompt exceeds max_model_len: the worker would skip it; pick other items")
+        prompts.append({"prompt_token_ids": ids})
+        params.append(sampling)
+    return prompts, params
+
+
+def timed_generate(backend, prompts: list, params: list) -> tuple[float, list, dict]:
+    """One cold-prefix ``llm.generate`` over all prompts: (seconds, outputs, CPU shares meanwhile)."""
+    if not backend.llm.reset_prefix_cache():
+        raise RuntimeError("vLLM refused to reset the prefix cache")
+    cpu0, start = cpu_snapshot([os.getpid()]), time.perf_counter()
+    outputs = backend.llm.generate(prompts, params, use_tqdm=False)
+    seconds = time.perf_counter() - start
+    return seconds, outputs, cpu_share(cpu0, cpu_snapshot([os.getpid()]), seconds)
+
+
+def measure_bare(backend, n: int, rounds: int, full: bool) -> dict:
+    """Warm up on other items; then per item set: bare generate (and, if ``full``, the backend's generate)."""
+    warm_prompts, warm_params = render(backend, [r for _, _, r in plan_requests(warmup_items())])
+    backend.llm.generate(warm_prompts, warm_params, use_tqdm=False)
+    results = []
+    for index in range(rounds):
+        planned = plan_requests(item_set(index, n))
+        requests = [r for _, _, r in planned]
+        start = time.perf_counter()
+        prompts, params = render(backend, requests)
+        render_s = time.perf_counter() - start
+        bare_s, outputs, cpu = timed_generate(backend, prompts, params)
+        backend_s = None
+        if full:
+            backend.llm.reset_prefix_cache()  # the same prompts again: start cold again
+            start = time.perf_counter()
+            backend.generate(requests)
+            backend_s = time.perf_counter() - start
+        results.append({
+            "calls": len(prompts), "render_s": render_s, "bare_s": bare_s, "backend_s": backend_s, "cpu": cpu,
+            "prompt_tokens": sum(len(p["prompt_token_ids"]) for p in prompts),
+            "labels": {f"{i}/{o}": out.outputs[0].text for (i, o, _), out in zip(planned, outputs)},
+            "prompt_hashes": sorted(r.prompt_hash() for r in requests),
+        })
+    return {"rounds": results}
+
+
+def bare_child(out_path: str, n: int, rounds: int, full: bool) -> None:
+    """Child-process entry: build the worker's backend, measure, write JSON, shut the engine down."""
+    from service.config import Settings, default_embedded_judge
+    from workers.backends.vllm_engine import VLLMBackend
+
+    start = time.perf_counter()
+    backend = VLLMBackend(default_embedded_judge(), Settings())
+    startup = time.perf_counter() - start
+    try:
+        result = measure_bare(backend, n, rounds, full)
+    finally:
+        backend.close()
+    result["startup_s"] = startup
+    Path(out_path).write_text(json.dumps(result), encoding="utf-8")
+
+
+def run_bare(harness, label: str, args: argparse.Namespace, log_dir: Path) -> dict:
+    """Run (a) in a fresh child process (its engine is gone when this returns)."""
+    wait_for_memory(harness)
+    out = log_dir / f"{label}.json"
+    argv = [sys.executable, str(OVERHEAD_SCRIPT), "--bare-child", str(out), "--n", str(args.n),
+            "--rounds", str(args.rounds)] + (["--backend-generate"] if args.backend_generate else [])
+    child = harness.spawn(label, argv, child_env(args.model_cache_dir), log_dir)
+    try:
+        if not child.wait(timeout=1800):
+            raise RuntimeError(f"{label} did not finish within 1800 s:\n{child.log_tail()}")
+    finally:
+        child.stop(30)
+    if child.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{label} exited with {child.returncode}:\n{child.log_tail()}")
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def bare_phase(harness, when: str, args: argparse.Namespace, log_dir: Path) -> dict:
+    label = f"bare-{when}"
+    run = functools.partial(run_bare, harness, label, args, log_dir)
+    return retry_on_memory(harness, f"(a) {when}", log_dir / f"{label}.log", run) | {"label": when}
