@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
+from service.idempotency import repository as idempotency_repo
 from service.judges.heartbeats import last_seen_of
 from service.queue import Dispatcher
 
@@ -40,13 +41,14 @@ def lost_chunks(session: Session, settings: Settings, connection) -> list[tuple[
     """(evaluation id, judge, chunk index, why) of every pending chunk whose job is gone or whose worker died."""
     from service.evaluations.service import chunk_job_id
 
-    pending = repo.pending_chunks_of_active(session)
+    now = datetime.now(timezone.utc)
+    # a new evaluation's chunks may still be being queued by the gateway that accepted it: leave it a while
+    pending = repo.pending_chunks_of_active(session, created_before=now - timedelta(seconds=settings.heartbeat_ttl_seconds))
     if not pending:
         return []
     jobs = Job.fetch_many([chunk_job_id(e, i) for e, _, i in pending], connection=connection)
     workers = {job.worker_name for job in jobs if job is not None and job.worker_name}
     seen = last_seen_of(session, sorted(workers))
-    now = datetime.now(timezone.utc)
     lost = []
     for (evaluation_id, judge, index), job in zip(pending, jobs):
         why = _why_lost(job, seen, now, timedelta(seconds=settings.heartbeat_ttl_seconds))
@@ -80,6 +82,7 @@ def reap(settings: Settings, dispatcher: Dispatcher, connection) -> int:
         if session.get_bind().dialect.name == "postgresql" and not session.scalar(
                 text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": REAPER_LOCK}):
             return 0  # another gateway reaps
+        idempotency_repo.purge_expired(session, datetime.now(timezone.utc))
         lost = lost_chunks(session, settings, connection)
         for evaluation_id, judge, index, why in lost:
             existing = Job.fetch_many([chunk_job_id(evaluation_id, index)], connection=connection)[0]

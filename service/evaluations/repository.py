@@ -98,14 +98,17 @@ def get_chunk(session: Session, evaluation_id: str, index: int) -> Chunk | None:
     return session.get(Chunk, (evaluation_id, index))
 
 
-def pending_chunks_of_active(session: Session) -> list[tuple[str, str, int]]:
-    """(evaluation id, judge, chunk index) of every pending chunk of a queued or running evaluation."""
+def pending_chunks_of_active(session: Session, created_before: datetime | None = None) -> list[tuple[str, str, int]]:
+    """(evaluation id, judge, chunk index) of every pending chunk of a queued or running evaluation
+    (only of evaluations created before ``created_before``, when given)."""
     query = (
         select(Evaluation.id, Evaluation.judge, Chunk.index)
         .join(Chunk, Chunk.evaluation_id == Evaluation.id)
         .where(Evaluation.status.in_(ACTIVE), Chunk.status == "pending")
         .order_by(Evaluation.created_at, Chunk.index)
     )
+    if created_before is not None:
+        query = query.where(Evaluation.created_at < created_before)
     return [(evaluation_id, judge, index) for evaluation_id, judge, index in session.execute(query)]
 
 

@@ -51,10 +51,10 @@ def create_from_upload(session: Session, dispatcher: Dispatcher, settings: Setti
     try:
         prepared = _store_upload(session, dispatcher, settings, header, spooled, project_id, claim)
         session.commit()
-    except Exception:
+        _enqueue_or_withdraw(session, dispatcher, settings, prepared)
+    except Exception:  # nothing stored (or withdrawn): the key is free for the retry
         idempotency.release(session, claim)
         raise
-    _enqueue_or_withdraw(session, dispatcher, settings, prepared)
     return get(session, settings, prepared.evaluation["id"], project_id), False
 
 

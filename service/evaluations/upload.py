@@ -117,10 +117,20 @@ def lines(file: IO[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | N
             yield number, line
 
 
+def upload_size(file: IO[bytes]) -> int:
+    """The spooled file's size (it is read from the start afterwards)."""
+    size = file.seek(0, 2)
+    file.seek(0)
+    return size
+
+
 def records(header: UploadHeader, file: IO[bytes], settings: Settings,
             suite: SuiteContext | None) -> Iterator[tuple[tuple, Any]]:
     """(pointer parts, raw item or an error message) per record of the upload, in order."""
-    if header.format == "alpacaeval":
+    if header.format == "alpacaeval":  # one JSON array, read whole: no larger than a JSON body may be
+        if upload_size(file) > settings.limits.max_body_bytes:
+            yield (), f"an AlpacaEval file is read whole: larger than limit max_body_bytes={settings.limits.max_body_bytes}"
+            return
         try:
             data = json.load(file)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -172,3 +172,15 @@ def test_an_upload_can_name_a_webhook_url_checked_like_a_json_submission(client,
     assert created.status_code == 202, created.text
     with session_scope(prod_settings.database_url) as session:
         assert session.scalar(select(Evaluation.webhook_url)) == "https://hooks.example.com/judgeserve"
+
+
+def test_an_alpacaeval_file_is_read_whole_so_it_is_capped_like_a_json_body(prod_settings):
+    small = prod_settings.model_copy(update={"limits": Limits(max_body_bytes=600)})
+    with api_client(small) as client:
+        suite(client)
+        outputs = [{"instruction": f"Instruction number {i % 3}", "output": "x" * 100, "generator": "g"}
+                   for i in range(10)]
+        params = HEADER | {"suite": "bench", "format": "alpacaeval"}
+        response = client.post("/v1/evaluations", params=params, content=json.dumps(outputs), headers=NDJSON)
+    assert response.status_code == 422 and "max_body_bytes=600" in response.json()["errors"][0]["detail"]
+    assert stored(prod_settings) == (0, 0)
