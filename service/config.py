@@ -168,8 +168,9 @@ class Settings(BaseSettings):
         """Configured judges by name: the file's list merged over the built-in ``embedded``."""
         judges = {EMBEDDED_JUDGE: default_embedded_judge()}
         if self.judges_file:
-            for judge in load_judges_file(self.judges_file):
-                judges[judge.name] = judge
+            status = Path(self.judges_file).stat()  # parsed again only when the file changes
+            for judge in _parsed_judges_file(str(self.judges_file), status.st_mtime_ns, status.st_size):
+                judges[judge.name] = judge.model_copy()
         return judges
 
     def queue_name(self, judge: str) -> str:
@@ -180,6 +181,12 @@ class Settings(BaseSettings):
     def aggregate_queue(self) -> str:
         """The RQ queue of leaderboard aggregation jobs (every judge worker also serves it)."""
         return f"{self.queue_prefix}.aggregate"
+
+
+@lru_cache(maxsize=32)
+def _parsed_judges_file(path: str, mtime_ns: int, size: int) -> tuple[JudgeConfig, ...]:
+    """The judges of one version of a judges file (workers ask for them at every chunk)."""
+    return tuple(load_judges_file(Path(path)))
 
 
 def load_judges_file(path: Path) -> list[JudgeConfig]:

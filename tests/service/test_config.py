@@ -53,3 +53,19 @@ def test_fingerprint_changes_with_what_changes_behaviour():
     assert base.fingerprint() == JudgeConfig(name="other-name", model="m").fingerprint()
     for change in ({"model": "m2"}, {"template_version": "v2"}, {"revision": "abc"}, {"engine": {"dtype": "float16"}}):
         assert JudgeConfig(name="j", **({"model": "m"} | change)).fingerprint() != base.fingerprint()
+
+
+def test_the_judges_file_is_parsed_once_per_version(tmp_path, monkeypatch):
+    from service import config
+
+    path = tmp_path / "judges.yaml"
+    path.write_text("- {name: a, backend: scripted, model: m1}\n", encoding="utf-8")
+    settings = config.Settings(judges_file=path, data_dir=tmp_path)
+    parsed = []
+    original = config.load_judges_file
+    monkeypatch.setattr(config, "load_judges_file", lambda p: parsed.append(p) or original(p))
+    config._parsed_judges_file.cache_clear()
+    assert settings.judges()["a"].model == "m1" and settings.judges()["a"].model == "m1"
+    assert len(parsed) == 1
+    path.write_text("- {name: a, backend: scripted, model: model-two}\n", encoding="utf-8")  # another size
+    assert settings.judges()["a"].model == "model-two" and len(parsed) == 2
