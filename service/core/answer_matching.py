@@ -247,6 +247,7 @@ class AnswerMatchingProtocol:
     item_model: ClassVar[type[BaseModel]] = AnswerMatchingItem
     options_model: ClassVar[type[BaseModel]] = AnswerMatchingOptions
     review_model: ClassVar[type[BaseModel]] = AnswerMatchingReview
+    single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: AnswerMatchingItem, options: AnswerMatchingOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:

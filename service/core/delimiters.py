@@ -27,11 +27,15 @@ _ESCAPED = re.compile(rf"{_LINE_START}({_BLANKS})\\(\\*\[)")
 
 def enclose(text: str) -> str:
     """Submitted text, escaped so that none of its lines reads as a section header or end marker."""
+    if "[" not in text:  # nothing to escape (most texts): skip the regex, which is a worker's hot path
+        return text
     return _HEADER_LIKE.sub(r"\1\\\2", text)
 
 
 def disclose(text: str) -> str:
     """The submitted text back from :func:`enclose`'s output."""
+    if "[" not in text:
+        return text
     return _ESCAPED.sub(r"\1\2", text)
 
 

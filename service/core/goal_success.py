@@ -277,6 +277,7 @@ class GoalSuccessProtocol:
     item_model: ClassVar[type[BaseModel]] = GoalSuccessItem
     options_model: ClassVar[type[BaseModel]] = GoalSuccessOptions
     review_model: ClassVar[type[BaseModel]] = GoalSuccessReview
+    single_stage: ClassVar[bool] = False  # segmentation first, then the goals it found
 
     def plan_calls(self, item: GoalSuccessItem, options: GoalSuccessOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:

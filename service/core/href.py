@@ -176,6 +176,7 @@ class HrefProtocol:
     item_model: ClassVar[type[BaseModel]] = HrefItem
     options_model: ClassVar[type[BaseModel]] = HrefOptions
     review_model: ClassVar[type[BaseModel]] = HrefReview
+    single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: HrefItem, options: HrefOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:

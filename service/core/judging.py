@@ -35,9 +35,13 @@ class JudgeRequest:
 
     def prompt_hash(self) -> str:
         """Stable hash of the rendered prompt (messages, or the texts of a similarity call)."""
-        rendered = list(self.messages) if not self.similarity_texts else [list(self.messages), list(self.similarity_texts)]
-        text = json.dumps(rendered, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        memo = self.__dict__.get("_prompt_hash")  # computed once: the cache key and the stored row both need it
+        if memo is None:
+            rendered = list(self.messages) if not self.similarity_texts else [list(self.messages), list(self.similarity_texts)]
+            text = json.dumps(rendered, sort_keys=True, ensure_ascii=False)
+            memo = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            object.__setattr__(self, "_prompt_hash", memo)  # not a field: equality and hashing ignore it
+        return memo
 
     def cache_key(self, fingerprint: str) -> str | None:
         """Judge-call cache key: judge fingerprint + prompt hash + sampling; None when not reproducible.

@@ -145,6 +145,7 @@ class PairwiseProtocol:
     item_model: ClassVar[type[BaseModel]] = PairwiseItem
     options_model: ClassVar[type[BaseModel]] = PairwiseOptions
     review_model: ClassVar[type[BaseModel]] = PairwiseReview
+    single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: PairwiseItem, options: PairwiseOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:

@@ -63,6 +63,9 @@ class EvaluationProtocol(Protocol):
     options_model: ClassVar[type[BaseModel]]
 
     review_model: ClassVar[type[BaseModel]]
+    # optional: True when plan_calls ignores ``prior`` (every call is planned at once), so a worker
+    # need not re-plan after the first stage; a protocol without it is re-planned (see is_single_stage)
+    single_stage: ClassVar[bool]
 
     def plan_calls(self, item: BaseModel, options: BaseModel, prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
         """Every judge call the item needs, given the results made so far (``prior``).
@@ -107,6 +110,11 @@ def register(factory: Callable[[], EvaluationProtocol]) -> Callable[[], Evaluati
     instance = factory()
     _REGISTRY[instance.name] = instance
     return factory
+
+
+def is_single_stage(protocol: EvaluationProtocol) -> bool:
+    """Whether the protocol plans every call at once (declared by ``single_stage``; undeclared means no)."""
+    return bool(getattr(protocol, "single_stage", False))
 
 
 def get_protocol(name: str) -> EvaluationProtocol:

@@ -170,6 +170,7 @@ class RatingProtocol:
     item_model: ClassVar[type[BaseModel]] = RatingItem
     options_model: ClassVar[type[BaseModel]] = RatingOptions
     review_model: ClassVar[type[BaseModel]] = RatingReview
+    single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: RatingItem, options: RatingOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:

@@ -38,7 +38,7 @@ def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict
     """Insert rows; rows whose ``keys`` already exist are left as they are."""
     if not rows:
         return
-    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, None, None):
+    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, None, None) is not None:
         return
     statement = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys))
     session.execute(statement, list(rows))
@@ -52,17 +52,24 @@ def insert_ignoring_conflicts_returning(session: Session, model: type, keys: Seq
 def upsert(
     session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str],
     where: Any = None,
-) -> None:
-    """Insert rows, or update the ``update`` columns of existing rows (only those matching ``where``)."""
+) -> int | None:
+    """Insert rows, or update the ``update`` columns of existing rows (only those matching ``where``).
+
+    Returns how many rows were inserted or updated when the database says so in one count
+    (Postgres), else None.
+    """
     if not rows:
-        return
-    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, list(update), where):
-        return
+        return 0
+    if _is_postgres(session):
+        written = _unnest_insert(session, model, rows, keys, list(update), where)
+        if written is not None:
+            return written
     statement = _insert_for(session, model)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys), set_={col: statement.excluded[col] for col in update}, where=where
     )
     session.execute(statement, list(rows))
+    return None
 
 
 def among(session: Session, column, values: Sequence[Any]) -> list[ClauseElement]:
@@ -102,15 +109,15 @@ _STATEMENTS: dict[tuple, tuple[str, list[_Column]]] = {}
 
 
 def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str],
-                   update: list[str] | None, where: ClauseElement | None) -> bool:
+                   update: list[str] | None, where: ClauseElement | None) -> int | None:
     """The Postgres form: one array per column, ``unnest`` server-side, one execution.
 
-    Returns False (nothing done) for rows it does not take: rows with different columns, or a
-    None for a column that only has a server default.
+    Returns the number of rows inserted or updated, or None (nothing done) for rows it does not
+    take: rows with different columns, or a None for a column that only has a server default.
     """
     first = rows[0].keys()
     if any(row.keys() != first for row in rows):
-        return False
+        return None
     table = model.__table__
     given = list(first)
     missing = [c.name for c in table.columns if c.name not in first and c.default is not None
@@ -129,9 +136,8 @@ def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]]
             values = [None] * len(rows)
         params[f"c{index}"] = values = _converted(column, values)
         if values and column.server_default_only and None in values:
-            return False
-    session.connection().exec_driver_sql(sql, params)
-    return True
+            return None
+    return session.connection().exec_driver_sql(sql, params).rowcount
 
 
 def _converted(column: _Column, values: list) -> list:

@@ -126,12 +126,13 @@ def mark_started(session: Session, evaluation_id: str, chunk_index: int) -> None
     )
 
 
-def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[Item]:
-    """Items with start <= position < stop, in order."""
-    query = select(Item).where(
+def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[ItemRow]:
+    """Items with start <= position < stop, in order (plain rows: a chunk job only reads them)."""
+    query = select(Item.id, Item.position, Item.item_key, Item.payload).where(
         Item.evaluation_id == evaluation_id, Item.position >= start, Item.position < stop
     )
-    return list(session.scalars(query.order_by(Item.position)))
+    return [ItemRow(item_id, evaluation_id, position, key, payload)
+            for item_id, position, key, payload in session.execute(query.order_by(Item.position))]
 
 
 def judgments_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, list[Judgment]]:
@@ -162,11 +163,16 @@ def call_results_by_item(session: Session, item_ids: Sequence[int]) -> dict[int,
 JUDGMENT_KEY = ("item_id", "order", "sample")
 
 
-def add_judgments(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store judge calls; a successful call already stored is kept, a failed one is replaced."""
-    if rows:
-        update_columns = [column for column in rows[0] if column not in JUDGMENT_KEY]
-        upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=Judgment.error.isnot(None))
+def add_judgments(session: Session, rows: list[dict[str, Any]]) -> bool:
+    """Store judge calls; a successful call already stored is kept, a failed one is replaced.
+
+    True when every row is known to be stored as given (none kept an earlier success).
+    """
+    if not rows:
+        return True
+    update_columns = [column for column in rows[0] if column not in JUDGMENT_KEY]
+    written = upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=Judgment.error.isnot(None))
+    return written == len(rows)
 
 
 def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from service.core.calibration import select_for_review
-from service.core.protocol import CallResult, ItemVerdict, get_protocol
+from service.core.protocol import CallResult, EvaluationProtocol, ItemVerdict, get_protocol
 from service.evaluations import repository as repo
 from service.reviews import repository as reviews_repo
 from service.models import Evaluation, Item, Verdict
@@ -20,18 +21,17 @@ def protocol_and_options(evaluation: Evaluation):
     return protocol, protocol.options_model.model_validate(evaluation.options)
 
 
-def verdict_row(evaluation: Evaluation, item: Item, results: Sequence[CallResult]) -> dict[str, Any]:
-    """Combine an item's stored judge calls into its verdict row."""
-    protocol, options = protocol_and_options(evaluation)
-    parsed = protocol.item_model.model_validate(item.payload)
-    verdict = protocol.combine(parsed, [r for r in results], options)
+def verdict_row(protocol: EvaluationProtocol, options: BaseModel, evaluation_id: str, item_id: int,
+                item: BaseModel, results: Sequence[CallResult]) -> dict[str, Any]:
+    """Combine an item's stored judge calls (``item`` is its validated payload) into its verdict row."""
+    verdict = protocol.combine(item, list(results), options)
     errors = [r.error for r in results if r.error]
     failed = bool(results) and len(errors) == len(results)
     details = dict(verdict.details)
     if errors:
         details["errors"] = sorted(set(errors))[:5]
     return {
-        "item_id": item.id, "evaluation_id": evaluation.id, "outcome": verdict.outcome,
+        "item_id": item_id, "evaluation_id": evaluation_id, "outcome": verdict.outcome,
         "score": verdict.score, "unscored": verdict.unscored, "failed": failed,
         "position_inconsistent": verdict.position_inconsistent, "bpde": verdict.bpde,
         "details": details, "needs_review": False,

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import BaseModel
 from rq.timeouts import BaseTimeoutException
 from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeBackend, JudgeOutput
-from service.core.protocol import MAX_STAGES, CallResult, PlannedCall
+from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.results import finalize, protocol_and_options, verdict_row
 from service.judges import cache as judge_cache
 from service.judges.cache import storable
-from service.models import Evaluation, Item
+from service.evaluations.repository import ItemRow
+from service.models import Evaluation
 from service.queue import enqueue_aggregate
 from service.webhooks.delivery import queue_deliveries
 from workers import runtime
@@ -31,7 +34,7 @@ MAX_CHUNK_ATTEMPTS = 5
 
 @dataclass
 class _Call:
-    item: Item
+    item: ItemRow
     planned: PlannedCall
     cache_key: str | None = None
 
@@ -39,8 +42,12 @@ class _Call:
 @dataclass
 class _Work:
     evaluation: Evaluation
-    items: list[Item]
+    items: list[ItemRow]
     attempts: int
+    protocol: EvaluationProtocol
+    options: Any
+    # item id -> the item's payload validated by the protocol's item model (done once per job)
+    parsed: dict[int, BaseModel]
     # every stored or made call of the chunk's items: item id -> {(order, sample): result}
     results: dict[int, dict[tuple[str, int], CallResult]] = field(default_factory=dict)
     # calls made by this job (a failed one is not retried within the job)
@@ -57,23 +64,28 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     the progress update in one transaction.
     """
     url = runtime.settings().effective_database_url()
-    with session_scope(url) as session:
+    with session_scope(url) as session:  # the first stage's cache lookup shares the claim's transaction
         work = _claim(session, evaluation_id, chunk_index)
+        if not isinstance(work, str):
+            calls = _missing_calls(work)
+            cached = _from_cache(session, work, calls)
     if isinstance(work, str):
         return work
     evaluation = work.evaluation
-    calls = _missing_calls(work)
+    # a single-stage protocol planned everything at once: re-planning would only render every prompt again
+    last_stage = 1 if is_single_stage(work.protocol) else MAX_STAGES
     finalized = False
-    for stage in range(1, MAX_STAGES + 1):
-        with session_scope(url) as session:
-            cached = _from_cache(session, evaluation, calls)
+    for stage in range(1, last_stage + 1):
+        if stage > 1:
+            with session_scope(url) as session:
+                cached = _from_cache(session, work, calls)
         outputs = _outputs(work, calls, cached, chunk_index) if calls else []
         _record(work, calls, outputs, len(cached))
-        following = _missing_calls(work) if stage < MAX_STAGES else []
+        following = _missing_calls(work) if stage < last_stage else []
         with session_scope(url) as session:
-            _store_judgments(session, work, calls, outputs)
+            all_written = _store_judgments(session, work, calls, outputs)
             if not following:
-                finalized = _close_chunk(session, work, chunk_index)
+                finalized = _close_chunk(session, work, chunk_index, reread=not all_written)
         if not following:
             break
         calls = following
@@ -124,18 +136,19 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | st
     attempts = chunk.attempts
     repo.mark_started(session, evaluation_id, chunk_index)
     items = repo.items_in_range(session, evaluation_id, chunk.start, chunk.stop)
-    work = _Work(evaluation, items, attempts)
+    protocol, options = protocol_and_options(evaluation)
+    parsed = {item.id: protocol.item_model.model_validate(item.payload) for item in items}
+    work = _Work(evaluation, items, attempts, protocol, options, parsed)
     for item_id, results in repo.call_results_by_item(session, [item.id for item in items]).items():
         work.results[item_id] = {(r.order, r.sample): r for r in results}
     return work
 
 
-def _from_cache(session: Session, evaluation: Evaluation, calls: list[_Call]) -> dict[int, JudgeOutput]:
+def _from_cache(session: Session, work: _Work, calls: list[_Call]) -> dict[int, JudgeOutput]:
     """Outputs the judge-call cache already holds, by call index (none when the evaluation opts out)."""
-    _, options = protocol_and_options(evaluation)
-    if not calls or not getattr(options, "cache", False):
+    if not calls or not getattr(work.options, "cache", False):
         return {}
-    fingerprint = runtime.settings().judges()[evaluation.judge].fingerprint()
+    fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
     for call in calls:
         call.cache_key = call.planned.request.cache_key(fingerprint)
     hits = judge_cache.lookup(session, [c.cache_key for c in calls if c.cache_key])
@@ -172,12 +185,10 @@ def _generate_all(evaluation: Evaluation, calls: list[_Call], chunk_index: int) 
 
 def _missing_calls(work: _Work) -> list[_Call]:
     """Planned calls of the chunk's items that are neither stored nor already tried by this job."""
-    protocol, options = protocol_and_options(work.evaluation)
     calls = []
     for item in work.items:
         done = work.results.get(item.id, {})
-        parsed = protocol.item_model.model_validate(item.payload)
-        for planned in protocol.plan_calls(parsed, options, list(done.values())):
+        for planned in work.protocol.plan_calls(work.parsed[item.id], work.options, list(done.values())):
             key = (planned.order, planned.sample)
             stored = done.get(key)
             if (stored is None or stored.error is not None) and (item.id, *key) not in work.attempted:
@@ -187,9 +198,8 @@ def _missing_calls(work: _Work) -> list[_Call]:
 
 def _record(work: _Work, calls: list[_Call], outputs: list[JudgeOutput], n_cached: int) -> None:
     """Parse this stage's outputs into the work's results (so the next stage can be planned)."""
-    protocol, options = protocol_and_options(work.evaluation)
     for call, output in zip(calls, outputs):
-        result = protocol.parse(call.planned, output, options)
+        result = work.protocol.parse(call.planned, output, work.options)
         result.error = output.error
         work.results.setdefault(call.item.id, {})[(call.planned.order, call.planned.sample)] = result
         work.attempted.add((call.item.id, call.planned.order, call.planned.sample))
@@ -221,10 +231,14 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
     raise AssertionError("unreachable")
 
 
-def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) -> None:
-    """One statement for the stage's judgments (conflict-safe), and the new cache entries."""
+def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) -> bool:
+    """One statement for the stage's judgments (conflict-safe), and the new cache entries.
+
+    Returns True when every row was stored as given; the work's results then hold exactly what
+    is stored (a False means another run's success was kept, and the stored calls must be re-read).
+    """
     if not calls:
-        return
+        return True
     fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
     rows = []
     for call, output in zip(calls, outputs):
@@ -239,19 +253,28 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
             "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
             "latency_ms": output.latency_ms, "error": output.error, "cached": bool(output.extra.get("cached")),
         })
-    repo.add_judgments(session, rows)
+    all_written = repo.add_judgments(session, rows)
     judge_cache.store(session, fingerprint, [(c.cache_key, o) for c, o in zip(calls, outputs)
                                              if c.cache_key and not o.extra.get("cached")])
+    for row in rows:  # what was stored (e.g. NULs replaced), as a re-read would give it
+        work.results[row["item_id"]][(row["order"], row["sample"])] = CallResult(
+            row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"])
+    return all_written
 
 
-def _close_chunk(session: Session, work: _Work, chunk_index: int) -> bool:
+def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) -> bool:
     """Verdicts from the stored calls and the progress update; finalize when the last chunk lands.
 
-    Returns True when this call closed the evaluation.
+    The stored calls are the work's results (loaded at the claim, plus this job's, all stored as
+    given) unless ``reread``. Returns True when this call closed the evaluation.
     """
     evaluation, items = work.evaluation, work.items
-    stored = repo.call_results_by_item(session, [item.id for item in items])
-    verdicts = [verdict_row(evaluation, item, stored.get(item.id, [])) for item in items]
+    if reread:
+        stored = repo.call_results_by_item(session, [item.id for item in items])
+    else:
+        stored = {item_id: [results[key] for key in sorted(results)] for item_id, results in work.results.items()}
+    verdicts = [verdict_row(work.protocol, work.options, evaluation.id, item.id, work.parsed[item.id],
+                            stored.get(item.id, [])) for item in items]
     repo.put_verdicts(session, verdicts)
     failed = sum(1 for v in verdicts if v["failed"])
     if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed):

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select, update
 
+from service.core.judging import JudgeOutput
 from service.db.engine import session_scope
 from service.evaluations import service
 from service.evaluations.schemas import EvaluationCreate
@@ -191,3 +192,28 @@ def test_a_judge_whose_engine_cannot_start_fails_the_evaluation_with_the_reason(
         evaluation = session.get(Evaluation, evaluation_id)
         assert evaluation.status == "failed" and evaluation.failed == 6
         assert "judge engine could not start: ValueError: Available memory" in evaluation.error
+
+
+def test_verdicts_come_from_what_is_stored_when_another_run_stored_successes_first(submitted, monkeypatch):
+    """This run's calls fail while a second run of the chunk judges and closes it: the successes are
+    kept, and this run's verdicts must be built from them, not from its own failed outputs."""
+    settings, evaluation_id, _ = submitted
+    backend = runtime.backend("scripted")
+    real_generate = backend.generate
+
+    def fail_while_another_run_succeeds(requests):
+        monkeypatch.setattr(backend, "generate", real_generate)
+        assert judge_chunk.run(evaluation_id, 0).startswith("judged 6 calls")
+        return [JudgeOutput(text="", error="engine down") for _ in requests]
+
+    monkeypatch.setattr(backend, "generate", fail_while_another_run_succeeds)
+    judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        errors = session.scalar(select(func.count()).select_from(Judgment)
+                                .where(Judgment.evaluation_id == evaluation_id, Judgment.error.isnot(None)))
+        failed = session.scalar(select(func.count()).select_from(Verdict)
+                                .where(Verdict.evaluation_id == evaluation_id, Verdict.failed.is_(True)))
+        scored = session.scalar(select(func.count()).select_from(Verdict)
+                                .where(Verdict.evaluation_id == evaluation_id, Verdict.unscored.is_(False)))
+    assert (errors, failed, scored) == (0, 0, 3)
+    assert counts(settings, evaluation_id)[:4] == (6, 3, 3, 1)
