@@ -26,6 +26,7 @@ from service.config import get_settings
 from service.logging_setup import configure_logging
 from service.queue import JUDGE_CHUNK_JOB, webhook_queue
 from workers import runtime
+from workers.gc_tuning import tune_for_worker
 from workers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     importlib.import_module(JUDGE_CHUNK_JOB.rpartition(".")[0])  # its imports (scipy...) now, not in the first job
     runtime.configure(settings)
     backend = runtime.backend(judge_name)  # load the engine now, not in the first job
+    tune_for_worker()
     in_flight = settings.worker_chunks_in_flight
     if in_flight > 1 and judges[judge_name].backend in IN_PROCESS_ENGINES:
         take_turns(backend)

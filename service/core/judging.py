@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -52,13 +53,28 @@ class JudgeRequest:
         if self.similarity_texts or (self.temperature > 0 and self.seed is None):
             return None
         seed = self.seed if self.temperature > 0 else None  # greedy decoding ignores the seed
-        sampling = {"choices": list(self.choices), "temperature": self.temperature, "seed": seed,
-                    "top_logprobs": self.top_logprobs, "rationale_tokens": self.rationale_tokens,
-                    "verdict_followup": self.verdict_followup}
-        if self.json_schema is not None:
-            sampling.update(json_schema=self.json_schema, max_tokens=self.max_tokens)
-        text = json.dumps([fingerprint, self.prompt_hash(), sampling], sort_keys=True, ensure_ascii=False)
+        sampling = _sampling_json(self.choices, self.temperature, seed, self.top_logprobs, self.rationale_tokens,
+                                  self.verdict_followup, self.json_schema, self.max_tokens)
+        # the same text as json.dumps([fingerprint, prompt_hash, sampling], sort_keys=True, ensure_ascii=False),
+        # built from parts that repeat across a chunk's calls (keys must not change between versions)
+        text = f"[{_json_string(fingerprint)}, \"{self.prompt_hash()}\", {sampling}]"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _json_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: 0 and 0.0 encode differently
+def _sampling_json(choices: tuple[str, ...], temperature: float, seed: int | None, top_logprobs: int,
+                   rationale_tokens: int, verdict_followup: str, json_schema: str | None, max_tokens: int) -> str:
+    """The sampling part of a cache key, as JSON (sorted keys)."""
+    sampling = {"choices": list(choices), "temperature": temperature, "seed": seed, "top_logprobs": top_logprobs,
+                "rationale_tokens": rationale_tokens, "verdict_followup": verdict_followup}
+    if json_schema is not None:
+        sampling.update(json_schema=json_schema, max_tokens=max_tokens)
+    return json.dumps(sampling, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass

@@ -180,16 +180,19 @@ def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
     upsert(session, Verdict, rows, ("item_id",), VERDICT_COLUMNS)
 
 
-def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, failed: int) -> bool:
-    """Mark a chunk done and add its counts to progress, exactly once; False if already done."""
+def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, failed: int) -> int | None:
+    """Mark a chunk done and add its counts to progress, exactly once.
+
+    Returns how many of the evaluation's chunks are still not done, or None if this chunk already was.
+    """
     result = session.execute(
         update(Chunk)
         .where(Chunk.evaluation_id == evaluation_id, Chunk.index == index, Chunk.status == "pending")
         .values(status="done", updated_at=now())
     )
     if result.rowcount != 1:
-        return False
-    session.execute(
+        return None
+    progress = session.execute(
         update(Evaluation)
         .where(Evaluation.id == evaluation_id)
         .values(
@@ -197,8 +200,9 @@ def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, 
             failed=Evaluation.failed + failed,
             chunks_done=Evaluation.chunks_done + 1,
         )
+        .returning(Evaluation.chunks_total - Evaluation.chunks_done)
     )
-    return True
+    return progress.scalar_one()
 
 
 def items_with_verdicts(session: Session, evaluation_id: str) -> list[tuple[ItemRow, VerdictRow | None]]:

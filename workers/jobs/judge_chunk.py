@@ -277,8 +277,6 @@ def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) 
                             stored.get(item.id, [])) for item in items]
     repo.put_verdicts(session, verdicts)
     failed = sum(1 for v in verdicts if v["failed"])
-    if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed):
-        current = repo.get_evaluation(session, evaluation.id)
-        if current is not None and current.chunks_done == current.chunks_total:
-            return finalize(session, evaluation.id)
+    if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed) == 0:
+        return finalize(session, evaluation.id)
     return False
