@@ -48,11 +48,12 @@ def warmup_items() -> list[dict]:
     return load_items(total - 2, 2)
 
 
-def plan_requests(items: list[dict]) -> list[tuple[str, str, object]]:
-    """(item id, order, JudgeRequest) for every call the service makes, in the worker's order."""
+def plan_requests(items: list[dict], **options: object) -> list[tuple[str, str, object]]:
+    """(item id, order, JudgeRequest) for every call the service makes, in the worker's order
+    (``options``: pairwise options other than the defaults, e.g. ``verdict_mode="rationale"``)."""
     from service.core.pairwise import PairwiseItem, PairwiseOptions, PairwiseProtocol
 
-    protocol, options = PairwiseProtocol(), PairwiseOptions(cache=False)
+    protocol, options = PairwiseProtocol(), PairwiseOptions(cache=False, **options)
     planned = []
     for raw in items:
         for call in protocol.plan_calls(PairwiseItem.model_validate(raw), options):
