@@ -251,7 +251,7 @@ def report(result: dict, calls: int, prefill_bound: bool) -> float:
     runs = result["runs"]
     seconds = {m: sum(r["seconds"] for r in rs) for m, rs in runs.items()}
     rate = {m: calls * len(runs[m]) / seconds[m] for m in runs}
-    for mode, name in (("i", "sequential, one request per judgment"), ("ii", "chunked OpenAIBackend.generate")):
+    for mode, name in (("i", "sequential, one judgment after another"), ("ii", "chunked OpenAIBackend.generate")):
         per_run = ", ".join(f"{calls / r['seconds']:.2f}" for r in runs[mode])
         prefilled = sum(r["tokens"] - r["hits"] for r in runs[mode])
         hit_share = sum(r["hits"] for r in runs[mode]) / max(1.0, sum(r["tokens"] for r in runs[mode]))

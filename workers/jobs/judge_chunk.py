@@ -74,7 +74,7 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     evaluation = work.evaluation
     # a single-stage protocol planned everything at once: re-planning would only render every prompt again
     last_stage = 1 if is_single_stage(work.protocol) else MAX_STAGES
-    finalized = False
+    finalized, all_written = False, True
     for stage in range(1, last_stage + 1):
         if stage > 1:
             with session_scope(url) as session:
@@ -83,7 +83,7 @@ def run(evaluation_id: str, chunk_index: int) -> str:
         _record(work, calls, outputs, len(cached))
         following = _missing_calls(work) if stage < last_stage else []
         with session_scope(url) as session:
-            all_written = _store_judgments(session, work, calls, outputs)
+            all_written = _store_judgments(session, work, calls, outputs) and all_written
             if not following:
                 finalized = _close_chunk(session, work, chunk_index, reread=not all_written)
         if not following:
