@@ -18,14 +18,12 @@ earlier attempt with the key is still being processed) is retried too.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
@@ -35,6 +33,7 @@ from service.client.errors import ConnectionFailed, Problem, WaitTimeout, error_
 from service.client.models import (
     Comparison, Evaluation, Judge, Leaderboard, Review, ReviewPage, Suite, Verdict, VerdictPage,
 )
+from service.core.retry_after import retry_after_seconds
 
 DEFAULT_URL = "http://127.0.0.1:8321"
 URL_ENV = "JUDGESERVE_URL"
@@ -315,21 +314,8 @@ class JudgeserveClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
-        value = response.headers.get("Retry-After")
-        if not value:
-            return None
-        value = value.strip()
-        if value.isdigit():
-            seconds = float(value)
-        else:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            seconds = (when - datetime.now(timezone.utc)).total_seconds()
-        return max(0.0, min(seconds, self.max_retry_after))
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
+        return None if seconds is None else min(seconds, self.max_retry_after)
 
 
 def new_idempotency_key() -> str:

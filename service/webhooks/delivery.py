@@ -13,7 +13,6 @@ the endpoint; a redirect (never followed), any other 4xx and a refused destinati
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.core.retry_after import retry_after_seconds
 from service.db.engine import session_scope
 from service.models import WebhookEndpoint
 from service.webhooks import repository as repo
@@ -142,24 +142,6 @@ def _excerpt(answer: httpx.Response, deadline: float) -> str | None:
     except httpx.HTTPError:
         pass  # the status code is what counts; a broken body is not a failed delivery
     return collected[:EXCERPT_BYTES].decode("utf-8", errors="replace") or None
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) in seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - now()).total_seconds())
 
 
 @dataclass

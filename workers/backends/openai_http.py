@@ -10,7 +10,6 @@ only when every request of a batch failed to reach the server does ``generate`` 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import math
@@ -18,13 +17,13 @@ import os
 import random
 import threading
 import time
-from datetime import timezone
 from typing import Any, Sequence
 
 import httpx
 
 from service.config import JudgeConfig
 from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -223,26 +222,6 @@ class OpenAIBackend:
             self._thread.join(timeout=10)
             if not self._thread.is_alive():
                 self._loop.close()
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def _verdict_max_tokens(choices: Sequence[str]) -> int:
