@@ -15,10 +15,10 @@ from service.core.judging import JudgeBackend, JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
+from service.evaluations.repository import ItemRow
 from service.evaluations.results import finalize, protocol_and_options, verdict_row
 from service.judges import cache as judge_cache
 from service.judges.cache import storable
-from service.evaluations.repository import ItemRow
 from service.models import Evaluation
 from service.queue import enqueue_aggregate
 from service.webhooks.delivery import queue_deliveries
