@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service import cursors
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, ServiceUnavailable
 from service.evaluations import repository as repo
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
@@ -221,21 +220,18 @@ def _verdict_out(item, verdict, judgments, include_item: bool) -> VerdictOut:
 
 def encode_cursor(position: int) -> str:
     """Opaque cursor for the item position a page ended at."""
-    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
+    return cursors.encode_cursor({"p": position})
 
 
 def decode_cursor(cursor: str | None) -> int:
     """The position a cursor points after (-1 for the first page)."""
-    if not cursor:
+    fields = cursors.decode_cursor(cursor)
+    if fields is None:
         return -1
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        position = json.loads(base64.urlsafe_b64decode(padded))["p"]
-        if not isinstance(position, int) or position < -1:
-            raise ValueError
-        return position
-    except (ValueError, KeyError, TypeError):
-        raise InvalidSubmission([FieldError("/cursor", "invalid cursor")], title="Invalid cursor") from None
+    position = fields.get("p")
+    if not isinstance(position, int) or position < -1:
+        raise cursors.invalid_cursor()
+    return position
 
 
 def cancel(session: Session, settings: Settings, evaluation_id: str, project_id: str) -> EvaluationOut:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.cursors import decode_cursor, encode_cursor, invalid_cursor
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound
 from service.evaluations import repository as evaluations_repo
 from service.evaluations.results import as_item_verdict, protocol_and_options, recompute
@@ -92,15 +91,14 @@ def _out(review: Review, item: Item, verdict: Verdict, judgments) -> ReviewOut:
 
 
 def _encode(review: Review) -> str:
-    raw = json.dumps({"b": review.bpde or 0.0, "i": review.id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"b": review.bpde or 0.0, "i": review.id})
 
 
 def _decode(cursor: str | None) -> tuple[float, str] | None:
-    if not cursor:
+    fields = decode_cursor(cursor)
+    if fields is None:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return float(data["b"]), str(data["i"])
+        return float(fields["b"]), str(fields["i"])
     except (ValueError, KeyError, TypeError):
-        raise InvalidSubmission([FieldError("/cursor", "invalid cursor")], title="Invalid cursor") from None
+        raise invalid_cursor() from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import uuid
 from datetime import datetime, timezone
@@ -11,6 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.cursors import decode_cursor, encode_cursor, invalid_cursor
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound
 from service.idempotency import service as idempotency
 from service.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -187,18 +186,17 @@ def to_delivery_out(delivery: WebhookDelivery, event: WebhookEvent, endpoint: We
 
 
 def _encode_cursor(created_at: datetime, delivery_id: str) -> str:
-    raw = json.dumps({"t": created_at.isoformat(), "i": delivery_id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"t": created_at.isoformat(), "i": delivery_id})
 
 
 def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
+    fields = decode_cursor(cursor)
+    if fields is None:
         return None
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        created_at = datetime.fromisoformat(raw["t"])
-        if not isinstance(raw["i"], str):
-            raise ValueError
-        return created_at, raw["i"]
+        created_at = datetime.fromisoformat(fields["t"])
     except (ValueError, KeyError, TypeError):
-        raise InvalidSubmission([FieldError("/cursor", "invalid cursor")], title="Invalid cursor") from None
+        raise invalid_cursor() from None
+    if not isinstance(fields.get("i"), str):
+        raise invalid_cursor()
+    return created_at, fields["i"]
