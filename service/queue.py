@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -18,6 +19,8 @@ AGGREGATE_JOB = "workers.jobs.aggregate.run"
 WEBHOOK_DELIVERY_JOB = "workers.jobs.deliver_webhook.run"
 EMBEDDED_RUNTIME_START = "workers.runtime.start_embedded"
 EMBEDDED_RUNTIME_STOP = "workers.runtime.shutdown"
+# embedded mode: seconds before the 1st, 2nd, 3rd… retry of a job that raised (the last one repeats)
+IN_PROCESS_RETRY_DELAYS = (1.0, 5.0, 25.0)
 
 
 class QueueUnavailable(RuntimeError):
@@ -88,32 +91,64 @@ class RQDispatcher:
 class InProcessDispatcher:
     """Embedded mode: run jobs one at a time in a background thread of this process.
 
-    Jobs still queued when the process stops are dropped; their chunks stay pending in the
-    database and are queued again when the embedded gateway starts (see ``requeue_pending``).
+    A job that raises is run again up to ``job_retries`` times, later (like RQ's retries). Jobs
+    still queued when the process stops are dropped; their chunks stay pending in the database
+    and are queued again when the embedded gateway starts (see ``requeue_pending``).
     """
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgeserve-job")
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+        self._closed = False
         self._executor.submit(self._call, EMBEDDED_RUNTIME_START, (settings, self))
 
     def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
         """Run the job after the ones already queued."""
-        self._executor.submit(self._call, job, args)
+        self._executor.submit(self._run, job, args, 0)
+
+    def _run(self, job: str, args: tuple[Any, ...], retries_done: int) -> None:
+        if self._call(job, args) or retries_done >= self.settings.job_retries:
+            return
+        delay = IN_PROCESS_RETRY_DELAYS[min(retries_done, len(IN_PROCESS_RETRY_DELAYS) - 1)]
+        timer = threading.Timer(delay, self._resubmit, (job, args, retries_done + 1))
+        timer.daemon = True
+        with self._lock:
+            if self._closed:  # stopping: a chunk stays pending and is queued again on start
+                return
+            self._timers.add(timer)
+            timer.start()
+
+    def _resubmit(self, job: str, args: tuple[Any, ...], retries_done: int) -> None:
+        with self._lock:
+            self._timers.discard(threading.current_thread())  # type: ignore[arg-type]
+        try:
+            self._executor.submit(self._run, job, args, retries_done)
+        except RuntimeError:  # closed meanwhile: a chunk stays pending and is queued again on start
+            log.info("in-process job %s%r not retried: the service is stopping", job, args)
 
     @staticmethod
-    def _call(job: str, args: tuple[Any, ...]) -> None:
+    def _call(job: str, args: tuple[Any, ...]) -> bool:
+        """Run the job; False when it raised (logged: a failed job must not kill the executor thread)."""
         try:
             resolve(job)(*args)
-        except Exception:  # a failed job must not kill the executor thread
+            return True
+        except Exception:
             log.exception("in-process job %s%r failed", job, args)
+            return False
 
     def ping(self) -> bool:
         """Always available."""
         return True
 
     def close(self) -> None:
-        """Stop taking jobs, finish the running one, release the runtime."""
+        """Stop taking jobs (and retries), finish the running one, release the runtime."""
+        with self._lock:
+            self._closed = True
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._call(EMBEDDED_RUNTIME_STOP, ())
 

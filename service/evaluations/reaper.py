@@ -12,7 +12,8 @@ pending chunks of running evaluations with their RQ jobs:
 
 Queuing again is safe: a chunk's calls are unique per (item, order, sample), so a chunk that runs
 twice stores nothing twice, and its progress counts once. A chunk started ``MAX_CHUNK_ATTEMPTS``
-times is closed as failed by the worker that starts it next, so an evaluation never stays running.
+times is closed as failed by the worker that starts it next, and one whose job raised on
+``MAX_RAISING_ATTEMPTS`` starts by the job itself, so an evaluation never stays running.
 """
 
 from __future__ import annotations

@@ -135,6 +135,13 @@ def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) 
             for item_id, position, key, payload in session.execute(query.order_by(Item.position))]
 
 
+def item_ids_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[int]:
+    """Ids of the items with start <= position < stop."""
+    query = select(Item.id).where(Item.evaluation_id == evaluation_id, Item.position >= start,
+                                  Item.position < stop).order_by(Item.position)
+    return list(session.scalars(query))
+
+
 def judgments_by_item(session: Session, item_ids: Sequence[int]) -> dict[int, list[Judgment]]:
     """Stored judgments of these items, grouped by item id (one query)."""
     grouped: dict[int, list[Judgment]] = defaultdict(list)
@@ -237,7 +244,7 @@ def set_review_flags(session: Session, evaluation_id: str, item_ids: Sequence[in
         session.execute(flag.values(needs_review=True).execution_options(synchronize_session=False))
 
 
-def finish(session: Session, evaluation_id: str, status: str, summary: dict, reliability: dict,
+def finish(session: Session, evaluation_id: str, status: str, summary: dict | None, reliability: dict | None,
            error: str | None = None) -> bool:
     """running → completed/failed with results; False if it was not running."""
     result = session.execute(

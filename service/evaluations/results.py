@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 from pydantic import BaseModel
@@ -12,7 +13,10 @@ from service.core.protocol import CallResult, EvaluationProtocol, ItemVerdict, g
 from service.evaluations import repository as repo
 from service.reviews import repository as reviews_repo
 from service.models import Evaluation, Item, Verdict
+from service.outages import is_transient
 from service.webhooks import outbox as webhook_outbox
+
+log = logging.getLogger(__name__)
 
 
 def protocol_and_options(evaluation: Evaluation):
@@ -35,6 +39,15 @@ def verdict_row(protocol: EvaluationProtocol, options: BaseModel, evaluation_id:
         "score": verdict.score, "unscored": verdict.unscored, "failed": failed,
         "position_inconsistent": verdict.position_inconsistent, "bpde": verdict.bpde,
         "details": details, "needs_review": False,
+    }
+
+
+def failed_verdict_row(evaluation_id: str, item_id: int, reason: str) -> dict[str, Any]:
+    """The verdict of an item that could not be judged at all, saying why."""
+    return {
+        "item_id": item_id, "evaluation_id": evaluation_id, "outcome": None, "score": None, "unscored": True,
+        "failed": True, "position_inconsistent": False, "bpde": None, "details": {"errors": [reason]},
+        "needs_review": False,
     }
 
 
@@ -66,6 +79,35 @@ def finalize(session: Session, evaluation_id: str) -> bool:
     error = _no_item_judged(rows) if nothing_judged else None
     webhook_outbox.record(session, evaluation, status, summary, error)  # same transaction as the status change
     return repo.finish(session, evaluation_id, status, summary, reliability, error)
+
+
+def finalize_or_fail(session: Session, evaluation_id: str) -> bool:
+    """``finalize``; when computing the results raises (not an outage), close the evaluation as failed, saying why.
+
+    The chunk's verdicts and progress, written before in the same transaction, are kept either way:
+    a bug in a metric must not leave the evaluation running, nor throw its verdicts away.
+    """
+    savepoint = session.begin_nested()
+    try:
+        closed = finalize(session, evaluation_id)
+    except Exception as exc:
+        savepoint.rollback()
+        if is_transient(exc):
+            raise
+        log.exception("the results of evaluation %s could not be computed", evaluation_id,
+                      extra={"evaluation_id": evaluation_id})
+        return _fail(session, evaluation_id, f"the results could not be computed: {type(exc).__name__}: {exc}")
+    savepoint.commit()
+    return closed
+
+
+def _fail(session: Session, evaluation_id: str, error: str) -> bool:
+    """running → failed without results; False if it was not running."""
+    evaluation = repo.get_evaluation(session, evaluation_id, for_update=True)
+    if evaluation is None or evaluation.status not in repo.ACTIVE:
+        return False
+    webhook_outbox.record(session, evaluation, "failed", None, error[:2000])
+    return repo.finish(session, evaluation_id, "failed", None, None, error[:2000])
 
 
 def recompute(session: Session, evaluation_id: str) -> None:

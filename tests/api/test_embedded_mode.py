@@ -110,3 +110,30 @@ def test_embedded_mode_review_queue_and_other_protocols(tmp_path, judges_file):
         rated = wait_for(lambda: (e := client.get(rating).json())["status"] == "completed" and e, timeout=30)
         assert rated["summary"]["mean_score"] == 2.0
     dispose_all()
+
+
+def test_embedded_mode_gives_up_a_chunk_that_keeps_raising(tmp_path, judges_file, monkeypatch):
+    """In-process jobs are retried like RQ's, so a chunk that keeps raising is closed within one run."""
+    from service.core.protocol import get_protocol
+
+    protocol = get_protocol("pairwise")
+    real_plan = protocol.plan_calls
+
+    def plan(item, options, done):
+        if item.response_a == "x":
+            raise KeyError("boom")
+        return real_plan(item, options, done)
+
+    monkeypatch.setattr(protocol, "plan_calls", plan)
+    monkeypatch.setattr("service.queue.IN_PROCESS_RETRY_DELAYS", (0.2,))
+    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file, job_retries=3)
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "x" * (i + 1), "response_b": "yy"} for i in range(5)]
+    with api_client(settings) as client:
+        location = client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": "m",
+                                                        "items": items, "options": {"chunk_size": 2}}).headers["location"]
+        done = wait_for(lambda: (e := client.get(location).json())["status"] == "completed" and e, timeout=60)
+        assert (done["progress"]["done"], done["progress"]["failed"]) == (3, 2)
+        failed = [v for v in client.get(f"{location}/verdicts").json()["data"] if v["failed"]]
+        assert [v["item_id"] for v in failed] == ["i0", "i1"]
+        assert all("given up after 3 attempts; last error: KeyError" in v["details"]["errors"][0] for v in failed)
+    dispose_all()

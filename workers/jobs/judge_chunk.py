@@ -16,10 +16,11 @@ from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, Pl
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.repository import ItemRow
-from service.evaluations.results import finalize, protocol_and_options, verdict_row
+from service.evaluations.results import failed_verdict_row, finalize_or_fail, protocol_and_options, verdict_row
 from service.judges import cache as judge_cache
 from service.judges.cache import storable
 from service.models import Evaluation
+from service.outages import is_transient
 from service.queue import enqueue_aggregate
 from service.webhooks.delivery import queue_deliveries
 from workers import runtime
@@ -30,6 +31,8 @@ ENGINE_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 2.0
 # A chunk started this many times without finishing (crashes, killed workers) is given up.
 MAX_CHUNK_ATTEMPTS = 5
+# A chunk whose job raised (not for an outage) on this many starts is given up.
+MAX_RAISING_ATTEMPTS = 3
 
 
 @dataclass
@@ -37,6 +40,16 @@ class _Call:
     item: ItemRow
     planned: PlannedCall
     cache_key: str | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A chunk this job counted an attempt on: its evaluation, earlier attempts and item range."""
+
+    evaluation: Evaluation
+    attempts: int
+    start: int
+    stop: int
 
 
 @dataclass
@@ -59,18 +72,38 @@ class _Work:
 def run(evaluation_id: str, chunk_index: int) -> str:
     """Job entry point (IDs only). Safe to run twice: stored calls are skipped, progress counts once.
 
+    The attempt is counted and committed first, so a job that then raises still counts: a chunk
+    that keeps raising (not for a passing outage) is closed as failed with the error, so an
+    evaluation never stays running because of one chunk.
+    """
+    url = runtime.settings().effective_database_url()
+    with session_scope(url) as session:
+        claim = _claim(session, evaluation_id, chunk_index)
+    if isinstance(claim, str):
+        return claim
+    try:
+        return _judge(url, claim, chunk_index)
+    except BaseTimeoutException:  # the job's explicit timeout: RQ stops and retries the job
+        raise
+    except Exception as exc:
+        if claim.attempts + 1 < MAX_RAISING_ATTEMPTS or is_transient(exc):
+            raise
+        log.exception("chunk %d of evaluation %s raised on attempt %d: giving it up", chunk_index, evaluation_id,
+                      claim.attempts + 1, extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
+        return _give_up(url, claim, chunk_index, exc)
+
+
+def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
+    """Judge the chunk's calls in stages and close it.
+
     Calls are made in stages (a protocol may plan calls that depend on earlier results);
     the stage that leaves nothing more to do stores its judgments, the chunk's verdicts and
     the progress update in one transaction.
     """
-    url = runtime.settings().effective_database_url()
-    with session_scope(url) as session:  # the first stage's cache lookup shares the claim's transaction
-        work = _claim(session, evaluation_id, chunk_index)
-        if not isinstance(work, str):
-            calls = _missing_calls(work)
-            cached = _from_cache(session, work, calls)
-    if isinstance(work, str):
-        return work
+    with session_scope(url) as session:  # the first stage's cache lookup shares the load's transaction
+        work = _load(session, claim, chunk_index)
+        calls = _missing_calls(work)
+        cached = _from_cache(session, work, calls)
     evaluation = work.evaluation
     # a single-stage protocol planned everything at once: re-planning would only render every prompt again
     last_stage = 1 if is_single_stage(work.protocol) else MAX_STAGES
@@ -89,15 +122,36 @@ def run(evaluation_id: str, chunk_index: int) -> str:
         if not following:
             break
         calls = following
-    if finalized:  # the outbox rows are committed: queue their delivery jobs (the sweep covers a lost one)
-        queue_deliveries(runtime.settings(), runtime.dispatcher(), evaluation_id)
-    if finalized and evaluation.suite:
-        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
-                          evaluation.protocol, evaluation.judge)
+    _after_close(evaluation, finalized)
     log.info("judged %d calls (%d from the cache) for %d items", work.n_calls, work.n_cached,
-             len(work.items), extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index,
+             len(work.items), extra={"evaluation_id": evaluation.id, "chunk_index": chunk_index,
                                      "judge": evaluation.judge})
     return f"judged {work.n_calls} calls for {len(work.items)} items ({work.n_cached} cached)"
+
+
+def _after_close(evaluation: Evaluation, finalized: bool) -> None:
+    """Once the evaluation is closed: queue its webhook deliveries and its leaderboard refresh."""
+    if not finalized:
+        return
+    # the outbox rows are committed: queue their delivery jobs (the sweep covers a lost one)
+    queue_deliveries(runtime.settings(), runtime.dispatcher(), evaluation.id)
+    if evaluation.suite:
+        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
+                          evaluation.protocol, evaluation.judge)
+
+
+def _give_up(url: str, claim: _Claim, chunk_index: int, exc: Exception) -> str:
+    """Close a chunk that keeps raising: each of its items gets a failed verdict that says why."""
+    reason = f"chunk given up after {claim.attempts + 1} attempts; last error: {type(exc).__name__}: {exc}"
+    with session_scope(url) as session:
+        chunk = repo.get_chunk(session, claim.evaluation.id, chunk_index)
+        item_ids = repo.item_ids_in_range(session, claim.evaluation.id, chunk.start, chunk.stop)
+        repo.put_verdicts(session, [failed_verdict_row(claim.evaluation.id, item_id, reason[:2000])
+                                    for item_id in item_ids])
+        remaining = repo.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
+        finalized = remaining == 0 and finalize_or_fail(session, claim.evaluation.id)
+    _after_close(claim.evaluation, finalized)
+    return f"gave up {len(item_ids)} items: {reason}"
 
 
 def _judge_backend(evaluation: Evaluation) -> JudgeBackend:
@@ -121,8 +175,8 @@ class _Unavailable:
         return [JudgeOutput(text="", error=self.reason) for _ in requests]
 
 
-def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | str:
-    """Load the chunk, count the attempt, and load what its items' calls already gave."""
+def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
+    """Check the chunk is still to do and count the attempt (committed before any work)."""
     evaluation = repo.get_evaluation(session, evaluation_id)
     chunk = repo.get_chunk(session, evaluation_id, chunk_index)
     if evaluation is None or chunk is None:
@@ -133,12 +187,18 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Work | st
             enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
                               evaluation.protocol, evaluation.judge)
         return f"skipped ({evaluation.status}, chunk {chunk.status})"
-    attempts = chunk.attempts
+    claim = _Claim(evaluation, chunk.attempts, chunk.start, chunk.stop)  # before mark_started updates chunk
     repo.mark_started(session, evaluation_id, chunk_index)
-    items = repo.items_in_range(session, evaluation_id, chunk.start, chunk.stop)
+    return claim
+
+
+def _load(session: Session, claim: _Claim, chunk_index: int) -> _Work:
+    """The chunk's items, validated once, and what their calls already gave."""
+    evaluation = claim.evaluation
+    items = repo.items_in_range(session, evaluation.id, claim.start, claim.stop)
     protocol, options = protocol_and_options(evaluation)
     parsed = {item.id: protocol.item_model.model_validate(item.payload) for item in items}
-    work = _Work(evaluation, items, attempts, protocol, options, parsed)
+    work = _Work(evaluation, items, claim.attempts, protocol, options, parsed)
     for item_id, results in repo.call_results_by_item(session, [item.id for item in items]).items():
         work.results[item_id] = {(r.order, r.sample): r for r in results}
     return work
@@ -278,5 +338,5 @@ def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) 
     repo.put_verdicts(session, verdicts)
     failed = sum(1 for v in verdicts if v["failed"])
     if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed) == 0:
-        return finalize(session, evaluation.id)
+        return finalize_or_fail(session, evaluation.id)
     return False

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from service.core.judging import JudgeOutput
+from service.core.protocol import get_protocol
 from service.db.engine import session_scope
 from service.evaluations import service
 from service.evaluations.schemas import EvaluationCreate
@@ -217,3 +218,71 @@ def test_verdicts_come_from_what_is_stored_when_another_run_stored_successes_fir
                                 .where(Verdict.evaluation_id == evaluation_id, Verdict.unscored.is_(False)))
     assert (errors, failed, scored) == (0, 0, 3)
     assert counts(settings, evaluation_id)[:4] == (6, 3, 3, 1)
+
+
+def _raise_on_short_responses(monkeypatch, error: Exception):
+    """Make the pairwise protocol raise while planning chunk 0's items (response_a of 1-3 characters)."""
+    protocol = get_protocol("pairwise")
+    real_plan = protocol.plan_calls
+
+    def plan(item, options, done):
+        if len(item.response_a) <= 3:
+            raise error
+        return real_plan(item, options, done)
+
+    monkeypatch.setattr(protocol, "plan_calls", plan)
+
+
+def test_a_chunk_that_keeps_raising_is_given_up_with_the_error(submitted, monkeypatch):
+    """An exception that is not an outage: each run counts, and the last allowed one closes the chunk."""
+    settings, evaluation_id, _ = submitted
+    _raise_on_short_responses(monkeypatch, ValueError("no plan for this item"))
+    for attempt in range(1, judge_chunk.MAX_RAISING_ATTEMPTS):
+        with pytest.raises(ValueError):
+            judge_chunk.run(evaluation_id, 0)
+        with session_scope(settings.database_url) as session:
+            chunk = session.get(Chunk, (evaluation_id, 0))
+            assert (chunk.attempts, chunk.status) == (attempt, "pending")  # counted though the job raised
+    assert judge_chunk.run(evaluation_id, 0).startswith("gave up 3 items")
+    assert judge_chunk.run(evaluation_id, 1).startswith("judged 6 calls")
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        verdicts = session.scalars(select(Verdict).where(Verdict.evaluation_id == evaluation_id)).all()
+    assert (evaluation.status, evaluation.done, evaluation.failed, evaluation.chunks_done) == ("completed", 3, 3, 2)
+    assert evaluation.summary["n_failed"] == 3 and evaluation.summary["n_scored"] == 3
+    given_up = [v for v in verdicts if v.failed]
+    assert len(given_up) == 3 and all(v.outcome is None and v.unscored for v in given_up)
+    assert all(v.details["errors"] == ["chunk given up after 3 attempts; last error: ValueError: no plan for this item"]
+               for v in given_up)
+
+
+def test_an_outage_is_never_taken_for_a_bad_chunk(submitted, monkeypatch):
+    """A lost database connection on the last allowed attempt leaves the chunk for a later retry."""
+    from sqlalchemy.exc import OperationalError
+
+    settings, evaluation_id, _ = submitted
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
+                        .values(attempts=judge_chunk.MAX_RAISING_ATTEMPTS))
+    _raise_on_short_responses(monkeypatch, OperationalError("SELECT 1", {}, Exception("server closed the connection")))
+    with pytest.raises(OperationalError):
+        judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        assert session.get(Chunk, (evaluation_id, 0)).status == "pending"
+        assert session.scalar(select(func.count()).select_from(Verdict)) == 0
+
+
+def test_results_that_cannot_be_computed_fail_the_evaluation_and_keep_its_verdicts(submitted, monkeypatch):
+    settings, evaluation_id, _ = submitted
+
+    def broken_summary(items, verdicts, options):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(get_protocol("pairwise"), "summarize", broken_summary)
+    judge_chunk.run(evaluation_id, 0)
+    assert judge_chunk.run(evaluation_id, 1).startswith("judged 6 calls")  # closed, not left to retry
+    assert counts(settings, evaluation_id) == (12, 6, 6, 2, "failed")
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+    assert evaluation.error == "the results could not be computed: ZeroDivisionError: division by zero"
+    assert evaluation.summary is None and evaluation.completed_at is not None
