@@ -26,17 +26,25 @@ def get(session: Session, project_id: str, key: str) -> IdempotencyRecord | None
     return session.scalars(query.execution_options(populate_existing=True)).first()
 
 
-def complete(session: Session, project_id: str, key: str, status: int, body: dict, headers: dict) -> None:
-    """Mark a record done with the response to replay."""
-    session.execute(update(IdempotencyRecord)
-                    .where(IdempotencyRecord.project_id == project_id, IdempotencyRecord.key == key)
-                    .values(status="done", response_status=status, response_body=body, response_headers=headers))
+def complete(session: Session, project_id: str, key: str, owner: str, status: int, body: dict,
+             headers: dict) -> bool:
+    """Mark the record ``owner`` holds done with the response to replay; False if it holds none."""
+    result = session.execute(update(IdempotencyRecord)
+                             .where(IdempotencyRecord.project_id == project_id, IdempotencyRecord.key == key,
+                                    IdempotencyRecord.owner == owner, IdempotencyRecord.status == "in_progress")
+                             .values(status="done", response_status=status, response_body=body,
+                                     response_headers=headers))
+    return result.rowcount == 1
 
 
-def forget(session: Session, project_id: str, key: str) -> None:
-    """Drop a record (its request failed, or it expired)."""
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.project_id == project_id,
-                                                    IdempotencyRecord.key == key))
+def forget(session: Session, project_id: str, key: str, owner: str | None, status: str | None = None) -> bool:
+    """Drop the record if ``owner`` still holds it (in ``status``, when given), so nobody frees a key taken over since."""
+    query = delete(IdempotencyRecord).where(
+        IdempotencyRecord.project_id == project_id, IdempotencyRecord.key == key,
+        IdempotencyRecord.owner.is_(None) if owner is None else IdempotencyRecord.owner == owner)
+    if status is not None:
+        query = query.where(IdempotencyRecord.status == status)
+    return session.execute(query).rowcount == 1
 
 
 def purge_expired(session: Session, now: datetime) -> int:

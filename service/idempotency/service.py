@@ -2,12 +2,16 @@
 
 The record is claimed (committed) before the work starts, and marked done in the SAME transaction
 that creates the resource, so a crash can never leave a created resource without its record.
-A claim whose request died before finishing is taken over after ``STALE_AFTER``.
+A claim whose request died before finishing is taken over after ``STALE_AFTER``. Each claim holds
+its own owner token: a request whose claim was taken over (it ran longer than ``STALE_AFTER``) can
+neither finish nor free the key any more, and its transaction fails with a 409 instead of creating
+a second resource.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,6 +42,7 @@ class Claim:
 
     project_id: str
     key: str
+    owner: str
 
 
 def request_hash(method_path: str, body: bytes) -> str:
@@ -53,16 +58,18 @@ def begin(session: Session, project_id: str, key: str | None, method_path: str, 
         raise InvalidSubmission([_header_error(f"must be 1..{KEY_MAX} characters")], title="Invalid Idempotency-Key")
     digest = request_hash(method_path, body)
     moment = now()
+    owner = str(uuid.uuid4())
     row = {"project_id": project_id, "key": key, "method_path": method_path, "request_hash": digest,
-           "status": "in_progress", "created_at": moment, "expires_at": moment + TTL}
+           "status": "in_progress", "owner": owner, "created_at": moment, "expires_at": moment + TTL}
     if repo.claim(session, row):
         session.commit()
-        return Claim(project_id, key)
+        return Claim(project_id, key, owner)
     found = repo.get(session, project_id, key)
     if found is None or _aware(found.expires_at) < moment or (
             found.status == "in_progress" and _aware(found.created_at) < moment - STALE_AFTER):
-        repo.forget(session, project_id, key)  # expired, or its request died: start over
-        session.commit()
+        if found is not None:  # expired, or its request died: start over (unless another retry just did)
+            repo.forget(session, project_id, key, found.owner, found.status)
+            session.commit()
         return begin(session, project_id, key, method_path, body)
     if found.request_hash != digest or found.method_path != method_path:
         raise InvalidSubmission([_header_error("this key was used with a different request; use a new key for a "
@@ -73,16 +80,23 @@ def begin(session: Session, project_id: str, key: str | None, method_path: str, 
 
 
 def complete(session: Session, claim: Claim | None, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-    """Record the response of a claimed request (call inside the transaction that creates the resource)."""
-    if claim is not None:
-        repo.complete(session, claim.project_id, claim.key, status, body, headers)
+    """Record the response of a claimed request (call inside the transaction that creates the resource).
+
+    Raises Conflict when a retry has taken the key over meanwhile: the caller's transaction must not
+    commit, or the key's one request would have created two resources.
+    """
+    if claim is not None and not repo.complete(session, claim.project_id, claim.key, claim.owner, status, body,
+                                               headers):
+        raise Conflict("this request's Idempotency-Key was taken over by a retry after the request had been in "
+                       f"progress for over {int(STALE_AFTER.total_seconds() // 60)} minutes; nothing was created "
+                       "by this request: the retry's response is the one that counts")
 
 
 def release(session: Session, claim: Claim | None) -> None:
     """Give the key back after the request failed (nothing was created), so a retry can run."""
     if claim is not None:
         session.rollback()
-        repo.forget(session, claim.project_id, claim.key)
+        repo.forget(session, claim.project_id, claim.key, claim.owner)
         session.commit()
 
 

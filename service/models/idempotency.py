@@ -21,6 +21,8 @@ class IdempotencyRecord(Base):
     method_path: Mapped[str] = mapped_column(String(512))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # in_progress | done
+    # a token of the request holding the key: only it may finish or free it (after a stale takeover, the new one)
+    owner: Mapped[str | None] = mapped_column(String(36))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict | None] = mapped_column(JsonDoc)
     response_headers: Mapped[dict | None] = mapped_column(JsonDoc)

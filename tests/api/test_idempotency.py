@@ -91,3 +91,43 @@ def test_suite_uploads_are_idempotent_too(client, prod_settings):
     again = client.post("/v1/suites", json=suite, headers={"Idempotency-Key": "upload-1"})
     assert first.status_code == again.status_code == 201
     assert again.json()["version"] == first.json()["version"] == 1 and count(prod_settings, Suite) == 1
+
+
+def test_a_request_whose_key_was_taken_over_creates_nothing(prod_settings, monkeypatch):
+    """The first request stalls past STALE_AFTER; a retry takes the key over and creates the evaluation.
+    When the first one resumes it must not create a second evaluation, nor free the retry's key."""
+    from sqlalchemy import update
+
+    from service.evaluations import service
+    from service.idempotency.service import STALE_AFTER
+    from service.models import IdempotencyRecord
+
+    entered, release = threading.Event(), threading.Event()
+    original = service.submit
+
+    def first_stalls(*args, **kwargs):
+        if not entered.is_set():
+            entered.set()
+            release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "submit", first_stalls)
+    results = {}
+    with api_client(prod_settings) as client:
+        stalled = threading.Thread(target=lambda: results.setdefault(
+            "first", client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "stale"})))
+        stalled.start()
+        assert entered.wait(10)
+        with session_scope(prod_settings.database_url) as session:  # the first request now looks dead
+            session.execute(update(IdempotencyRecord).values(
+                created_at=IdempotencyRecord.created_at - STALE_AFTER - STALE_AFTER))
+        retry = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "stale"})
+        release.set()
+        stalled.join(10)
+        replay = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "stale"})
+    assert retry.status_code == 202 and "idempotent-replayed" not in retry.headers
+    first = results["first"]
+    assert first.status_code == 409 and "taken over by a retry" in first.json()["detail"], first.text
+    assert count(prod_settings, Evaluation) == 1
+    assert replay.status_code == 202 and replay.json()["id"] == retry.json()["id"]
+    assert replay.headers["idempotent-replayed"] == "true"
