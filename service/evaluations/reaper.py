@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.db.clock import database_now
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.idempotency import repository as idempotency_repo
@@ -42,7 +43,7 @@ def lost_chunks(session: Session, settings: Settings, connection) -> list[tuple[
     """(evaluation id, judge, chunk index, why) of every pending chunk whose job is gone or whose worker died."""
     from service.evaluations.service import chunk_job_id
 
-    now = datetime.now(timezone.utc)
+    now = database_now(session)  # the clock the heartbeats were written on
     # a new evaluation's chunks may still be being queued by the gateway that accepted it: leave it a while
     pending = repo.pending_chunks_of_active(session, created_before=now - timedelta(seconds=settings.heartbeat_ttl_seconds))
     if not pending:

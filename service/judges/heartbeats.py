@@ -8,13 +8,14 @@ from typing import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from service.db.clock import database_now
 from service.db.conflict import upsert
 from service.models import WorkerHeartbeat
 
 
 def beat(session: Session, worker_id: str, judges: Sequence[str], hostname: str, pid: int) -> None:
-    """Record that ``worker_id`` is alive and serving ``judges``."""
-    now = datetime.now(timezone.utc)
+    """Record that ``worker_id`` is alive and serving ``judges`` (on the database's clock, as all heartbeat times)."""
+    now = database_now(session)
     rows = [
         {"worker_id": worker_id, "judge": judge, "hostname": hostname, "pid": pid,
          "started_at": now, "last_seen": now}
@@ -30,7 +31,7 @@ def retire(session: Session, worker_id: str) -> None:
 
 def live_workers(session: Session, ttl_seconds: float) -> dict[str, int]:
     """Number of workers seen within ``ttl_seconds``, per judge."""
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=ttl_seconds)
+    cutoff = database_now(session) - timedelta(seconds=ttl_seconds)
     query = (
         select(WorkerHeartbeat.judge, func.count())
         .where(WorkerHeartbeat.last_seen >= cutoff)

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from service.config import Settings
+from service.db.clock import database_now
 from service.db.engine import session_scope
 from service.metrics import repository as repo
 from service.metrics.totals import OUTCOMES, JudgeTotals, JudgmentTotals
@@ -80,9 +81,9 @@ class ServiceCollector(Collector):
     # ------------------------------------------------------------------ database
 
     def _database_families(self, judges: list[str]) -> list[Metric]:
-        now = datetime.now(timezone.utc)
         with session_scope(self.settings.effective_database_url()) as session:
             repo.statement_timeout(session, STATEMENT_TIMEOUT_MS)
+            now = database_now(session)  # heartbeats are written on the database's clock
             self.totals.refresh(session)
             statuses = repo.evaluations_by_status(session)
             progress = repo.active_item_progress(session)

@@ -1,0 +1,19 @@
+"""One clock for times that different hosts write and compare: the database server's."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's time (UTC, aware); this process's own on SQLite, where every writer is local.
+
+    Heartbeats are written by workers on other hosts and judged by the gateway: reading both off the
+    server's clock keeps a worker whose clock runs ahead from passing for alive after it died.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return datetime.now(timezone.utc)
+    return session.scalar(select(func.clock_timestamp())).astimezone(timezone.utc)
