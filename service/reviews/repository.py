@@ -23,11 +23,10 @@ def open_reviews(session: Session, evaluation_id: str, flagged: Sequence[tuple[i
         insert_ignoring_conflicts(session, Review, rows, ("item_id",))
 
 
-def get_review(session: Session, review_id: str, for_update: bool = False) -> Review | None:
-    """One review, optionally row-locked."""
-    query = select(Review).where(Review.id == review_id)
-    if for_update:
-        query = query.with_for_update()
+def lock_review(session: Session, project_id: str, review_id: str) -> Review | None:
+    """A project's review, row-locked (a review of another project is neither returned nor locked)."""
+    query = (select(Review).join(Evaluation, Evaluation.id == Review.evaluation_id)
+             .where(Review.id == review_id, Evaluation.project_id == project_id).with_for_update(of=Review))
     return session.scalars(query).first()
 
 

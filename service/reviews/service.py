@@ -47,9 +47,9 @@ def get_review(session: Session, project_id: str, review_id: str) -> ReviewOut:
 def record_label(session: Session, dispatcher: Dispatcher, settings: Settings, project_id: str, review_id: str,
                  body: ReviewLabel) -> ReviewOut:
     """Replace the judge's verdict with the human label, close the review and recompute metrics."""
-    review = repo.get_review(session, review_id, for_update=True)
+    review = repo.lock_review(session, project_id, review_id)
     evaluation = review and evaluations_repo.get_evaluation(session, review.evaluation_id, for_update=True)
-    if evaluation is None or evaluation.project_id != project_id:
+    if evaluation is None:
         raise NotFound(f"review {review_id} not found")
     if evaluation.status != "completed":
         raise Conflict(f"evaluation {review.evaluation_id} is not completed; its reviews cannot change")

@@ -111,3 +111,25 @@ def test_bad_labels_are_rejected_naming_the_field_and_change_nothing(client, jud
 def test_unknown_review_is_404(client):
     assert client.post("/v1/reviews/nope", json={"label": "a", "reviewer": "x"}).status_code == 404
     assert client.get("/v1/reviews/nope").status_code == 404
+
+
+def test_another_projects_review_is_404_and_never_locked(client, judged, prod_settings):
+    """A key of another project can neither label a review nor hold its row lock while it is told 404."""
+    from sqlalchemy import text
+
+    from service.db.engine import session_scope
+    from service.reviews import repository
+    from tests.support import project_id
+
+    evaluation_id, _ = judged
+    review = client.get("/v1/reviews", params={"evaluation_id": evaluation_id}).json()["data"][0]
+    with api_client(prod_settings, "intruder") as intruder:
+        response = intruder.post(f"/v1/reviews/{review['id']}", json={"label": "b", "reviewer": "x"})
+    assert response.status_code == 404
+    with session_scope(prod_settings.database_url) as intruding:
+        assert repository.lock_review(intruding, project_id(prod_settings, "intruder"), review["id"]) is None
+        with session_scope(prod_settings.database_url) as owner:  # NOWAIT: fails at once if the row is locked
+            locked = owner.execute(text("SELECT id FROM reviews WHERE id = :id FOR UPDATE NOWAIT"),
+                                   {"id": review["id"]}).scalar_one()
+    assert locked == review["id"]
+    assert client.get(f"/v1/reviews/{review['id']}").json()["status"] == "open"
