@@ -187,7 +187,8 @@ def report(n: int, body_mb: float, sub: dict, work: dict, stored_all: list[dict]
 # ---------------------------------------------------------------- profiling (in this process)
 
 WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the calls inside them
-    ("jobs/judge_chunk.py", "run"), ("jobs/judge_chunk.py", "_claim"), ("evaluations/repository.py", "items_in_range"),
+    ("jobs/judge_chunk.py", "run"), ("jobs/judge_chunk.py", "_claim"), ("jobs/judge_chunk.py", "_load"),
+    ("evaluations/repository.py", "items_in_range"),
     ("jobs/judge_chunk.py", "_missing_calls"), ("jobs/judge_chunk.py", "_from_cache"), ("core/judging.py", "cache_key"),
     ("judges/cache.py", "lookup"), ("jobs/judge_chunk.py", "_outputs"), ("backends/scripted.py", "generate"),
     ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_store_judgments"), ("core/judging.py", "prompt_hash"),
