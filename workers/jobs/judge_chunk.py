@@ -144,11 +144,12 @@ def _give_up(url: str, claim: _Claim, chunk_index: int, exc: Exception) -> str:
     """Close a chunk that keeps raising: each of its items gets a failed verdict that says why."""
     reason = f"chunk given up after {claim.attempts + 1} attempts; last error: {type(exc).__name__}: {exc}"
     with session_scope(url) as session:
-        chunk = repo.get_chunk(session, claim.evaluation.id, chunk_index)
-        item_ids = repo.item_ids_in_range(session, claim.evaluation.id, chunk.start, chunk.stop)
+        item_ids = repo.item_ids_in_range(session, claim.evaluation.id, claim.start, claim.stop)
+        remaining = repo.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
+        if remaining is None:  # another run of the chunk closed it meanwhile: its verdicts stand
+            return "skipped (the chunk was closed by another run)"
         repo.put_verdicts(session, [failed_verdict_row(claim.evaluation.id, item_id, reason[:2000])
                                     for item_id in item_ids])
-        remaining = repo.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
         finalized = remaining == 0 and finalize_or_fail(session, claim.evaluation.id)
     _after_close(claim.evaluation, finalized)
     return f"gave up {len(item_ids)} items: {reason}"

@@ -286,3 +286,25 @@ def test_results_that_cannot_be_computed_fail_the_evaluation_and_keep_its_verdic
         evaluation = session.get(Evaluation, evaluation_id)
     assert evaluation.error == "the results could not be computed: ZeroDivisionError: division by zero"
     assert evaluation.summary is None and evaluation.completed_at is not None
+
+
+def test_giving_up_never_overwrites_what_another_run_closed(submitted, monkeypatch):
+    """The last allowed run raises after a second run of the same chunk judged and closed it."""
+    settings, evaluation_id, _ = submitted
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
+                        .values(attempts=judge_chunk.MAX_RAISING_ATTEMPTS - 1))
+    protocol = get_protocol("pairwise")
+    real_plan = protocol.plan_calls
+
+    def another_run_closes_the_chunk_then_this_one_raises(item, options, done):
+        monkeypatch.setattr(protocol, "plan_calls", real_plan)
+        assert judge_chunk.run(evaluation_id, 0).startswith("judged 6 calls")
+        raise ValueError("late failure")
+
+    monkeypatch.setattr(protocol, "plan_calls", another_run_closes_the_chunk_then_this_one_raises)
+    assert judge_chunk.run(evaluation_id, 0) == "skipped (the chunk was closed by another run)"
+    with session_scope(settings.database_url) as session:
+        verdicts = session.scalars(select(Verdict).where(Verdict.evaluation_id == evaluation_id)).all()
+    assert len(verdicts) == 3 and not any(v.failed for v in verdicts)
+    assert counts(settings, evaluation_id)[:4] == (6, 3, 3, 1)
