@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 
@@ -17,3 +17,10 @@ def database_now(session: Session) -> datetime:
     if session.get_bind().dialect.name != "postgresql":
         return datetime.now(timezone.utc)
     return session.scalar(select(func.clock_timestamp())).astimezone(timezone.utc)
+
+
+def database_clock(session: Session) -> ColumnElement[datetime] | datetime:
+    """The same clock as ``database_now``, as an SQL expression on Postgres (no extra statement in a query)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return datetime.now(timezone.utc)
+    return func.clock_timestamp()

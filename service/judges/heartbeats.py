@@ -8,7 +8,7 @@ from typing import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from service.db.clock import database_now
+from service.db.clock import database_clock, database_now
 from service.db.conflict import upsert
 from service.models import WorkerHeartbeat
 
@@ -31,7 +31,7 @@ def retire(session: Session, worker_id: str) -> None:
 
 def live_workers(session: Session, ttl_seconds: float) -> dict[str, int]:
     """Number of workers seen within ``ttl_seconds``, per judge."""
-    cutoff = database_now(session) - timedelta(seconds=ttl_seconds)
+    cutoff = database_clock(session) - timedelta(seconds=ttl_seconds)
     query = (
         select(WorkerHeartbeat.judge, func.count())
         .where(WorkerHeartbeat.last_seen >= cutoff)

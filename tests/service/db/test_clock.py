@@ -42,3 +42,16 @@ def test_sqlite_uses_this_processs_clock(tmp_path):
     with session_scope(f"sqlite:///{tmp_path}/c.db") as session:
         moment = database_now(session)
     assert abs(moment - datetime.now(timezone.utc)) < timedelta(seconds=5)
+
+
+def test_database_clock_compares_in_sql_on_postgres_and_in_python_on_sqlite(clean_pg, tmp_path):
+    from sqlalchemy import literal
+
+    from service.db.clock import database_clock
+
+    with session_scope(clean_pg) as session:
+        an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+        assert session.scalar(select(literal(an_hour_ago) < database_clock(session) - timedelta(minutes=1)))
+        assert not session.scalar(select(literal(an_hour_ago) < database_clock(session) - timedelta(hours=2)))
+    with session_scope(f"sqlite:///{tmp_path}/c.db") as session:
+        assert isinstance(database_clock(session), datetime)
