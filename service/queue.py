@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from service.config import Settings
+from service.outages import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ WEBHOOK_DELIVERY_JOB = "workers.jobs.deliver_webhook.run"
 EMBEDDED_RUNTIME_START = "workers.runtime.start_embedded"
 EMBEDDED_RUNTIME_STOP = "workers.runtime.shutdown"
 # embedded mode: seconds before the 1st, 2nd, 3rd… retry of a job that raised (the last one repeats)
-IN_PROCESS_RETRY_DELAYS = (1.0, 5.0, 25.0)
+IN_PROCESS_RETRY_DELAYS = (1.0, 5.0, 25.0, 60.0)
 
 
 class QueueUnavailable(RuntimeError):
@@ -91,7 +92,8 @@ class RQDispatcher:
 class InProcessDispatcher:
     """Embedded mode: run jobs one at a time in a background thread of this process.
 
-    A job that raises is run again up to ``job_retries`` times, later (like RQ's retries). Jobs
+    A job that raises is run again up to ``job_retries`` times, later (like RQ's retries; one that
+    raised for an outage, until the process stops, as the reaper would queue it again). Jobs
     still queued when the process stops are dropped; their chunks stay pending in the database
     and are queued again when the embedded gateway starts (see ``requeue_pending``).
     """
@@ -109,7 +111,9 @@ class InProcessDispatcher:
         self._executor.submit(self._run, job, args, 0)
 
     def _run(self, job: str, args: tuple[Any, ...], retries_done: int) -> None:
-        if self._call(job, args) or retries_done >= self.settings.job_retries:
+        error = self._call(job, args)
+        # an outage (e.g. a judge server restarting) is waited out; a chunk job bounds its own runs
+        if error is None or (retries_done >= self.settings.job_retries and not is_transient(error)):
             return
         delay = IN_PROCESS_RETRY_DELAYS[min(retries_done, len(IN_PROCESS_RETRY_DELAYS) - 1)]
         timer = threading.Timer(delay, self._resubmit, (job, args, retries_done + 1))
@@ -129,14 +133,14 @@ class InProcessDispatcher:
             log.info("in-process job %s%r not retried: the service is stopping", job, args)
 
     @staticmethod
-    def _call(job: str, args: tuple[Any, ...]) -> bool:
-        """Run the job; False when it raised (logged: a failed job must not kill the executor thread)."""
+    def _call(job: str, args: tuple[Any, ...]) -> Exception | None:
+        """Run the job; what it raised, if anything (logged: a failed job must not kill the executor thread)."""
         try:
             resolve(job)(*args)
-            return True
-        except Exception:
+            return None
+        except Exception as exc:
             log.exception("in-process job %s%r failed", job, args)
-            return False
+            return exc
 
     def ping(self) -> bool:
         """Always available."""

@@ -3,8 +3,9 @@
 Requests of one ``generate`` call go out concurrently (at most ``max_concurrency`` in
 flight per backend) on a private event loop thread, so ``generate`` works from any
 thread. A request that fails for good becomes a ``JudgeOutput`` with ``error`` set;
-only when every request of a batch failed to reach the server does ``generate`` raise
-``BackendUnavailableError`` (so the caller can retry the whole chunk later).
+one that could not reach a serving server (connection errors; 429, 502, 503, 504 after the
+retries) is marked ``extra["unreachable"]``, so the caller can keep the rest and retry it later;
+when every request of a batch failed that way ``generate`` raises ``BackendUnavailableError``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ _RESERVED = {"model", "messages", "temperature", "seed", "max_tokens", "logprobs
 
 class BackendUnavailableError(ConnectionError):
     """Every request of a batch failed to reach the server: retry the chunk later."""
+
+
+UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
 
 
 class _CallFailed(Exception):
@@ -125,7 +129,7 @@ class OpenAIBackend:
             _add_usage(usage, data)
             text, top = _message_text(data), _verdict_top_logprobs(data)
         except _CallFailed as exc:
-            return self._failed(str(exc), rationale, usage, start), exc.connection
+            return self._failed(str(exc), rationale, usage, start, exc.connection), exc.connection
         except Exception as exc:  # never let one request sink the batch
             log.exception("judge %s: unexpected error", self.judge.name)
             return self._failed(f"unexpected {type(exc).__name__}: {exc}", rationale, usage, start), False
@@ -136,9 +140,11 @@ class OpenAIBackend:
             extra={"structured_outputs": structured},
         ), False
 
-    def _failed(self, error: str, rationale: str | None, usage: list[int], start: float) -> JudgeOutput:
+    def _failed(self, error: str, rationale: str | None, usage: list[int], start: float,
+                unreachable: bool = False) -> JudgeOutput:
         return JudgeOutput(text="", rationale=rationale, error=error, prompt_tokens=usage[0],
-                           completion_tokens=usage[1], latency_ms=(time.perf_counter() - start) * 1000.0)
+                           completion_tokens=usage[1], latency_ms=(time.perf_counter() - start) * 1000.0,
+                           extra={"unreachable": True} if unreachable else {})
 
     async def _verdict(self, request: JudgeRequest, messages: list[dict]) -> tuple[dict, bool]:
         """The constrained verdict call; drops structured_outputs if the server rejects it."""
@@ -237,8 +243,10 @@ def _excerpt(text: str) -> str:
 def _http_failure(response: httpx.Response, attempts: int) -> _CallFailed:
     body = response.text
     where = f" after {attempts} attempt(s)" if attempts > 1 else ""
+    # overloaded or not serving (yet): the server, not the request, is the problem
+    unavailable = response.status_code in UNAVAILABLE_STATUSES
     return _CallFailed(f"HTTP {response.status_code}{where}: {_excerpt(body)}",
-                       status=response.status_code, body=body)
+                       status=response.status_code, body=body, connection=unavailable)
 
 
 def _first_choice(data: Any) -> dict:

@@ -114,6 +114,7 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
                 cached = _from_cache(session, work, calls)
         outputs = _outputs(work, calls, cached, chunk_index) if calls else []
         _record(work, calls, outputs, len(cached))
+        _defer_if_unreachable(url, work, calls, outputs, claim.attempts)
         following = _missing_calls(work) if stage < last_stage else []
         with session_scope(url) as session:
             all_written = _store_judgments(session, work, calls, outputs) and all_written
@@ -127,6 +128,27 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
              len(work.items), extra={"evaluation_id": evaluation.id, "chunk_index": chunk_index,
                                      "judge": evaluation.judge})
     return f"judged {work.n_calls} calls for {len(work.items)} items ({work.n_cached} cached)"
+
+
+class JudgeUnreachable(ConnectionError):
+    """The judge could not be reached for some calls: the chunk is retried later (an outage, not bad work)."""
+
+
+def _defer_if_unreachable(url: str, work: _Work, calls: list[_Call], outputs: list[JudgeOutput], attempts: int) -> None:
+    """Keep what was judged and raise, when some calls found no serving judge and a later run may still reach it.
+
+    A judge server restarting or overloaded must not turn the items of the chunks it missed into
+    failures: the chunk stays pending and RQ (then the reaper) runs it again; only the calls that
+    failed are made again. The chunk's last allowed run records the failures instead.
+    """
+    missed = sum(1 for output in outputs if output.extra.get("unreachable"))
+    if not missed or attempts + 1 >= MAX_CHUNK_ATTEMPTS:
+        return
+    with session_scope(url) as session:
+        _store_judgments(session, work, calls, outputs)
+    first = next(output.error for output in outputs if output.extra.get("unreachable"))
+    raise JudgeUnreachable(f"{missed} of {len(outputs)} judge calls found no serving judge (run {attempts + 1} of "
+                           f"at most {MAX_CHUNK_ATTEMPTS}); the chunk is retried later: {first}")
 
 
 def _after_close(evaluation: Evaluation, finalized: bool) -> None:
@@ -287,7 +309,8 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
                         extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
             if attempt == ENGINE_ATTEMPTS:
                 message = f"engine error after {ENGINE_ATTEMPTS} attempts: {type(exc).__name__}: {exc}"
-                return [JudgeOutput(text="", error=message[:2000]) for _ in requests]
+                extra = {"unreachable": True} if is_transient(exc) else {}
+                return [JudgeOutput(text="", error=message[:2000], extra=dict(extra)) for _ in requests]
             time.sleep(RETRY_DELAY_SECONDS * attempt)
     raise AssertionError("unreachable")
 

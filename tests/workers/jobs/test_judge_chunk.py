@@ -308,3 +308,67 @@ def test_giving_up_never_overwrites_what_another_run_closed(submitted, monkeypat
         verdicts = session.scalars(select(Verdict).where(Verdict.evaluation_id == evaluation_id)).all()
     assert len(verdicts) == 3 and not any(v.failed for v in verdicts)
     assert counts(settings, evaluation_id)[:4] == (6, 3, 3, 1)
+
+
+def _unreachable_for_short_responses(backend, monkeypatch):
+    """The judge server stops answering the calls of chunk 0's first two items (as if it went down mid-batch)."""
+    real_generate = backend.generate
+
+    def generate(requests):
+        outputs = real_generate(requests)
+        missed = [any(f"\n{text}\n\n" in r.messages[-1]["content"] for text in ("a", "aa")) for r in requests]
+        return [JudgeOutput(text="", error="ConnectError after 3 attempt(s): connection refused",
+                            extra={"unreachable": True}) if miss else output for miss, output in zip(missed, outputs)]
+
+    monkeypatch.setattr(backend, "generate", generate)
+    return real_generate
+
+
+def test_calls_that_found_no_serving_judge_leave_the_chunk_for_a_later_run(submitted, monkeypatch):
+    settings, evaluation_id, _ = submitted
+    backend = runtime.backend("scripted")
+    real_generate = _unreachable_for_short_responses(backend, monkeypatch)
+    with pytest.raises(judge_chunk.JudgeUnreachable, match="4 of 6 judge calls found no serving judge"):
+        judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        assert session.get(Chunk, (evaluation_id, 0)).status == "pending"
+        stored = session.scalars(select(Judgment).where(Judgment.evaluation_id == evaluation_id)).all()
+    assert len(stored) == 6 and sum(j.error is None for j in stored) == 2  # what was judged is kept
+    assert counts(settings, evaluation_id)[1:4] == (0, 0, 0)
+    monkeypatch.setattr(backend, "generate", real_generate)  # the server is back
+    asked = []
+    monkeypatch.setattr(backend, "generate", lambda requests: asked.append(len(requests)) or real_generate(requests))
+    assert judge_chunk.run(evaluation_id, 0).startswith("judged 4 calls")
+    assert asked == [4]
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        errors = session.scalar(select(func.count()).select_from(Judgment).where(Judgment.error.isnot(None)))
+    assert (evaluation.done, evaluation.failed, errors) == (3, 0, 0)
+
+
+def test_the_last_allowed_run_records_calls_that_found_no_serving_judge(submitted, monkeypatch):
+    settings, evaluation_id, _ = submitted
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
+                        .values(attempts=judge_chunk.MAX_CHUNK_ATTEMPTS - 1))
+    _unreachable_for_short_responses(runtime.backend("scripted"), monkeypatch)
+    assert judge_chunk.run(evaluation_id, 0).startswith("judged 6 calls")
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+    assert (evaluation.done, evaluation.failed, evaluation.chunks_done) == (1, 2, 1)
+
+
+def test_an_engine_outage_after_the_engine_attempts_leaves_the_chunk_for_a_later_run(submitted, monkeypatch):
+    from workers.backends.openai_http import BackendUnavailableError
+
+    settings, evaluation_id, _ = submitted
+    monkeypatch.setattr(judge_chunk, "RETRY_DELAY_SECONDS", 0.0)
+
+    def down(requests):
+        raise BackendUnavailableError("all 6 requests to http://judge/v1/chat/completions failed: connection refused")
+
+    monkeypatch.setattr(runtime.backend("scripted"), "generate", down)
+    with pytest.raises(judge_chunk.JudgeUnreachable, match="6 of 6"):
+        judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        assert session.get(Chunk, (evaluation_id, 0)).status == "pending"
