@@ -54,7 +54,7 @@ def test_existing_rows_move_to_the_default_project_and_back(tmp_path):
         assert connection.execute(text("SELECT count(*) FROM evaluations")).scalar() == 1
 
 
-def test_0007_swaps_the_project_index_for_the_listing_index_and_back(tmp_path):
+def test_0008_swaps_the_project_index_for_the_listing_index_and_back(tmp_path):
     from alembic import command
 
     from service.db.migrate import alembic_config

@@ -1,13 +1,13 @@
 """evaluations: one index (project_id, created_at, id) for listing a project's evaluations newest first;
 it replaces ix_evaluations_project_id, which is its prefix
 
-Revision ID: 0007
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-11-28 04:00:00
 """
 from alembic import op
 
-revision = '0007'
+revision = '0008'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
