@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+
 
 from service.config import Settings
 from service.db.engine import dispose_all
-from tests.support import api_client, project_id, query_plan, wait_for
+from tests.support import api_client, project_id, wait_for
 
 
 def test_embedded_mode_judges_in_process(tmp_path, judges_file):
@@ -109,34 +109,4 @@ def test_embedded_mode_review_queue_and_other_protocols(tmp_path, judges_file):
             {"id": "r", "prompt": "p", "response": "<<scripted:2=1>>"}]}).headers["location"]
         rated = wait_for(lambda: (e := client.get(rating).json())["status"] == "completed" and e, timeout=30)
         assert rated["summary"]["mean_score"] == 2.0
-    dispose_all()
-
-
-def test_embedded_mode_lists_evaluations_newest_first(tmp_path, judges_file):
-    """SQLite too: GET /v1/evaluations pages with the cursor, reads the headline metric and uses the index."""
-    from service.evaluations import repository
-    from service.evaluations.schemas import EvaluationFilters
-
-    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file)
-    items = [{"id": f"i{i}", "prompt": "p", "response_a": "x" * (i + 1), "response_b": "yy"} for i in range(3)]
-    with api_client(settings) as client:
-        ids = [client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": f"m{n}",
-                                                    "items": items}).json()["id"] for n in range(3)]
-        for evaluation_id in ids:
-            wait_for(lambda: client.get(f"/v1/evaluations/{evaluation_id}").json()["status"] == "completed")
-        first = client.get("/v1/evaluations", params={"limit": 2}).json()
-        rest = client.get("/v1/evaluations", params={"limit": 2, "cursor": first["next_cursor"]}).json()
-        assert [row["id"] for row in first["data"] + rest["data"]] == ids[::-1] and rest["next_cursor"] is None
-        newest = first["data"][0]
-        summary = client.get(f"/v1/evaluations/{ids[2]}").json()["summary"]
-        assert (newest["metric"], newest["metric_value"], newest["metric_ci95"]) == (
-            "win_rate", summary["win_rate"], summary["win_rate_ci95"])
-        only = client.get("/v1/evaluations", params={"model": "m1", "status": "completed"}).json()["data"]
-        assert [row["id"] for row in only] == [ids[1]]
-        assert client.get("/v1/evaluations", params={"cursor": "!!"}).status_code == 422
-    owner = project_id(settings)
-    after = (datetime.now(timezone.utc), "z")
-    plan = query_plan(settings.effective_database_url(), lambda session: repository.evaluation_page(
-        session, owner, EvaluationFilters(), after, 5), explain="EXPLAIN QUERY PLAN")
-    assert "USING INDEX ix_evaluations_project_id_created_at_id" in plan and "TEMP B-TREE" not in plan, plan
     dispose_all()

@@ -1,5 +1,6 @@
 """GET /v1/evaluations on real Postgres/Redis: newest first, filters, keyset pages that stay stable while
-evaluations arrive, project isolation, the headline metric, 422s that name the field, and the index."""
+evaluations arrive, project isolation, the headline metric, 422s that name the field, and the index; and
+the same in embedded mode (SQLite)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import update
 
-from service.db.engine import session_scope
+from service.config import Settings
+from service.db.engine import dispose_all, session_scope
 from service.evaluations import repository
 from service.evaluations.schemas import EvaluationFilters
 from service.models import Evaluation
-from tests.support import api_client, project_id, query_plan, run_worker
+from tests.support import api_client, project_id, query_plan, run_worker, wait_for
 
 ROW_FIELDS = {"id", "status", "protocol", "judge", "model", "suite", "suite_version", "baseline_model", "progress",
               "metric", "metric_value", "metric_ci95", "created_at", "started_at", "completed_at", "links"}
@@ -161,3 +163,30 @@ def test_the_page_query_is_one_backward_index_scan_without_a_sort(client, prod_s
     assert "Index Scan Backward using ix_evaluations_project_id_created_at_id" in plan, plan
     assert "Sort" not in plan, plan
     assert "ROW(created_at, (id)::text) < ROW(" in plan.split("Index Cond:")[1], plan  # the cursor bounds the scan
+
+
+def test_embedded_mode_lists_evaluations_newest_first(tmp_path, judges_file):
+    """Embedded mode (SQLite, jobs in process): pages with the cursor, the headline metric, the index."""
+    settings = Settings(data_dir=tmp_path / "data", judges_file=judges_file)
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "x" * (i + 1), "response_b": "yy"} for i in range(3)]
+    with api_client(settings) as client:
+        ids = [client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": "scripted", "model": f"m{n}",
+                                                    "items": items}).json()["id"] for n in range(3)]
+        for evaluation_id in ids:
+            wait_for(lambda: client.get(f"/v1/evaluations/{evaluation_id}").json()["status"] == "completed")
+        first = client.get("/v1/evaluations", params={"limit": 2}).json()
+        rest = client.get("/v1/evaluations", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        assert [row["id"] for row in first["data"] + rest["data"]] == ids[::-1] and rest["next_cursor"] is None
+        newest = first["data"][0]
+        summary = client.get(f"/v1/evaluations/{ids[2]}").json()["summary"]
+        assert (newest["metric"], newest["metric_value"], newest["metric_ci95"]) == (
+            "win_rate", summary["win_rate"], summary["win_rate_ci95"])
+        only = client.get("/v1/evaluations", params={"model": "m1", "status": "completed"}).json()["data"]
+        assert [row["id"] for row in only] == [ids[1]]
+        assert client.get("/v1/evaluations", params={"cursor": "!!"}).status_code == 422
+    owner = project_id(settings)
+    after = (datetime.now(timezone.utc), "z")
+    plan = query_plan(settings.effective_database_url(), lambda session: repository.evaluation_page(
+        session, owner, EvaluationFilters(), after, 5), explain="EXPLAIN QUERY PLAN")
+    assert "USING INDEX ix_evaluations_project_id_created_at_id" in plan and "TEMP B-TREE" not in plan, plan
+    dispose_all()
