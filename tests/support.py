@@ -79,3 +79,29 @@ def project_id(settings: Settings, name: str = "test") -> str:
     with session_scope(settings.effective_database_url()) as session:
         project = repository.get_project_by_name(session, name) or repository.add_project(session, name)
         return project.id
+
+
+def query_plan(url: str, run, explain: str = "EXPLAIN") -> str:
+    """The database's plan (``explain`` + the statement) of the last statement ``run(session)`` executes."""
+    from sqlalchemy import event
+
+    from service.db.engine import get_engine, session_scope
+
+    captured = []
+    engine = get_engine(url)
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with session_scope(url) as session:
+            run(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    statement, parameters = captured[-1]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # a test table is tiny: ask which index would serve a big one
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        rows = connection.exec_driver_sql(f"{explain} {statement}", parameters).all()
+    return "\n".join(str(row[-1]) for row in rows)

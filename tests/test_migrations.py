@@ -52,3 +52,22 @@ def test_existing_rows_move_to_the_default_project_and_back(tmp_path):
     with get_engine(url).connect() as connection:
         assert connection.execute(text("SELECT etag FROM leaderboard_snapshots")).scalar() == "x"
         assert connection.execute(text("SELECT count(*) FROM evaluations")).scalar() == 1
+
+
+def test_0008_swaps_the_project_index_for_the_listing_index_and_back(tmp_path):
+    from alembic import command
+
+    from service.db.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path}/m.db"
+
+    def indexes() -> set[str]:
+        with get_engine(url).connect() as connection:
+            return {index["name"] for index in inspect(connection).get_indexes("evaluations")}
+
+    upgrade(url)
+    assert "ix_evaluations_project_id_created_at_id" in indexes() and "ix_evaluations_project_id" not in indexes()
+    command.downgrade(alembic_config(url), "0007")
+    assert "ix_evaluations_project_id" in indexes() and "ix_evaluations_project_id_created_at_id" not in indexes()
+    upgrade(url)
+    assert "ix_evaluations_project_id_created_at_id" in indexes()

@@ -1,11 +1,13 @@
 """`judgeserve`: serve, worker, demo, db, models, suites; and the remote (REST) commands for CI:
-submit, status, verdicts, leaderboard, reviews."""
+submit, status, verdicts, evaluations, leaderboard, reviews."""
 
 from __future__ import annotations
 
 import typer
 
-from service.cli import db, demo, keys, models, results, reviews, serve, submit, suites, webhooks, worker
+from service.cli import (
+    db, demo, evaluations, keys, models, results, reviews, serve, submit, suites, webhooks, worker,
+)
 
 app = typer.Typer(help="judgeserve: self-hosted LLM-as-judge evaluations.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -19,6 +21,7 @@ app.add_typer(suites.app, name="suites")
 app.command("submit")(submit.submit)
 app.command("status")(results.status)
 app.command("verdicts")(results.verdicts)
+app.add_typer(evaluations.app, name="evaluations")
 app.command("leaderboard")(results.leaderboard)
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(keys.app, name="keys")

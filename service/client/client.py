@@ -31,7 +31,8 @@ import httpx
 
 from service.client.errors import ConnectionFailed, Problem, WaitTimeout, error_for
 from service.client.models import (
-    Comparison, Evaluation, Judge, Leaderboard, Review, ReviewPage, Suite, Verdict, VerdictPage,
+    Comparison, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, Review, ReviewPage, Suite, Verdict,
+    VerdictPage,
 )
 from service.core.retry_after import retry_after_seconds
 
@@ -133,6 +134,27 @@ class JudgeserveClient:
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
         """GET /v1/evaluations/{id}."""
         return Evaluation.model_validate(self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}").json())
+
+    def evaluations_page(self, *, status: str | None = None, suite: str | None = None, model: str | None = None,
+                         protocol: str | None = None, judge: str | None = None, limit: int = 50,
+                         cursor: str | None = None) -> EvaluationPage:
+        """One page of GET /v1/evaluations (the project's evaluations, newest first); filters match exactly."""
+        params = _params(status=status, suite=suite, model=model, protocol=protocol, judge=judge, limit=limit,
+                         cursor=cursor)
+        return EvaluationPage.model_validate(self._request("GET", "/v1/evaluations", params=params).json())
+
+    def evaluations(self, *, status: str | None = None, suite: str | None = None, model: str | None = None,
+                    protocol: str | None = None, judge: str | None = None,
+                    page_size: int = 100) -> Iterator[EvaluationListItem]:
+        """Every evaluation matching the filters, newest first, following ``next_cursor``."""
+        cursor = None
+        while True:
+            page = self.evaluations_page(status=status, suite=suite, model=model, protocol=protocol, judge=judge,
+                                         limit=page_size, cursor=cursor)
+            yield from page.data
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
 
     def cancel_evaluation(self, evaluation_id: str) -> Evaluation:
         """POST /v1/evaluations/{id}/cancel (409 Conflict when it has already ended)."""

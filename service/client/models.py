@@ -87,6 +87,37 @@ class Evaluation(_Model):
             and all(isinstance(v, (int, float)) for v in value) else None
 
 
+class EvaluationListItem(_Model):
+    """One row of GET /v1/evaluations: state, progress and the headline metric (no options, summary or report)."""
+
+    id: str
+    status: Literal["queued", "running", "completed", "failed", "cancelled"] | str
+    protocol: str
+    judge: str
+    model: str
+    suite: str | None = None
+    suite_version: int | None = None
+    baseline_model: str | None = None
+    progress: Progress = Field(default_factory=Progress)
+    metric: str | None = None
+    metric_value: float | None = None
+    metric_ci95: tuple[float, float] | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        """Completed, failed or cancelled."""
+        return self.status in TERMINAL_STATUSES
+
+
+class EvaluationPage(_Model):
+    data: list[EvaluationListItem]
+    next_cursor: str | None = None
+
+
 class Judgment(_Model):
     order: str
     sample: int = 0

@@ -6,16 +6,21 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, case, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult
 from service.db.conflict import among, insert_ignoring_conflicts_returning, upsert
+from service.evaluations.schemas import EvaluationFilters
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
 TERMINAL = ("completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 VERDICT_COLUMNS = ("outcome", "score", "unscored", "failed", "position_inconsistent", "bpde", "details")
+# every protocol's ``summary.metric`` (tests/service/evaluations/test_listing.py checks the registry against it)
+HEADLINE_METRICS = ("win_rate", "mean_score", "accuracy", "goal_success_rate")
+LIST_COLUMNS = ("id", "status", "protocol", "judge", "model", "suite", "suite_version", "baseline_model", "total",
+                "done", "failed", "chunks_total", "chunks_done", "created_at", "started_at", "completed_at")
 
 
 class ItemRow(NamedTuple):
@@ -298,3 +303,28 @@ def scores_by_item(session: Session, evaluation_id: str) -> dict[str, float]:
         .where(Item.evaluation_id == evaluation_id, Verdict.unscored.is_(False))
     )
     return {key: score for key, score in session.execute(query)}
+
+
+def evaluation_page(session: Session, project_id: str, filters: EvaluationFilters,
+                    after: tuple[datetime, str] | None, limit: int) -> list[Row]:
+    """A project's evaluations newest first (keyset on created_at, id) with their headline metric; one query.
+
+    Rows carry ``LIST_COLUMNS`` plus ``metric``, ``metric_value`` and ``metric_ci95`` read out of the
+    summary by the database, so options, summaries and reliability reports are never loaded.
+    """
+    query = select(*(getattr(Evaluation, name) for name in LIST_COLUMNS), *_headline_columns())
+    query = query.where(Evaluation.project_id == project_id)
+    for name, value in filters.model_dump(exclude_none=True).items():
+        query = query.where(getattr(Evaluation, name) == value)
+    if after is not None:  # a row comparison: one index range on (project_id, created_at, id)
+        query = query.where(tuple_(Evaluation.created_at, Evaluation.id) < tuple_(*after))
+    query = query.order_by(Evaluation.created_at.desc(), Evaluation.id.desc()).limit(limit)
+    return list(session.execute(query))
+
+
+def _headline_columns() -> tuple:
+    """``summary.metric``, ``summary[metric]`` and ``summary[metric + "_ci95"]`` as SQL (Postgres and SQLite)."""
+    metric = Evaluation.summary["metric"].as_string()
+    value = case(*((metric == name, Evaluation.summary[name].as_float()) for name in HEADLINE_METRICS))
+    ci95 = case(*((metric == name, Evaluation.summary[f"{name}_ci95"]) for name in HEADLINE_METRICS))
+    return metric.label("metric"), value.label("metric_value"), ci95.label("metric_ci95")

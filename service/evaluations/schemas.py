@@ -67,6 +67,45 @@ class EvaluationOut(BaseModel):
     links: dict[str, str]
 
 
+class EvaluationFilters(BaseModel):
+    """Filters of GET /v1/evaluations (exact matches; None matches every evaluation)."""
+
+    status: Status | None = None
+    suite: str | None = None
+    model: str | None = None
+    protocol: str | None = None
+    judge: str | None = None
+
+
+class EvaluationListItem(BaseModel):
+    """One evaluation in a list: its state and headline metric, without options, full summary or reliability."""
+
+    id: str
+    status: Status
+    protocol: str
+    judge: str
+    model: str
+    suite: str | None
+    suite_version: int | None
+    baseline_model: str | None
+    progress: Progress
+    metric: str | None = Field(description="The summary's headline metric (`summary.metric`, e.g. `win_rate`); "
+                                            "null until the evaluation has a summary.")
+    metric_value: float | None = Field(description="`summary[metric]`; null when nothing was scored.")
+    metric_ci95: tuple[float, float] | None = Field(description="`summary[metric + '_ci95']`, its 95% interval.")
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    links: dict[str, str]
+
+
+class EvaluationPage(BaseModel):
+    """A page of evaluations, newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[EvaluationListItem]
+    next_cursor: str | None
+
+
 class JudgmentOut(BaseModel):
     """One stored judge call."""
 

@@ -1,4 +1,4 @@
-"""Evaluation use cases shared by the API and the CLI: submit, read, page verdicts, cancel."""
+"""Evaluation use cases shared by the API and the CLI: submit, read, list, page verdicts, cancel."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from service.config import Settings
 from service import cursors
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, ServiceUnavailable
 from service.evaluations import repository as repo
-from service.evaluations.schemas import EvaluationCreate, EvaluationOut, JudgmentOut, Progress, VerdictOut, VerdictPage
+from service.evaluations.schemas import (
+    EvaluationCreate, EvaluationFilters, EvaluationListItem, EvaluationOut, EvaluationPage, JudgmentOut, Progress,
+    VerdictOut, VerdictPage,
+)
 from service.evaluations import upload
 from service.evaluations.submission import PreparedEvaluation, SuiteContext, prepare
 from service.evaluations.submission import protocol_named, validated_options
@@ -187,6 +190,39 @@ def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = N
         links={"self": base, "verdicts": f"{base}/verdicts", "cancel": f"{base}/cancel",
                "reviews": f"/v1/reviews?status=open&evaluation_id={evaluation.id}"},
     )
+
+
+def list_evaluations(session: Session, project_id: str, filters: EvaluationFilters, limit: int,
+                     cursor: str | None) -> EvaluationPage:
+    """A page of the project's evaluations, newest first (one query); ``next_cursor`` is null on the last page."""
+    rows = repo.evaluation_page(session, project_id, filters, cursors.decode_time_cursor(cursor), limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
+    next_cursor = cursors.encode_time_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    return EvaluationPage(data=[_list_item(row) for row in rows], next_cursor=next_cursor)
+
+
+def _list_item(row) -> EvaluationListItem:
+    """One row of ``repo.evaluation_page`` in its API shape."""
+    base = f"/v1/evaluations/{row.id}"
+    return EvaluationListItem(
+        id=row.id, status=row.status, protocol=row.protocol, judge=row.judge, model=row.model, suite=row.suite,
+        suite_version=row.suite_version, baseline_model=row.baseline_model,
+        progress=Progress(total=row.total, done=row.done, failed=row.failed, chunks_total=row.chunks_total,
+                          chunks_done=row.chunks_done),
+        metric=row.metric, metric_value=_number(row.metric_value), metric_ci95=_interval(row.metric_ci95),
+        created_at=row.created_at, started_at=row.started_at, completed_at=row.completed_at,
+        links={"self": base, "verdicts": f"{base}/verdicts"},
+    )
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _interval(value) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(_number(v) is not None for v in value):
+        return float(value[0]), float(value[1])
+    return None
 
 
 def verdicts(session: Session, evaluation_id: str, limit: int, cursor: str | None, include_item: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, JsonDoc, Timestamp, utcnow
@@ -14,9 +14,11 @@ class Evaluation(Base):
     """One evaluation job."""
 
     __tablename__ = "evaluations"
+    # a project's evaluations newest first (GET /v1/evaluations): scanned backwards for created_at DESC, id DESC
+    __table_args__ = (Index("ix_evaluations_project_id_created_at_id", "project_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(36), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(36), ForeignKey("projects.id", ondelete="CASCADE"))
     protocol: Mapped[str] = mapped_column(String(32))
     judge: Mapped[str] = mapped_column(String(64), index=True)
     model: Mapped[str] = mapped_column(String(256))

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.cursors import decode_cursor, encode_cursor, invalid_cursor
+from service.cursors import decode_time_cursor, encode_time_cursor
 from service.errors import Conflict, FieldError, InvalidSubmission, NotFound
 from service.idempotency import service as idempotency
 from service.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -129,11 +129,11 @@ def deliveries(session: Session, project_id: str, endpoint_id: str, status: str 
                cursor: str | None) -> DeliveryPage:
     """An endpoint's deliveries, newest first, each with every attempt."""
     endpoint = owned(session, project_id, endpoint_id)
-    rows = repo.delivery_page(session, endpoint.id, status, _decode_cursor(cursor), limit)
+    rows = repo.delivery_page(session, endpoint.id, status, decode_time_cursor(cursor), limit)
     attempts = repo.attempts_of(session, [d.id for d, _ in rows])
     data = [to_delivery_out(d, e, endpoint, attempts.get(d.id, [])) for d, e in rows]
     last = rows[-1][0] if rows else None
-    next_cursor = _encode_cursor(last.created_at, last.id) if last is not None and len(rows) == limit else None
+    next_cursor = encode_time_cursor(last.created_at, last.id) if last is not None and len(rows) == limit else None
     return DeliveryPage(data=data, next_cursor=next_cursor)
 
 
@@ -183,20 +183,3 @@ def to_delivery_out(delivery: WebhookDelivery, event: WebhookEvent, endpoint: We
         last_status_code=delivery.last_status_code, last_error=delivery.last_error,
         created_at=delivery.created_at, completed_at=delivery.completed_at,
     )
-
-
-def _encode_cursor(created_at: datetime, delivery_id: str) -> str:
-    return encode_cursor({"t": created_at.isoformat(), "i": delivery_id})
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    fields = decode_cursor(cursor)
-    if fields is None:
-        return None
-    try:
-        created_at = datetime.fromisoformat(fields["t"])
-    except (ValueError, KeyError, TypeError):
-        raise invalid_cursor() from None
-    if not isinstance(fields.get("i"), str):
-        raise invalid_cursor()
-    return created_at, fields["i"]

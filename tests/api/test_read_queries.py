@@ -45,3 +45,22 @@ def test_verdict_pages_cost_the_same_number_of_statements_at_any_size(prod_setti
         with counted_statements(prod_settings.database_url) as statements:
             assert len(client.get("/v1/judges").json()) >= 2
         assert len(statements) == 2
+
+
+def test_evaluation_list_pages_cost_the_same_number_of_statements_at_any_size(prod_settings):
+    items = [{"id": "i0", "prompt": "p", "response_a": "a", "response_b": "bb"}]
+    with api_client(prod_settings) as client:
+        for n in range(12):
+            judge = "scripted" if n % 3 == 0 else "unserved"  # some completed, with a summary to read
+            assert client.post("/v1/evaluations", json={"protocol": "pairwise", "judge": judge, "model": f"m{n}",
+                                                        "items": items}).status_code == 202
+        assert run_worker(prod_settings, "scripted").returncode == 0
+        counts = {}
+        for limit in (1, 5, 12):
+            with counted_statements(prod_settings.database_url) as statements:
+                page = client.get("/v1/evaluations", params={"limit": limit}).json()
+            assert len(page["data"]) == limit
+            counts[limit] = len(statements)
+        assert sum(row["metric_value"] is not None for row in page["data"]) == 4
+        # the API key, then one statement for the page (its headline metrics included)
+        assert counts[1] == counts[5] == counts[12] == 2, counts

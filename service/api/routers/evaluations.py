@@ -1,4 +1,4 @@
-"""/v1/evaluations: create, get, verdicts, cancel."""
+"""/v1/evaluations: create, list, get, verdicts, cancel."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settin
 from service.config import Settings
 from service.errors import FieldError, InvalidSubmission
 from service.evaluations import service, upload
-from service.evaluations.schemas import EvaluationCreate, EvaluationOut, VerdictPage
+from service.evaluations.schemas import (
+    EvaluationCreate, EvaluationFilters, EvaluationOut, EvaluationPage, Status, VerdictPage,
+)
 from service.api.openapi_schemas import inline_schema
 from service.suites.upload import media_type
 from service.queue import Dispatcher
@@ -96,6 +98,26 @@ async def create_evaluation(
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return evaluation
+
+
+@router.get("", response_model=EvaluationPage, responses={422: PROBLEMS[422]})
+def list_evaluations(
+    session: SessionDep, project: ProjectDep,
+    status: Status | None = None,
+    suite: Annotated[str | None, Query(max_length=256)] = None,
+    model: Annotated[str | None, Query(max_length=256)] = None,
+    protocol: Annotated[str | None, Query(max_length=32)] = None,
+    judge: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> EvaluationPage:
+    """The project's evaluations, newest first, each with its progress and headline metric; cursor pagination.
+
+    Filters match exactly. Pass `next_cursor` back as `cursor` for the next page (null on the last
+    one); evaluations created after the first page never shift later pages.
+    """
+    filters = EvaluationFilters(status=status, suite=suite, model=model, protocol=protocol, judge=judge)
+    return service.list_evaluations(session, project.id, filters, limit, cursor)
 
 
 @router.get("/{evaluation_id}", response_model=EvaluationOut, responses={404: PROBLEMS[404]})

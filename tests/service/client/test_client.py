@@ -279,6 +279,32 @@ def test_verdicts_follow_the_cursor_across_pages():
     assert queries == ["limit=2&include_item=true", "limit=2&cursor=c2&include_item=true"]
 
 
+def test_evaluations_follow_the_cursor_with_the_filters_on_every_page():
+    def row(i, **extra):
+        return {key: EVALUATION[key] for key in ("status", "protocol", "judge", "model", "suite", "progress",
+                                                 "created_at", "links")} | {"id": f"ev-{i}", **extra}
+    done = row(3, status="completed", metric="win_rate", metric_value=0.75, metric_ci95=[0.5, 1.0])
+    script = {("GET", "/v1/evaluations"): [
+        (200, {}, {"data": [done, row(2)], "next_cursor": "c2"}),
+        (200, {}, {"data": [row(1, unknown_new_field=1)], "next_cursor": None}),
+    ]}
+    with FakeService(script) as service, client_for(service) as client:
+        rows = list(client.evaluations(model="m", judge="j", page_size=2))
+    assert [r.id for r in rows] == ["ev-3", "ev-2", "ev-1"]
+    assert rows[0].terminal and rows[0].metric_ci95 == (0.5, 1.0) and rows[0].metric_value == 0.75
+    assert not rows[1].terminal and rows[1].metric is None and rows[1].progress.total == 4
+    queries = [request["query"] for request in service.requests]
+    assert queries == ["model=m&judge=j&limit=2", "model=m&judge=j&limit=2&cursor=c2"]
+
+
+def test_an_evaluations_page_sends_only_the_filters_given():
+    script = {("GET", "/v1/evaluations"): [(200, {}, {"data": [], "next_cursor": None})]}
+    with FakeService(script) as service, client_for(service) as client:
+        page = client.evaluations_page(status="completed", suite="chat", protocol="rating", limit=500, cursor="c")
+    assert page.data == [] and page.next_cursor is None
+    assert service.requests[0]["query"] == "status=completed&suite=chat&protocol=rating&limit=500&cursor=c"
+
+
 def test_leaderboard_revalidates_with_if_none_match_and_serves_the_cached_copy_on_304():
     board = {"suite": "chat", "suite_version": 1, "protocol": "pairwise", "judge": "j", "metric": "win_rate",
              "runs": "latest", "rows": [{"model": "m", "evaluation_id": "ev-1", "value": 0.6, "rank": 1}]}
