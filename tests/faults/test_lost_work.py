@@ -3,7 +3,9 @@ evaluation runs. Nothing may be lost or duplicated, and the service recovers by 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -25,9 +27,26 @@ def body(n=N_ITEMS):
             "options": {"chunk_size": 1}}
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 def start_worker(settings) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "workers", "--judge", "scripted-slow"], env=settings_env(settings),
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """A judge worker in its own process group (so what it forks, e.g. RQ's scheduler, can be cleaned up)."""
+    worker = subprocess.Popen([sys.executable, "-m", "workers", "--judge", "scripted-slow"], env=settings_env(settings),
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    STARTED.append(worker)
+    return worker
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes():
+    """A SIGKILLed worker leaves its RQ scheduler process behind: end every started worker's group after the test."""
+    yield
+    while STARTED:
+        try:
+            os.killpg(STARTED.pop().pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def started_chunk(settings, evaluation_id) -> bool:
