@@ -33,7 +33,7 @@ def list_reviews(
         raise fail(f"--status must be open, done or all, not {status!r}", ExitCode.USAGE)
     found = []
     with remote.connect(url, api_key, retries) as client, remote.errors_to_exit_codes():
-        for review in client.reviews(status=None if status == "all" else status, evaluation_id=evaluation,
+        for review in client.reviews(status=status, evaluation_id=evaluation,
                                      page_size=min(limit, 500)):
             found.append(review)
             if len(found) >= limit:

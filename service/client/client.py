@@ -242,8 +242,8 @@ class JudgeserveClient:
 
     def reviews_page(self, *, status: str | None = "open", evaluation_id: str | None = None, limit: int = 50,
                      cursor: str | None = None) -> ReviewPage:
-        """One page of GET /v1/reviews (highest BPDE first). ``status=None`` lists open and done."""
-        params = _params(status=status, evaluation_id=evaluation_id, limit=limit, cursor=cursor)
+        """One page of GET /v1/reviews (highest BPDE first). ``status=None`` (or "all") lists open and done."""
+        params = _params(status=status or "all", evaluation_id=evaluation_id, limit=limit, cursor=cursor)
         return ReviewPage.model_validate(self._request("GET", "/v1/reviews", params=params).json())
 
     def reviews(self, *, status: str | None = "open", evaluation_id: str | None = None,

@@ -60,6 +60,18 @@ def test_keyset_pages_cover_the_queue_once(client, judged):
     assert len(seen) == len(set(seen)) == 3
 
 
+def test_status_all_lists_open_and_done_reviews(client, judged):
+    evaluation_id, _ = judged
+    first = client.get("/v1/reviews", params={"evaluation_id": evaluation_id}).json()["data"][0]
+    assert client.post(f"/v1/reviews/{first['id']}", json={"label": "b", "reviewer": "me"}).status_code == 200
+    listed = {status: client.get("/v1/reviews", params={"evaluation_id": evaluation_id, "status": status}).json()["data"]
+              for status in ("open", "done", "all")}
+    assert [r["id"] for r in listed["done"]] == [first["id"]] and len(listed["open"]) == 2
+    assert sorted(r["id"] for r in listed["all"]) == sorted(r["id"] for r in listed["open"] + listed["done"])
+    bad = client.get("/v1/reviews", params={"status": "closed"})
+    assert bad.status_code == 422 and "status" in bad.text
+
+
 def test_a_human_label_replaces_the_verdict_and_metrics_are_recomputed(client, judged):
     evaluation_id, verdicts = judged
     before = client.get(f"/v1/evaluations/{evaluation_id}").json()

@@ -27,13 +27,13 @@ PROBLEMS = {
 def list_reviews(
     session: SessionDep,
     project: ProjectDep,
-    status: Literal["open", "done"] | None = "open",
+    status: Literal["open", "done", "all"] = "open",
     evaluation_id: Annotated[str | None, Query(max_length=36)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> ReviewPage:
     """Items flagged for human review, highest BPDE (most disagreement among the judge's calls) first."""
-    return service.list_reviews(session, project.id, status, evaluation_id, limit, cursor)
+    return service.list_reviews(session, project.id, None if status == "all" else status, evaluation_id, limit, cursor)
 
 
 @router.get("/{review_id}", response_model=ReviewOut, responses={404: PROBLEMS[404]})

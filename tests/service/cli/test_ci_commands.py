@@ -291,6 +291,10 @@ def test_reviews_list_and_label(live, tmp_path):
     done = json.loads(judgeserve(live, "reviews", "--evaluation", evaluation["id"], "--status", "done",
                                  "--json").stdout)
     assert [(r["id"], r["label"], r["reviewer"]) for r in done] == [(review["id"], {"label": "b"}, "alice")]
+    every = json.loads(judgeserve(live, "reviews", "--evaluation", evaluation["id"], "--status", "all",
+                                  "--json").stdout)
+    assert sorted(r["id"] for r in every) == sorted(r["id"] for r in reviews)
+    assert sorted(r["status"] for r in every) == ["done", "open", "open"]
     status = json.loads(judgeserve(live, "status", evaluation["id"], "--json").stdout)
     assert status["reviews"] == {"open": 2, "done": 1}
 
