@@ -22,7 +22,7 @@ from typing import Sequence
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from service.config import get_settings
+from service.config import Settings, get_settings
 from service.logging_setup import configure_logging
 from service.queue import JUDGE_CHUNK_JOB, webhook_queue
 from workers import runtime
@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 THREAD_DEQUEUE_SECONDS = 5
 # backends whose engine lives in this process and must not be called from two threads at once
 IN_PROCESS_ENGINES = ("vllm", "scripted")
+
+
+def queues_in_order(settings: Settings, judge_name: str) -> list[str]:
+    """The queues a worker serves, first served first.
+
+    Webhook deliveries and leaderboard refreshes are short (bounded by the webhook timeout; one
+    deduplicated job per leaderboard) and people wait on them: they go before the judge's backlog,
+    which could otherwise hold a leaderboard stale for as long as judging takes.
+    """
+    return [webhook_queue(settings), settings.aggregate_queue, settings.queue_name(judge_name)]
 
 
 class JudgeWorker(SimpleWorker):
@@ -113,8 +123,7 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     name = name or runtime.worker_id()
     runtime.start_heartbeat([judge_name], name)
     runtime.start_webhook_sweeper()
-    # webhook deliveries first: they are short (bounded by the webhook timeout), and CI waits on them
-    queues = [webhook_queue(settings), settings.queue_name(judge_name), settings.aggregate_queue]
+    queues = queues_in_order(settings, judge_name)
     worker = JudgeWorker(queues, connection=Redis.from_url(settings.redis_url), name=name)
     worker.siblings = [InFlightWorker(queues, connection=Redis.from_url(settings.redis_url), name=f"{name}-{k}")
                        for k in range(1, in_flight)]

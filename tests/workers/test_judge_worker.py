@@ -112,3 +112,11 @@ def test_a_worker_with_chunks_in_flight_beats_per_loop_and_stops_on_sigterm(prod
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_short_jobs_people_wait_on_are_served_before_the_judges_backlog(prod_settings):
+    from service.queue import webhook_queue
+    from workers.judge_worker import queues_in_order
+
+    assert queues_in_order(prod_settings, "scripted") == [
+        webhook_queue(prod_settings), prod_settings.aggregate_queue, prod_settings.queue_name("scripted")]
