@@ -10,8 +10,9 @@ from rich.table import Table
 from service.cli import remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL
 from service.client import new_idempotency_key
+from service.webhooks.schemas import ALL_EVENTS
 
-EVENTS = ("evaluation.completed", "evaluation.failed", "evaluation.review_required")
+EVENTS = tuple(ALL_EVENTS)
 
 app = typer.Typer(help="Webhooks: create, list, deliveries, redeliver, default-secret, delete.",
                   no_args_is_help=True)

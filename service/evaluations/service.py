@@ -23,6 +23,8 @@ from service.reviews import repository as reviews_repo
 from service.suites import repository as suites_repo
 from service.models import Evaluation
 from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
+from service.webhooks import outbox as webhook_outbox
+from service.webhooks.delivery import queue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -270,11 +272,14 @@ def decode_cursor(cursor: str | None) -> int:
     return position
 
 
-def cancel(session: Session, settings: Settings, evaluation_id: str, project_id: str) -> EvaluationOut:
-    """Cancel a queued or running evaluation; finished verdicts stay readable."""
+def cancel(session: Session, dispatcher: Dispatcher, settings: Settings, evaluation_id: str,
+           project_id: str) -> EvaluationOut:
+    """Cancel a queued or running evaluation (its webhooks say so); finished verdicts stay readable."""
     evaluation = owned(session, evaluation_id, project_id)
     if not repo.cancel(session, evaluation_id):
         raise Conflict(f"evaluation {evaluation_id} has already ended ({evaluation.status}); nothing to cancel")
+    webhook_outbox.record(session, evaluation, "cancelled", None)  # same transaction as the status change
     session.commit()
+    queue_deliveries(settings, dispatcher, evaluation_id)
     session.refresh(evaluation)
     return to_out(evaluation)

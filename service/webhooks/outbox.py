@@ -1,7 +1,7 @@
 """The webhook outbox: events written in the same transaction as an evaluation's status change.
 
-``record`` is called by ``finalize`` inside the transaction that completes (or fails) an
-evaluation; it stores the event(s) and one pending delivery per destination, due at once. After
+``record`` is called inside the transaction that ends an evaluation (``finalize`` completes or
+fails it, a cancel cancels it); it stores the event(s) and one pending delivery per destination, due at once. After
 the commit the finishing worker queues a delivery job for each (``queue_deliveries``); if that
 never happens (the worker died, Redis was down), the workers' periodic sweep finds the due rows.
 """
@@ -20,8 +20,10 @@ from service.webhooks.signing import new_secret
 
 COMPLETED = "evaluation.completed"
 FAILED = "evaluation.failed"
+CANCELLED = "evaluation.cancelled"
 REVIEW_REQUIRED = "evaluation.review_required"
-EVENT_TYPES = (COMPLETED, FAILED, REVIEW_REQUIRED)
+EVENT_TYPES = (COMPLETED, FAILED, CANCELLED, REVIEW_REQUIRED)
+EVENT_OF_STATUS = {"completed": COMPLETED, "failed": FAILED, "cancelled": CANCELLED}
 
 
 def new_event_id() -> str:
@@ -48,10 +50,10 @@ def record(session: Session, evaluation: Evaluation, status: str, summary: dict[
     """Store the events of an evaluation that ends with ``status`` and their deliveries; returns how many
     deliveries. Nothing is stored when no endpoint listens and the evaluation has no webhook_url.
 
-    ``evaluation.completed`` or ``evaluation.failed``, plus ``evaluation.review_required`` when the
+    ``evaluation.completed``, ``.failed`` or ``.cancelled``, plus ``evaluation.review_required`` when the
     review queue is not empty. Recording the same evaluation twice stores nothing the second time.
     """
-    types = [COMPLETED if status == "completed" else FAILED]
+    types = [EVENT_OF_STATUS[status]]
     reviews_open = int((summary or {}).get("n_reviews_open") or 0)
     if reviews_open:
         types.append(REVIEW_REQUIRED)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EventType = Literal["evaluation.completed", "evaluation.failed", "evaluation.review_required"]
-ALL_EVENTS: list[EventType] = ["evaluation.completed", "evaluation.failed", "evaluation.review_required"]
+EventType = Literal["evaluation.completed", "evaluation.failed", "evaluation.cancelled", "evaluation.review_required"]
+ALL_EVENTS: list[EventType] = list(get_args(EventType))
 
 
 class WebhookCreate(BaseModel):

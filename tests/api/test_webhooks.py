@@ -436,3 +436,28 @@ def _verifies(secret, request) -> bool:
         return True
     except Exception:
         return False
+
+
+def test_a_cancelled_evaluation_tells_its_receivers(allowed, receivers, tmp_path):
+    """A CI job waiting on webhook_url hears about a cancel, and so does an endpoint subscribed to it."""
+    waiting, registered, other = receivers(), receivers(), receivers()
+    with api_client(allowed) as client:
+        default = client.get("/v1/webhooks/default-secret").json()
+        endpoint = client.post("/v1/webhooks", json={"url": registered.url()}).json()
+        assert "evaluation.cancelled" in endpoint["event_types"]  # all events by default
+        uninterested = client.post("/v1/webhooks", json={"url": other.url(),
+                                                         "event_types": ["evaluation.completed"]}).json()
+        # no worker serves scripted-slow: the evaluation stays queued until it is cancelled
+        evaluation_id = client.post("/v1/evaluations", json=evaluation("scripted-slow")
+                                    | {"webhook_url": waiting.url()}).json()["id"]
+        assert client.post(f"/v1/evaluations/{evaluation_id}/cancel").json()["status"] == "cancelled"
+        with worker(allowed, "scripted", tmp_path):  # any worker sends webhooks
+            settled(client, default["id"])
+            settled(client, endpoint["id"])
+        assert deliveries(client, uninterested["id"]) == []
+    for receiver, secret in ((waiting, default["secret"]), (registered, endpoint["secret"])):
+        [request] = receiver.requests
+        payload = Webhook(secret).verify(request["body"], request["headers"])
+        assert payload["type"] == "evaluation.cancelled" and payload["data"]["id"] == evaluation_id
+        assert payload["data"]["status"] == "cancelled" and payload["data"]["summary"] is None
+    assert other.requests == []

@@ -138,9 +138,10 @@ def list_verdicts(
 
 
 @router.post("/{evaluation_id}/cancel", response_model=EvaluationOut, responses={k: PROBLEMS[k] for k in (404, 409)})
-def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep, project: ProjectDep) -> EvaluationOut:
+def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: SettingsDep, project: ProjectDep,
+                      dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)]) -> EvaluationOut:
     """Stop remaining work; verdicts already made stay readable."""
-    return service.cancel(session, settings, evaluation_id, project.id)
+    return service.cancel(session, dispatcher, settings, evaluation_id, project.id)
 
 
 def _json_body(raw: bytes) -> EvaluationCreate:
