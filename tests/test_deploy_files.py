@@ -111,6 +111,14 @@ def test_compose_has_the_required_services():
     assert "nvidia" in str(services["worker-gpu"]["deploy"])
 
 
+def test_long_running_services_restart_and_the_one_shot_migration_does_not():
+    """A worker that quits (e.g. Redis vanished under a job's bookkeeping) must come back by itself."""
+    services = COMPOSE["services"]
+    for name in ("postgres", "redis", "gateway", "worker-gpu", "worker-cpu"):
+        assert services[name].get("restart") in ("always", "unless-stopped"), name
+    assert services["migrate"].get("restart", "no") == "no"
+
+
 def test_ports_match_the_gateway():
     gateway = COMPOSE["services"]["gateway"]
     container_port = gateway["ports"][0].split(":")[1]
