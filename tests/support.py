@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,9 +90,11 @@ def query_plan(url: str, run, explain: str = "EXPLAIN") -> str:
 
     captured = []
     engine = get_engine(url)
+    caller = threading.get_ident()
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
+        if threading.get_ident() == caller:  # not a gateway's background thread on the same engine
+            captured.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", capture)
     try:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from redis import Redis
 from sqlalchemy import func, select
 
 from service.config import Limits
@@ -195,6 +196,9 @@ def test_judges_list_reports_live_workers(client, prod_settings):
         wait_for(lambda: {j["name"]: j for j in client.get("/v1/judges").json()}["scripted"]["available"], timeout=60)
         listed = {j["name"]: j for j in client.get("/v1/judges").json()}
         assert listed["scripted"]["live_workers"] == 1 and listed["unserved"]["available"] is False
+        # RQ handles SIGTERM (and retires the heartbeat) once it waits for jobs: stop it from then on
+        redis = Redis.from_url(prod_settings.redis_url)
+        wait_for(lambda: [redis.hget(k, "state") for k in redis.smembers("rq:workers")] == [b"idle"], timeout=60)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

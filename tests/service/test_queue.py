@@ -58,9 +58,9 @@ def test_closing_cancels_the_retries_still_waiting(monkeypatch, tmp_path, judges
         raise RuntimeError("bad chunk")
 
     dispatcher = _dispatcher(monkeypatch, tmp_path, judges_file, 3, fails)
-    monkeypatch.setattr(queue, "IN_PROCESS_RETRY_DELAYS", (0.5,))
+    monkeypatch.setattr(queue, "IN_PROCESS_RETRY_DELAYS", (2.0,))
     dispatcher.enqueue("job", ("e1", 0), queue="q", job_id="j", timeout=10)
     wait_for(lambda: runs, timeout=10)
     dispatcher.close()
-    threading.Event().wait(1.0)
+    threading.Event().wait(2.5)  # past the retry's due time: it was cancelled, not merely late
     assert len(runs) == 1

@@ -15,7 +15,7 @@ from service.client import JudgeserveClient
 from service.db.engine import session_scope
 from service.models import Evaluation
 from tests.live_gateway import free_port, start_live_service, stop_live_service
-from tests.support import REPO
+from tests.support import REPO, wait_for
 
 JUDGESERVE = REPO / ".venv" / "bin" / "judgeserve"
 SUITE = "cli-chat"
@@ -235,9 +235,17 @@ def test_submit_without_wait_then_status_and_verdicts(live, tmp_path):
     assert [json.loads(line)["item_id"] for line in to_stdout.stdout.splitlines()] == [v["item_id"] for v in verdicts]
 
 
+def board_lists(live, *models: str) -> None:
+    """Wait for the leaderboard snapshot: a job refreshes it after completion, and `submit --wait` may return first."""
+    with JudgeserveClient(live.url, live.api_key) as client:
+        wait_for(lambda: set(models) <= {row.model for row in client.leaderboard(SUITE, judge="scripted").rows},
+                 timeout=30, interval=0.1)
+
+
 def test_leaderboard_table(live, tmp_path):
     for model in ("board-long", "board-short"):
         assert submit(live, tmp_path, model, model.split("-")[1], "--wait").returncode == 0
+    board_lists(live, "board-long", "board-short")
     result = judgeserve(live, "leaderboard", SUITE, "--protocol", "pairwise", "--judge", "scripted")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -256,6 +264,7 @@ def test_leaderboard_table(live, tmp_path):
 
 def test_leaderboard_polling_with_the_client_gets_304(live, tmp_path):
     assert submit(live, tmp_path, "etag-model", "long", "--wait").returncode == 0
+    board_lists(live, "etag-model")
     with JudgeserveClient(live.url, live.api_key) as client:
         first = client.leaderboard(SUITE, judge="scripted")
         again = client.leaderboard(SUITE, judge="scripted")

@@ -292,8 +292,9 @@ def test_client_errors_not_retried(script, make_backend, status, payload, expect
 
 
 def test_timeout_fails_only_the_slow_request(script, make_backend):
-    script.delay = lambda body: 1.0 if prompt_of(body) == "slow" else 0.0
-    fast, slow = make_backend(request_timeout_seconds=0.2, max_retries=0).generate(
+    script.delay = lambda body: 10.0 if prompt_of(body) == "slow" else 0.0
+    # the fast request shares this process (and its GIL) with the server: leave it a second on a loaded machine
+    fast, slow = make_backend(request_timeout_seconds=1.0, max_retries=0).generate(
         [req("fast"), req("slow")])
     assert fast.error is None
     assert "Timeout" in slow.error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -75,9 +76,17 @@ def test_a_chunk_executed_twice_leaves_no_duplicates(submitted):
     assert counts(settings, evaluation_id) == (12, 6, 6, 2, "completed")
 
 
-def test_the_same_chunk_run_by_two_workers_at_once_counts_once(prod_settings):
+def test_the_same_chunk_run_by_two_workers_at_once_counts_once(prod_settings, monkeypatch):
     """Two executions overlap (a stale job re-enqueued while the first still runs)."""
     runtime.configure(prod_settings)
+    backend = runtime.backend("scripted-slow")
+    both_judging, real_generate = threading.Barrier(2, timeout=30), backend.generate
+
+    def generate(requests):
+        both_judging.wait()  # both runs claimed the chunk before either stores: they really overlap
+        return real_generate(requests)
+
+    monkeypatch.setattr(backend, "generate", generate)
     items = [{"id": f"i{i}", "prompt": "p", "response_a": "a" * (i + 1), "response_b": "bb"} for i in range(4)]
     body = EvaluationCreate(protocol="pairwise", judge="scripted-slow", model="m", items=items,
                             options={"cache": False})
