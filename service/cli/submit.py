@@ -116,7 +116,10 @@ def submit(
     gate_against: Annotated[Optional[str], typer.Option(
         help="Baseline evaluation id: exit 1 when the regression gate (POST /v1/comparisons) fails.")] = None,
     margin: Annotated[float, typer.Option(min=0, help="Tolerated drop of the metric for --gate-against.")] = 0.0,
-    alpha: Annotated[float, typer.Option(min=0, max=1, help="Significance level for --gate-against.")] = 0.05,
+    alpha: Annotated[float, typer.Option(min=0, max=1, help="Significance level for --gate-against (0 < alpha < 1).")] = 0.05,
+    gate_rule: Annotated[str, typer.Option(
+        help="Decision rule for --gate-against: bound (fail when the upper bound of candidate − baseline is below "
+             "−margin) or bound_or_significant (also when the drop is beyond the margin with p < alpha).")] = "bound",
     url: URL = None,
     api_key: API_KEY = None,
     retries: RETRIES = 3,
@@ -140,11 +143,12 @@ def submit(
             typer.echo(f"  ... and {inputs.n_problems - len(inputs.problems)} more", err=True)
         raise error
     wait = wait or fail_under is not None or gate_against is not None
+    gate = _gate_spec(gate_against, margin, alpha, gate_rule)
 
     with remote.connect(url, api_key, retries) as client:
         with remote.errors_to_exit_codes():
-            if gate_against:
-                _check_baseline(client, gate_against, protocol, judge, suite)
+            if gate:
+                _check_baseline(client, gate.baseline_id, protocol, judge, suite, suite_version)
         with remote.errors_to_exit_codes(remote.line_locator(inputs.name)):
             evaluation = client.upload_evaluation(
                 inputs.source, protocol=protocol, judge=judge, model=model, suite=suite, suite_version=suite_version,
@@ -157,11 +161,35 @@ def submit(
             return
         with remote.errors_to_exit_codes():
             evaluation = _wait(client, evaluation, timeout, cancel_on_timeout, as_json)
-            outcome = _judge_outcome(client, evaluation, fail_under, gate_against, margin, alpha, as_json)
+            outcome = _judge_outcome(client, evaluation, fail_under, gate, as_json)
     raise typer.Exit(int(outcome))
 
 
-def _check_baseline(client: JudgeserveClient, baseline_id: str, protocol: str, judge: str, suite: str | None) -> None:
+@dataclass(frozen=True)
+class _Gate:
+    """--gate-against and its parameters."""
+
+    baseline_id: str
+    margin: float
+    alpha: float
+    rule: str
+
+
+def _gate_spec(gate_against: str | None, margin: float, alpha: float, rule: str) -> _Gate | None:
+    """The gate asked for, checked before anything is submitted (the server would refuse it after the judging)."""
+    if gate_against is None:
+        return None
+    from service.core.paired import DECISION_RULES  # numpy/scipy: only when gating
+
+    if not 0 < alpha < 1:
+        raise fail(f"--alpha must be between 0 and 1 (exclusive), not {alpha:g}", ExitCode.USAGE)
+    if rule not in DECISION_RULES:
+        raise fail(f"--gate-rule must be one of {', '.join(DECISION_RULES)}, not {rule!r}", ExitCode.USAGE)
+    return _Gate(gate_against, margin, alpha, rule)
+
+
+def _check_baseline(client: JudgeserveClient, baseline_id: str, protocol: str, judge: str, suite: str | None,
+                    suite_version: int | None) -> None:
     """Refuse a gate that cannot work before spending judge time on the submission."""
     try:
         baseline = client.get_evaluation(baseline_id)
@@ -174,6 +202,12 @@ def _check_baseline(client: JudgeserveClient, baseline_id: str, protocol: str, j
         if mine != theirs:
             raise fail(f"--gate-against: the baseline's {name} is {theirs!r}, this submission's {mine!r}; "
                        "the gate compares runs of the same suite, judge and protocol", ExitCode.USAGE)
+    if suite is not None and baseline.suite_version is not None:
+        version = suite_version or next((s.version for s in client.suites() if s.name == suite), None)
+        if version != baseline.suite_version:
+            raise fail(f"--gate-against: the baseline ran on suite {suite!r} version {baseline.suite_version}, this "
+                       f"submission would run on version {version}; give --suite-version {baseline.suite_version} "
+                       "to compare like with like", ExitCode.USAGE)
 
 
 def _wait(client: JudgeserveClient, evaluation: Evaluation, timeout: float, cancel_on_timeout: bool,
@@ -234,7 +268,7 @@ class _ProgressDisplay:
 
 
 def _judge_outcome(client: JudgeserveClient, evaluation: Evaluation, fail_under: float | None,
-                   gate_against: str | None, margin: float, alpha: float, as_json: bool) -> ExitCode:
+                   gate: _Gate | None, as_json: bool) -> ExitCode:
     """Print the results and the checks; the exit code they add up to."""
     result: dict[str, Any] = {"evaluation": evaluation.model_dump(mode="json")}
     if evaluation.status != "completed":
@@ -255,8 +289,9 @@ def _judge_outcome(client: JudgeserveClient, evaluation: Evaluation, fail_under:
         relation = ">=" if passed else "<"
         lines.append(f"threshold: {metric} = {remote.fmt(value)} {relation if value is not None else 'is n/a, not >='} "
                      f"{fail_under:g}: {'PASS' if passed else 'FAIL'}")
-    if gate_against is not None:
-        comparison = client.compare(gate_against, evaluation.id, margin=margin, alpha=alpha)
+    if gate is not None:
+        comparison = client.compare(gate.baseline_id, evaluation.id, margin=gate.margin, alpha=gate.alpha,
+                                    decision_rule=gate.rule)
         code = code if comparison.passed else ExitCode.FAILED
         result["gate"] = comparison.model_dump(mode="json")
         lines.append(_gate_line(comparison))
@@ -273,5 +308,5 @@ def _judge_outcome(client: JudgeserveClient, evaluation: Evaluation, fail_under:
 def _gate_line(c: Comparison) -> str:
     return (f"gate against {c.baseline_evaluation_id}: {c.decision.upper()} ({c.metric} difference "
             f"{c.difference:+.3f}, 95% CI {remote.fmt_ci(c.difference_ci95)}, p = {c.p_value:.3g} ({c.test}), "
-            f"margin {c.margin:g}, alpha {c.alpha:g}, {c.n_shared} shared items)")
+            f"margin {c.margin:g}, alpha {c.alpha:g}, rule {c.decision_rule}, {c.n_shared} shared items)")
 

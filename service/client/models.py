@@ -228,6 +228,7 @@ class Comparison(_Model):
     margin: float
     alpha: float
     decision: str
+    decision_rule: str = "bound"
     rule: str = ""
 
     @property

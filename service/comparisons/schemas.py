@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.paired import DecisionRule
+
 
 class ComparisonCreate(BaseModel):
     """Two evaluations on the same suite, judge and protocol, and the gate's parameters."""
@@ -14,6 +16,9 @@ class ComparisonCreate(BaseModel):
     margin: float = Field(default=0.0, ge=0.0, le=1e6, description="Tolerated drop of the metric.")
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description="Significance level of the paired test.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    decision_rule: DecisionRule = Field(
+        default="bound", description="bound: fail when the upper bound of (candidate − baseline) is below −margin; "
+                                     "bound_or_significant: also when the difference is below −margin with p < alpha.")
 
 
 class ComparisonOut(BaseModel):
@@ -35,4 +40,5 @@ class ComparisonOut(BaseModel):
     margin: float
     alpha: float
     decision: str
+    decision_rule: str
     rule: str

@@ -15,8 +15,13 @@ from service.models import Evaluation
 # sign-flip permutation otherwise (goal success: the item's share of achieved goals)
 METRIC_KIND = {"pairwise": "continuous", "href": "continuous", "rating": "continuous",
                "answer_matching": "binary", "goal_success": "continuous"}
-RULE = ("fail when the upper end of the one-sided (1 − alpha) bootstrap bound of (candidate − baseline) is below "
-        "−margin, or when the difference is below −margin with p < alpha; otherwise pass")
+RULES = {
+    "bound": "fail when the upper end of the one-sided (1 − alpha) bootstrap bound of (candidate − baseline) is "
+             "below −margin; otherwise pass",
+    "bound_or_significant": "fail when the upper end of the one-sided (1 − alpha) bootstrap bound of "
+                            "(candidate − baseline) is below −margin, or when the difference is below −margin with "
+                            "p < alpha; otherwise pass",
+}
 
 
 def compare(session: Session, body: ComparisonCreate, project_id: str) -> ComparisonOut:
@@ -38,13 +43,14 @@ def compare(session: Session, body: ComparisonCreate, project_id: str) -> Compar
                               seed=body.seed, confidence=0.95)
     # the decision's interval is one-sided at level alpha: the upper end of a (1 − 2·alpha) interval
     result = paired_difference(base_scores, cand_scores, metric_kind=kind, margin=body.margin, alpha=body.alpha,
-                               seed=body.seed, confidence=max(0.5, 1.0 - 2.0 * body.alpha))
+                               seed=body.seed, confidence=max(0.5, 1.0 - 2.0 * body.alpha), rule=body.decision_rule)
     return ComparisonOut(
         baseline_evaluation_id=baseline.id, candidate_evaluation_id=candidate.id, protocol=baseline.protocol,
         judge=baseline.judge, suite=baseline.suite, metric=(baseline.summary or {}).get("metric", "score"),
         n_shared=result.n_shared, mean_baseline=result.mean_baseline, mean_candidate=result.mean_candidate,
         difference=result.difference, difference_ci95=shown.interval, p_value=result.p_value, test=result.test,
-        margin=body.margin, alpha=body.alpha, decision=result.decision, rule=RULE,
+        margin=body.margin, alpha=body.alpha, decision=result.decision, decision_rule=body.decision_rule,
+        rule=RULES[body.decision_rule],
     )
 
 

@@ -9,7 +9,7 @@ binary metrics or from a sign-flip permutation test for continuous ones (both tw
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal, Mapping, get_args
 
 import numpy as np
 from scipy import stats
@@ -17,6 +17,9 @@ from scipy import stats
 from service.core.statistics import bootstrap_mean_ci
 
 MetricKind = Literal["binary", "continuous"]
+# "bound" is DESIGN §6's rule; "bound_or_significant" also fails a significant drop beyond the margin
+DecisionRule = Literal["bound", "bound_or_significant"]
+DECISION_RULES: tuple[str, ...] = get_args(DecisionRule)
 
 EXACT_PERMUTATION_MAX_N = 16
 DEFAULT_PERMUTATIONS = 10_000
@@ -111,12 +114,14 @@ def paired_difference(
     n_resamples: int = 2000,
     confidence: float = 0.95,
     n_permutations: int = DEFAULT_PERMUTATIONS,
+    rule: DecisionRule = "bound",
 ) -> PairedComparison:
     """Paired regression gate over shared items.
 
-    Decision rule: 'fail' when the upper end of the bootstrap interval of (candidate - baseline)
-    is below -margin (worse by more than the margin, with confidence), or when the observed
-    difference is below -margin and p_value < alpha; otherwise 'pass'.
+    Decision rule ``bound``: 'fail' when the upper end of the bootstrap interval of
+    (candidate - baseline) is below -margin (worse by more than the margin, with confidence);
+    ``bound_or_significant`` also fails when the observed difference is below -margin and
+    p_value < alpha (the test is against no difference, so this rule is the stricter one).
     """
     if margin < 0 or not 0.0 < alpha < 1.0:
         raise ValueError("margin must be >= 0 and alpha in (0, 1)")
@@ -125,7 +130,11 @@ def paired_difference(
     differences = cand - base
     low, high = bootstrap_mean_ci(differences, seed=seed, n_resamples=n_resamples, confidence=confidence)
     difference = float(differences.mean())
-    worse = high < -margin or (difference < -margin and p_value < alpha)
+    worse = high < -margin
+    if rule == "bound_or_significant":
+        worse = worse or (difference < -margin and p_value < alpha)
+    elif rule != "bound":
+        raise ValueError(f"rule must be one of {DECISION_RULES}, got {rule!r}")
     return PairedComparison(
         n_shared=int(base.size),
         mean_baseline=float(base.mean()),

@@ -41,6 +41,23 @@ def test_clearly_worse_candidate_fails(metric_kind):
     assert result.decision == "fail"
 
 
+@pytest.mark.parametrize(("rule", "decision"), [("bound", "pass"), ("bound_or_significant", "fail")])
+def test_a_significant_drop_whose_bound_stays_within_the_margin_fails_only_the_stricter_rule(rule, decision):
+    """Mean drop 0.03 with standard error 0.01 over 200 items, margin 0.02: the one-sided 95% upper bound
+    (about -0.014) is above -margin, but the drop is beyond the margin and p is about 0.003."""
+    baseline = np.full(200, 0.5)
+    candidate = baseline - 0.03 + np.where(np.arange(200) % 2 == 0, 0.1414, -0.1414)
+    result = paired_difference(as_items(baseline), as_items(candidate), margin=0.02, alpha=0.05,
+                               confidence=0.9, rule=rule)
+    assert result.difference == pytest.approx(-0.03) and -0.02 < result.interval[1] < -0.005
+    assert result.p_value < 0.05 and result.decision == decision
+
+
+def test_an_unknown_decision_rule_is_refused():
+    with pytest.raises(ValueError, match="rule must be one of"):
+        paired_difference(as_items([0.5, 0.6]), as_items([0.5, 0.4]), rule="vibes")
+
+
 def test_better_candidate_and_small_drop_within_margin_pass():
     rng = np.random.default_rng(2)
     baseline = rng.random(300)

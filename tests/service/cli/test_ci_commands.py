@@ -108,7 +108,7 @@ def test_json_output_and_the_regression_gate(live, tmp_path):
     assert gate.decision == "fail" and gate.difference < -0.02
     assert (f"gate against {base_id}: FAIL (win_rate difference {gate.difference:+.3f}, 95% CI "
             f"[{gate.difference_ci95[0]:.3f}, {gate.difference_ci95[1]:.3f}], p = {gate.p_value:.3g} ({gate.test}), "
-            f"margin 0.02, alpha 0.05, {N_ITEMS} shared items)") in worse.stdout
+            f"margin 0.02, alpha 0.05, rule bound, {N_ITEMS} shared items)") in worse.stdout
 
     same = submit(live, tmp_path, "gate-same", "long", "--gate-against", base_id, "--margin", "0.02",
                   "--fail-under", "0.5", "--json")
@@ -125,6 +125,14 @@ def test_a_gate_that_cannot_work_is_refused_before_submitting(live, tmp_path):
     missing = submit(live, tmp_path, "gate-x", "long", "--gate-against", "no-such-evaluation")
     assert missing.returncode == 2 and "--gate-against: no evaluation 'no-such-evaluation'" in missing.stderr
     assert evaluation_count(live) == before
+    base_id = submitted_id(submit(live, tmp_path, "gate-ref", "long", "--wait"))
+    for extra, message in ((["--suite-version", "2"], "the baseline ran on suite 'cli-chat' version 1, this "
+                                                      "submission would run on version 2"),
+                           (["--alpha", "0"], "--alpha must be between 0 and 1 (exclusive), not 0"),
+                           (["--gate-rule", "vibes"], "--gate-rule must be one of bound, bound_or_significant")):
+        refused = submit(live, tmp_path, "gate-y", "long", "--gate-against", base_id, *extra)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    assert evaluation_count(live) == before + 1
 
 
 def test_bad_input_file_exits_2_naming_the_line_and_submits_nothing(live, tmp_path):
