@@ -59,6 +59,25 @@ def engine_kwargs(judge: JudgeConfig, model_path: str) -> dict[str, Any]:
     return kwargs
 
 
+# sampling parameters each request sets itself (temperature and seed come from the evaluation's options)
+PER_REQUEST_SAMPLING = frozenset({"temperature", "seed", "max_tokens", "logprobs", "structured_outputs", "n"})
+
+
+def sampling_extras(judge: JudgeConfig) -> dict[str, Any]:
+    """The judge's own sampling settings (e.g. top_p, top_k, repetition_penalty) for every request.
+
+    Raises ValueError naming the judge when vLLM does not know one of them, at start, not per request.
+    """
+    from vllm import SamplingParams
+
+    extras = {key: value for key, value in judge.sampling.items() if key not in PER_REQUEST_SAMPLING}
+    try:
+        SamplingParams(**extras)
+    except Exception as exc:  # TypeError for an unknown key, vLLM's own validation error for a bad value
+        raise ValueError(f"judge {judge.name!r}: sampling {extras} is not valid for vLLM: {exc}") from None
+    return extras
+
+
 class VLLMBackend:
     """A judge served by an in-process vLLM engine (created once, in the constructor)."""
 
@@ -70,6 +89,7 @@ class VLLMBackend:
             raise RuntimeError(f"{INSTALL_HINT} ({exc})") from exc
         self.judge = judge
         self.fingerprint = judge.fingerprint()
+        self.sampling = sampling_extras(judge)
         model_path = resolve_model_path(judge.model, settings.resolved_model_cache_dir())
         kwargs = engine_kwargs(judge, model_path)
         log.info("starting vLLM engine for judge %s: %s", judge.name, kwargs)
@@ -113,7 +133,8 @@ class VLLMBackend:
         for i in indices:
             request = requests[i]
             params = SamplingParams(
-                max_tokens=request.rationale_tokens, temperature=request.temperature, seed=request.seed
+                max_tokens=request.rationale_tokens, temperature=request.temperature, seed=request.seed,
+                **self.sampling,
             )
             jobs.append((i, list(request.messages), params))
         for index, completion in self._run(jobs, outputs).items():
@@ -136,7 +157,8 @@ class VLLMBackend:
 
         if request.json_schema is not None:
             return SamplingParams(max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
-                                  structured_outputs=StructuredOutputsParams(json=json.loads(request.json_schema)))
+                                  structured_outputs=StructuredOutputsParams(json=json.loads(request.json_schema)),
+                                  **self.sampling)
         top = max(int(request.top_logprobs), 0)
         if self.max_logprobs >= 0:
             top = min(top, self.max_logprobs)  # vLLM rejects the whole batch above the limit
@@ -146,6 +168,7 @@ class VLLMBackend:
             seed=request.seed,
             logprobs=top,
             structured_outputs=StructuredOutputsParams(choice=list(request.choices)),
+            **self.sampling,
         )
 
     def _run(self, jobs: list[tuple[int, list[dict[str, str]], Any]], outputs: list[JudgeOutput]) -> dict[int, Any]:
