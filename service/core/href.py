@@ -24,7 +24,7 @@ from service.core.pairwise import (
     LABELS, ORDERS, PairwiseOptions, label_for_a, plan_pairwise_calls, preference_for_a,
 )
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.statistics import bootstrap_mean_ci
 
 TEMPLATE = "href/1"
@@ -257,14 +257,12 @@ class HrefProtocol:
                   options: HrefOptions) -> tuple[dict[str, Any], dict[str, Any]]:
         """Overall and per-category win rate of the candidate, and the reliability report."""
         seed = options.seed or 0
-        scored = [v for v in verdicts if not v.unscored]
+        scored = [v for v in verdicts if v.scored]
         preferences = [v.score for v in scored]
         outcomes = Counter(v.outcome for v in scored)
         summary = {
             "metric": "win_rate",
-            "n_items": len(verdicts),
-            "n_scored": len(scored),
-            "n_unscored": len(verdicts) - len(scored),
+            **item_counts(verdicts),
             "win_rate": _mean(preferences),
             "win_rate_ci95": bootstrap_mean_ci(preferences, seed=seed),
             "wins": outcomes.get("a", 0),
@@ -325,10 +323,12 @@ def _per_category(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
         groups.setdefault(key, []).append(verdict)
     report = {}
     for key, group in groups.items():
-        preferences = [v.score for v in group if not v.unscored]
+        preferences = [v.score for v in group if v.scored]
+        counts = item_counts(group)
         report[names[key]] = {
             "n": len(preferences),
-            "n_unscored": len(group) - len(preferences),
+            "n_unscored": counts["n_unscored"],
+            "n_failed": counts["n_failed"],
             "win_rate": _mean(preferences),
             "win_rate_ci95": bootstrap_mean_ci(preferences, seed=options.seed or 0),
             "method": method_for(names[key], options),
@@ -341,12 +341,12 @@ def _reliability(verdicts: Sequence[ItemVerdict], options: HrefOptions) -> dict[
     judged = [v for v in verdicts if v.details.get("method") in JUDGED_METHODS]
     embedded = [v for v in verdicts if v.details.get("method") == "embedding"]
     report = calibration.reliability_report(judged, options.order_names())
-    embedded_unscored = [judge_value(v, "unscored") for v in embedded]
+    embedded_unscored = [judge_value(v, "unscored") for v in embedded if not v.failed]
     report.update({
         "n_judged_items": len(judged),
         "n_embedding_items": len(embedded),
         "embedding_share": len(embedded) / len(verdicts) if verdicts else None,
-        "embedding_unscored_rate": sum(embedded_unscored) / len(embedded) if embedded else None,
+        "embedding_unscored_rate": sum(embedded_unscored) / len(embedded_unscored) if embedded_unscored else None,
     })
     return report
 

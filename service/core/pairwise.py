@@ -14,7 +14,7 @@ from service.core.length_control import bootstrap_lc_interval, length_controlled
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.statistics import bootstrap_mean_ci
 
 FIRST, SECOND, TIE = "1", "2", "tie"
@@ -217,16 +217,13 @@ class PairwiseProtocol:
         self, items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], options: PairwiseOptions
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Win rate of A with its bootstrap interval, and the reliability report."""
-        scored = [v for v in verdicts if not v.unscored]
+        scored = [v for v in verdicts if v.scored]
         preferences = [v.score for v in scored]
         outcomes = Counter(v.outcome for v in scored)
-        n = len(verdicts)
         seed = options.seed or 0
         summary = {
             "metric": "win_rate",
-            "n_items": n,
-            "n_scored": len(scored),
-            "n_unscored": n - len(scored),
+            **item_counts(verdicts),
             "win_rate": _mean(preferences),
             "win_rate_ci95": bootstrap_mean_ci(preferences, seed=seed),
             "wins": outcomes.get("a", 0),
@@ -257,7 +254,7 @@ def plan_pairwise_calls(item: Any, options: PairwiseOptions, render: Any, templa
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
     """AlpacaEval-2.0-style length-controlled win rate of A (length difference in characters, A − B)."""
-    pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if not v.unscored]
+    pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if v.scored]
     preferences, differences = [p for p, _ in pairs], [d for _, d in pairs]
     result = length_controlled_win_rate(preferences, differences)
     interval = (bootstrap_lc_interval(preferences, differences, seed=seed, n_resamples=LC_BOOTSTRAP_RESAMPLES)

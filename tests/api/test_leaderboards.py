@@ -36,14 +36,14 @@ RESPONSES = {
 }
 
 
-def evaluate(client, settings, model, responses=None, items=None):
+def evaluate(client, settings, model, responses=None, items=None, judge="scripted"):
     responses = responses or RESPONSES[model]
     items = items if items is not None else range(N_ITEMS)
-    body = {"protocol": "pairwise", "judge": "scripted", "model": model, "suite": "chat",
+    body = {"protocol": "pairwise", "judge": judge, "model": model, "suite": "chat",
             "items": [{"id": f"q{i}", "response": responses(i)} for i in items]}
     created = client.post("/v1/evaluations", json=body)
     assert created.status_code == 202, created.text
-    assert run_worker(settings, "scripted").returncode == 0
+    assert run_worker(settings, judge).returncode == 0
     evaluation = client.get(created.headers["location"]).json()
     assert evaluation["status"] == "completed", evaluation
     return evaluation
@@ -51,7 +51,7 @@ def evaluate(client, settings, model, responses=None, items=None):
 
 def stored_scores(client, evaluation_id):
     data = client.get(f"/v1/evaluations/{evaluation_id}/verdicts", params={"limit": 1000}).json()["data"]
-    return [v["score"] for v in data if not v["unscored"]]
+    return [v["score"] for v in data if not v["unscored"] and not v["failed"]]
 
 
 def independent_elo(battles, anchor):
@@ -122,6 +122,26 @@ def test_polling_gets_304_until_a_new_evaluation_completes(client, prod_settings
     assert {row["model"] for row in changed.json()["rows"]} == {"same", "long"}
     all_runs = client.get("/v1/leaderboards/chat", params={"runs": "all"})
     assert all_runs.headers["etag"] != changed.headers["etag"] and len(all_runs.json()["rows"]) == 2
+
+
+def test_failed_items_are_left_out_of_leaderboards_and_the_gate(client, prod_settings):
+    """An item whose judge calls all failed has no score: not a battle, not a shared item, not a loss."""
+    def failing_on_q3(i):  # scripted-flaky fails every call whose prompt holds its marker
+        return "FAIL-ME" if i == 3 else RESPONSES["long"](i)
+
+    first = evaluate(client, prod_settings, "long", failing_on_q3, judge="scripted-flaky")
+    second = evaluate(client, prod_settings, "long-again", failing_on_q3, judge="scripted-flaky")
+    summary = first["summary"]
+    assert (summary["n_scored"], summary["n_unscored"], summary["n_failed"]) == (N_ITEMS - 1, 0, 1)
+    scores = stored_scores(client, first["id"])
+    assert len(scores) == N_ITEMS - 1 and None not in scores
+    board = client.get("/v1/leaderboards/chat", params={"protocol": "pairwise", "judge": "scripted-flaky"}).json()
+    row = {r["model"]: r for r in board["rows"]}["long"]
+    assert row["n"] == N_ITEMS - 1 and row["value"] == pytest.approx(np.mean(scores))
+    assert row["elo"] is not None
+    gate = client.post("/v1/comparisons", json={"baseline_evaluation_id": first["id"],
+                                                "candidate_evaluation_id": second["id"]}).json()
+    assert gate["n_shared"] == N_ITEMS - 1 and gate["difference"] == 0 and gate["decision"] == "pass"
 
 
 def test_unknown_leaderboard_is_404(client):

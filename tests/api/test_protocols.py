@@ -114,10 +114,11 @@ def test_answer_matching_rule_first_then_judge_and_unscored_apart(client, settin
     assert verdicts["numeric"]["judgments"] == [] and verdicts["numeric"]["outcome"] == "match"
     assert verdicts["judged-yes"]["outcome"] == "match" and verdicts["judged-yes"]["score"] == pytest.approx(0.9)
     assert verdicts["judged-no"]["outcome"] == "no_match"
-    assert verdicts["broken"]["failed"] is True
+    assert verdicts["broken"]["failed"] is True and verdicts["broken"]["unscored"] is False
     summary = evaluation["summary"]
     assert summary["accuracy"] == pytest.approx(3 / 4) and summary["n_scored"] == 4
-    assert summary["n_unscored"] == 1 and summary["n_rule"] == 2
+    # the item whose judge call failed is reported apart as failed (not unscored), never as wrong
+    assert (summary["n_unscored"], summary["n_failed"]) == (0, 1) and summary["n_rule"] == 2
     low, high = summary["accuracy_ci95"]
     assert low < 0.75 < high
 

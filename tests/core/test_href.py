@@ -292,10 +292,10 @@ def test_summary_overall_and_per_category():
     assert (summary["n_items"], summary["n_scored"], summary["n_unscored"]) == (8, 7, 1)
     per = summary["per_category"]
     assert set(per) == {"Generation", "Brainstorm", "Open QA"}  # spellings of one category merged
-    assert per["Generation"] == {"n": 3, "n_unscored": 0, "win_rate": pytest.approx(0.5),
+    assert per["Generation"] == {"n": 3, "n_unscored": 0, "n_failed": 0, "win_rate": pytest.approx(0.5),
                                  "win_rate_ci95": pytest.approx(bootstrap_mean_ci([1.0, 0.5, 0.0], seed=3)),
                                  "method": "judge_with_reference"}
-    assert per["Brainstorm"] == {"n": 1, "n_unscored": 1, "win_rate": 1.0, "win_rate_ci95": (1.0, 1.0),
+    assert per["Brainstorm"] == {"n": 1, "n_unscored": 1, "n_failed": 0, "win_rate": 1.0, "win_rate_ci95": (1.0, 1.0),
                                  "method": "judge"}
     assert per["Open QA"]["n"] == 3 and per["Open QA"]["win_rate"] == pytest.approx(2 / 3)
     assert per["Open QA"]["method"] == "embedding"
