@@ -354,5 +354,6 @@ def _human_agreement(items: Sequence[AnswerMatchingItem], verdicts: Sequence[Ite
         "n_human_labelled": calibrated_agreement.get("n", 0),
         "judge_accuracy": calibrated_agreement.get("accuracy"),
         "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "judge_scott_pi": calibrated_agreement.get("scott_pi"),
         "human_agreement": report,
     }

@@ -409,7 +409,8 @@ def _human_agreement(items: Sequence[GoalSuccessItem], verdicts: Sequence[ItemVe
     calibrated_agreement = report["calibrated"] or {}
     report["root_cause"] = agreement(human_causes, judge_causes)
     return {"n_human_labelled": report["n_human_labelled"], "judge_accuracy": calibrated_agreement.get("accuracy"),
-            "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"), "human_agreement": report}
+            "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+            "judge_scott_pi": calibrated_agreement.get("scott_pi"), "human_agreement": report}
 
 
 def _reliability(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:

@@ -281,6 +281,7 @@ def human_agreement(items: Sequence[RatingItem], verdicts: Sequence[ItemVerdict]
         "spearman_rho": correlation(pairs, stats.spearmanr),
         "exact_agreement_rate": calibrated_agreement.get("accuracy"),
         "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "judge_scott_pi": calibrated_agreement.get("scott_pi"),
         "human_agreement": report,
     }
 

@@ -315,6 +315,8 @@ def test_summary_human_agreement():
     summary, _ = PROTOCOL.summarize(items, verdicts, options)
     # human labels on items 0,1,3,5,6: judge says a, tie, a, a, b -> 4 of 5 agree (item 1: human b, judge tie)
     assert summary["n_human_labelled"] == 5 and summary["judge_accuracy"] == pytest.approx(4 / 5)
+    # Scott's pi: pooled a 6/10, b 3/10, tie 1/10 -> pe = 0.46 -> (0.8 - 0.46) / 0.54 = 17/27
+    assert summary["judge_scott_pi"] == pytest.approx(17 / 27)
     per_order = summary["human_agreement"]["per_order"]
     assert per_order["similarity"]["n"] == 2 and per_order["similarity"]["accuracy"] == 1.0
     assert per_order["ab"]["n"] == 3 and per_order["ab"]["accuracy"] == pytest.approx(2 / 3)  # ab: a, a(first), a
