@@ -20,6 +20,7 @@ from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.length_control import lc_summary
 from service.core.pairwise import (
     LABELS, ORDERS, PairwiseOptions, label_for_a, plan_pairwise_calls, preference_for_a,
 )
@@ -271,7 +272,14 @@ class HrefProtocol:
             "per_category": _per_category(items, verdicts, options),
         }
         summary.update(_human_agreement(items, verdicts, options.order_names()))
+        summary.update(_length_controlled(items, verdicts, seed))
         return summary, _reliability(verdicts, options)
+
+
+def _length_controlled(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
+    """Length-controlled win rate of the candidate, as pairwise's (length difference: response − baseline)."""
+    pairs = [(v.score, len(i.response) - len(i.baseline_response)) for i, v in zip(items, verdicts) if v.scored]
+    return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
 
 
 def _combine_judged(results: Sequence[CallResult], options: HrefOptions, base: dict[str, Any]) -> ItemVerdict:

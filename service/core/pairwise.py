@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.core import calibration
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
-from service.core.length_control import bootstrap_lc_interval, length_controlled_win_rate
+from service.core.length_control import lc_summary
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
@@ -20,7 +20,6 @@ from service.core.statistics import bootstrap_mean_ci
 FIRST, SECOND, TIE = "1", "2", "tie"
 TEMPLATE = "pairwise/1"
 OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
-LC_BOOTSTRAP_RESAMPLES = 200
 SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
 LABELS = (FIRST, SECOND, TIE)
 # Which item response sits in the first slot for each order.
@@ -255,11 +254,7 @@ def plan_pairwise_calls(item: Any, options: PairwiseOptions, render: Any, templa
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
     """AlpacaEval-2.0-style length-controlled win rate of A (length difference in characters, A − B)."""
     pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if v.scored]
-    preferences, differences = [p for p, _ in pairs], [d for _, d in pairs]
-    result = length_controlled_win_rate(preferences, differences)
-    interval = (bootstrap_lc_interval(preferences, differences, seed=seed, n_resamples=LC_BOOTSTRAP_RESAMPLES)
-                if result.lc_win_rate is not None else None)
-    return {"lc_win_rate": result.lc_win_rate, "lc_win_rate_ci95": interval, "lc_note": result.reason}
+    return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
 
 
 def _suite_prompt(suite_item: dict[str, Any]) -> str | None:

@@ -19,10 +19,11 @@ BASELINE = "ref-model"
 
 
 def make_suite(settings, name="chat"):
-    """A suite whose baseline responses have lengths 20..31 characters."""
+    """A suite whose baseline responses have lengths 20..31 characters (and human references, for href)."""
     suite_id = str(uuid.uuid4())
     items = [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": "writing" if i % 2 else "math",
-              "payload": {"prompt": f"question {i}", "baseline_response": "b" * (20 + i)}} for i in range(N_ITEMS)]
+              "payload": {"prompt": f"question {i}", "baseline_response": "b" * (20 + i),
+                          "human_reference": f"reference {i}"}} for i in range(N_ITEMS)]
     with session_scope(settings.database_url) as session:
         suites_repo.add_suite(session, {"id": suite_id, "project_id": project_id(settings), "name": name, "version": 1, "description": None,
                                         "baseline_model": BASELINE, "n_items": N_ITEMS}, items)
@@ -36,10 +37,10 @@ RESPONSES = {
 }
 
 
-def evaluate(client, settings, model, responses=None, items=None, judge="scripted"):
+def evaluate(client, settings, model, responses=None, items=None, judge="scripted", protocol="pairwise"):
     responses = responses or RESPONSES[model]
     items = items if items is not None else range(N_ITEMS)
-    body = {"protocol": "pairwise", "judge": judge, "model": model, "suite": "chat",
+    body = {"protocol": protocol, "judge": judge, "model": model, "suite": "chat",
             "items": [{"id": f"q{i}", "response": responses(i)} for i in items]}
     created = client.post("/v1/evaluations", json=body)
     assert created.status_code == 202, created.text
@@ -122,6 +123,22 @@ def test_polling_gets_304_until_a_new_evaluation_completes(client, prod_settings
     assert {row["model"] for row in changed.json()["rows"]} == {"same", "long"}
     all_runs = client.get("/v1/leaderboards/chat", params={"runs": "all"})
     assert all_runs.headers["etag"] != changed.headers["etag"] and len(all_runs.json()["rows"]) == 2
+
+
+def test_href_leaderboards_carry_the_length_controlled_win_rate(client, prod_settings):
+    """href is pairwise against the suite's baseline: its summary and leaderboard rows get the LC columns too."""
+    evaluations = {model: evaluate(client, prod_settings, model, protocol="href") for model in ("long", "short", "same")}
+    board = client.get("/v1/leaderboards/chat", params={"protocol": "href", "judge": "scripted"}).json()
+    rows = {row["model"]: row for row in board["rows"]}
+    for model, evaluation in evaluations.items():
+        summary = evaluation["summary"]
+        assert {"lc_win_rate", "lc_win_rate_ci95", "lc_note"} <= set(summary)
+        assert rows[model]["lc_win_rate"] == summary["lc_win_rate"]
+        assert rows[model]["lc_win_rate_ci95"] == summary["lc_win_rate_ci95"]
+    for model in ("long", "short"):  # judged on 12 items with varying length differences
+        low, high = rows[model]["lc_win_rate_ci95"]  # resamples are refitted to a different tolerance
+        assert 0.0 <= low <= high <= 1.0 and low - 1e-6 <= rows[model]["lc_win_rate"] <= high + 1e-6
+    assert rows["same"]["lc_win_rate"] is None and "std is 0" in rows["same"]["lc_note"]
 
 
 def test_failed_items_are_left_out_of_leaderboards_and_the_gate(client, prod_settings):
