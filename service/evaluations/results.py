@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from service.core.calibration import select_for_review
+from service.core.options import STORED
 from service.core.protocol import CallResult, EvaluationProtocol, ItemVerdict, get_protocol
 from service.evaluations import repository as repo
 from service.reviews import repository as reviews_repo
@@ -20,9 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def protocol_and_options(evaluation: Evaluation):
-    """The evaluation's protocol and its validated options."""
+    """The evaluation's protocol and its validated options (as stored: read as they were judged)."""
     protocol = get_protocol(evaluation.protocol)
-    return protocol, protocol.options_model.model_validate(evaluation.options)
+    return protocol, protocol.options_model.model_validate(evaluation.options, context=STORED)
 
 
 def verdict_row(protocol: EvaluationProtocol, options: BaseModel, evaluation_id: str, item_id: int,

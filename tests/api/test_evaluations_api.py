@@ -86,6 +86,7 @@ def test_verdicts_paginate_with_cursor_and_carry_both_orders(client, prod_settin
         (lambda b: b["items"][2].pop("response_b"), "/items/2/response_b"),
         (lambda b: b["items"][4].update(human_label="maybe"), "/items/4/human_label"),
         (lambda b: b.update(options={"samples": 0}), "/options/samples"),
+        (lambda b: b.update(options={"samples": 2, "verdict_mode": "logprobs"}), "/options/verdict_mode"),
         (lambda b: b.pop("model"), "/model"),
     ],
 )

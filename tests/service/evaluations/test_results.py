@@ -4,8 +4,8 @@ import pytest
 
 from service.core.pairwise import PairwiseItem, PairwiseOptions, PairwiseProtocol
 from service.core.protocol import CallResult
-from service.evaluations.results import as_item_verdict, failed_verdict_row, verdict_row
-from service.models import Verdict
+from service.evaluations.results import as_item_verdict, failed_verdict_row, protocol_and_options, verdict_row
+from service.models import Evaluation, Verdict
 
 PROTOCOL, OPTIONS = PairwiseProtocol(), PairwiseOptions()
 ITEM = PairwiseItem(id="i1", prompt="p", response_a="a", response_b="b")
@@ -39,3 +39,11 @@ def test_the_item_verdict_knows_it_failed():
                      position_inconsistent=False, bpde=None, details={}, reviewed=False)
     verdict = as_item_verdict(stored)
     assert verdict.failed and not verdict.unscored and not verdict.scored
+
+
+def test_options_stored_with_logprobs_samples_are_still_read():
+    """An evaluation submitted before samples > 1 needed rationales keeps being judged and recomputed as it was."""
+    old = Evaluation(protocol="pairwise", options=PairwiseOptions.model_construct(
+        samples=2, temperature=0.7, verdict_mode="logprobs").model_dump(mode="json"))
+    _, options = protocol_and_options(old)
+    assert (options.samples, options.verdict_mode, options.rationale_budget()) == (2, "logprobs", 0)
