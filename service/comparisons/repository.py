@@ -16,7 +16,7 @@ def metric_values_by_item(session: Session, evaluation_id: str, protocol: str) -
     query = (
         select(Item.item_key, Verdict.score, Verdict.outcome)
         .join(Verdict, Verdict.item_id == Item.id)
-        .where(Item.evaluation_id == evaluation_id, Verdict.unscored.is_(False))
+        .where(Item.evaluation_id == evaluation_id, Verdict.unscored.is_(False), Verdict.failed.is_(False))
     )
     counted = OUTCOME_METRICS.get(protocol)
     if counted is None:

@@ -6,11 +6,11 @@ from dataclasses import replace
 from typing import Any, Hashable, Mapping, Sequence
 
 from service.core.protocol import ItemVerdict
-from service.core.statistics import cohen_kappa
+from service.core.statistics import cohen_kappa, scott_pi
 
 
 def agreement(human: Sequence[Hashable | None], judged: Sequence[Hashable | None]) -> dict[str, Any] | None:
-    """Accuracy and Cohen's κ over the pairs where both labels exist; None when there are none."""
+    """Accuracy, Cohen's κ and Scott's π over the pairs where both labels exist; None when there are none."""
     pairs = [(h, j) for h, j in zip(human, judged) if h is not None and j is not None]
     if not pairs:
         return None
@@ -19,6 +19,7 @@ def agreement(human: Sequence[Hashable | None], judged: Sequence[Hashable | None
         "n": len(pairs),
         "accuracy": sum(h == j for h, j in pairs) / len(pairs),
         "cohen_kappa": cohen_kappa(humans, judges),
+        "scott_pi": scott_pi(humans, judges),
     }
 
 

@@ -17,7 +17,7 @@ from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.statistics import entropy, wilson_interval
 
 YES, NO = "yes", "no"
@@ -321,14 +321,12 @@ class AnswerMatchingProtocol:
     def summarize(self, items: Sequence[AnswerMatchingItem], verdicts: Sequence[ItemVerdict],
                   options: AnswerMatchingOptions) -> tuple[dict[str, Any], dict[str, Any]]:
         """Accuracy with its Wilson interval (unscored reported apart), and the reliability report."""
-        scored = [v for v in verdicts if not v.unscored]
+        scored = [v for v in verdicts if v.scored]
         matches = sum(v.outcome == MATCH for v in scored)
         n_rule = sum(v.details.get("method") == "rule" for v in verdicts)
         summary = {
             "metric": "accuracy",
-            "n_items": len(verdicts),
-            "n_scored": len(scored),
-            "n_unscored": len(verdicts) - len(scored),
+            **item_counts(verdicts),
             "n_match": matches,
             "n_no_match": len(scored) - matches,
             "accuracy": matches / len(scored) if scored else None,
@@ -356,5 +354,6 @@ def _human_agreement(items: Sequence[AnswerMatchingItem], verdicts: Sequence[Ite
         "n_human_labelled": calibrated_agreement.get("n", 0),
         "judge_accuracy": calibrated_agreement.get("accuracy"),
         "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "judge_scott_pi": calibrated_agreement.get("scott_pi"),
         "human_agreement": report,
     }

@@ -51,13 +51,17 @@ def select_for_review(bpdes: Sequence[float | None], review_fraction: float) -> 
 
 
 def reliability_basics(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
-    """What every judged protocol reports: unscored rate, mean BPDE, BPDE histogram, calls, reviews."""
-    n = len(verdicts)
-    judged = [v for v in verdicts if not _judge_unscored(v)]
+    """What every judged protocol reports: unscored rate, mean BPDE, BPDE histogram, calls, reviews.
+
+    The unscored rate is over the items the judge answered: a failed item (every call failed) says
+    nothing about whether the judge's output is readable.
+    """
+    answered = [v for v in verdicts if not v.failed]
+    judged = [v for v in answered if not _judge_unscored(v)]
     bpdes = [v.bpde for v in judged if v.bpde is not None]
     calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
     return {
-        "unscored_rate": (n - len(judged)) / n if n else None,
+        "unscored_rate": (len(answered) - len(judged)) / len(answered) if answered else None,
         "mean_bpde": sum(bpdes) / len(bpdes) if bpdes else None,
         "bpde_histogram": bpde_histogram(bpdes),
         "n_calls_scored": len(calls),
@@ -76,7 +80,7 @@ def bpde_histogram(bpdes: Sequence[float], bins: int = 5) -> list[dict[str, floa
 
 def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str]) -> dict[str, Any]:
     """Two-response protocols: position consistency, first-position win rate, tie rate, plus the basics."""
-    judged = [v for v in verdicts if not _judge_unscored(v)]
+    judged = [v for v in verdicts if not v.failed and not _judge_unscored(v)]
     both = [v for v in judged if all(v.details.get("order_majority", {}).get(o) for o in orders)]
     calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
     first_wins = [1.0 if c["label"] == "1" else 0.5 if c["label"] == "tie" else 0.0 for c in calls]

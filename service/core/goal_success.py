@@ -13,7 +13,7 @@ from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.convlab import from_convlab
 from service.core.goal_segments import Segmentation, parse_segments, schema_turns, segment_schema
 from service.core.statistics import entropy, wilson_interval
@@ -366,7 +366,6 @@ class GoalSuccessProtocol:
         goals = [g for v in verdicts for g in v.details.get("goals", [])]
         judged = [g for g in goals if g["achieved"] is not None]
         achieved = sum(bool(g["achieved"]) for g in judged)
-        n_scored = sum(not v.unscored for v in verdicts)
         summary = {
             "metric": "goal_success_rate",
             "goal_success_rate": achieved / len(judged) if judged else None,
@@ -374,8 +373,8 @@ class GoalSuccessProtocol:
             "n_goals": len(goals), "n_goals_judged": len(judged), "n_goals_achieved": achieved,
             "n_goals_unscored": len(goals) - len(judged),
             "root_causes": root_cause_distribution([g for g in judged if not g["achieved"]], options.root_causes),
-            "n_items": len(verdicts), "n_scored": n_scored, "n_unscored": len(verdicts) - n_scored,
-            "n_items_all_achieved": sum(v.outcome == "achieved" for v in verdicts if not v.unscored),
+            **item_counts(verdicts),
+            "n_items_all_achieved": sum(v.outcome == "achieved" for v in verdicts if v.scored),
         }
         summary.update(_human_agreement(items, verdicts))
         return summary, _reliability(verdicts)
@@ -410,7 +409,8 @@ def _human_agreement(items: Sequence[GoalSuccessItem], verdicts: Sequence[ItemVe
     calibrated_agreement = report["calibrated"] or {}
     report["root_cause"] = agreement(human_causes, judge_causes)
     return {"n_human_labelled": report["n_human_labelled"], "judge_accuracy": calibrated_agreement.get("accuracy"),
-            "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"), "human_agreement": report}
+            "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+            "judge_scott_pi": calibrated_agreement.get("scott_pi"), "human_agreement": report}
 
 
 def _reliability(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:

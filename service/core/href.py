@@ -20,11 +20,12 @@ from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.length_control import lc_summary
 from service.core.pairwise import (
     LABELS, ORDERS, PairwiseOptions, label_for_a, plan_pairwise_calls, preference_for_a,
 )
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.statistics import bootstrap_mean_ci
 
 TEMPLATE = "href/1"
@@ -257,14 +258,12 @@ class HrefProtocol:
                   options: HrefOptions) -> tuple[dict[str, Any], dict[str, Any]]:
         """Overall and per-category win rate of the candidate, and the reliability report."""
         seed = options.seed or 0
-        scored = [v for v in verdicts if not v.unscored]
+        scored = [v for v in verdicts if v.scored]
         preferences = [v.score for v in scored]
         outcomes = Counter(v.outcome for v in scored)
         summary = {
             "metric": "win_rate",
-            "n_items": len(verdicts),
-            "n_scored": len(scored),
-            "n_unscored": len(verdicts) - len(scored),
+            **item_counts(verdicts),
             "win_rate": _mean(preferences),
             "win_rate_ci95": bootstrap_mean_ci(preferences, seed=seed),
             "wins": outcomes.get("a", 0),
@@ -273,7 +272,14 @@ class HrefProtocol:
             "per_category": _per_category(items, verdicts, options),
         }
         summary.update(_human_agreement(items, verdicts, options.order_names()))
+        summary.update(_length_controlled(items, verdicts, seed))
         return summary, _reliability(verdicts, options)
+
+
+def _length_controlled(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
+    """Length-controlled win rate of the candidate, as pairwise's (length difference: response − baseline)."""
+    pairs = [(v.score, len(i.response) - len(i.baseline_response)) for i, v in zip(items, verdicts) if v.scored]
+    return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
 
 
 def _combine_judged(results: Sequence[CallResult], options: HrefOptions, base: dict[str, Any]) -> ItemVerdict:
@@ -325,10 +331,12 @@ def _per_category(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
         groups.setdefault(key, []).append(verdict)
     report = {}
     for key, group in groups.items():
-        preferences = [v.score for v in group if not v.unscored]
+        preferences = [v.score for v in group if v.scored]
+        counts = item_counts(group)
         report[names[key]] = {
             "n": len(preferences),
-            "n_unscored": len(group) - len(preferences),
+            "n_unscored": counts["n_unscored"],
+            "n_failed": counts["n_failed"],
             "win_rate": _mean(preferences),
             "win_rate_ci95": bootstrap_mean_ci(preferences, seed=options.seed or 0),
             "method": method_for(names[key], options),
@@ -341,12 +349,12 @@ def _reliability(verdicts: Sequence[ItemVerdict], options: HrefOptions) -> dict[
     judged = [v for v in verdicts if v.details.get("method") in JUDGED_METHODS]
     embedded = [v for v in verdicts if v.details.get("method") == "embedding"]
     report = calibration.reliability_report(judged, options.order_names())
-    embedded_unscored = [judge_value(v, "unscored") for v in embedded]
+    embedded_unscored = [judge_value(v, "unscored") for v in embedded if not v.failed]
     report.update({
         "n_judged_items": len(judged),
         "n_embedding_items": len(embedded),
         "embedding_share": len(embedded) / len(verdicts) if verdicts else None,
-        "embedding_unscored_rate": sum(embedded_unscored) / len(embedded) if embedded else None,
+        "embedding_unscored_rate": sum(embedded_unscored) / len(embedded_unscored) if embedded_unscored else None,
     })
     return report
 
@@ -369,6 +377,7 @@ def _human_agreement(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
         "n_human_labelled": calibrated_agreement.get("n", 0),
         "judge_accuracy": calibrated_agreement.get("accuracy"),
         "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "judge_scott_pi": calibrated_agreement.get("scott_pi"),
         "human_agreement": report,
     }
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import optimize
@@ -31,6 +31,8 @@ from scipy.special import expit
 
 DEFAULT_MIN_ITEMS = 10
 DEFAULT_PHI_L2 = 0.01
+# resamples of the interval reported in an evaluation's summary
+SUMMARY_BOOTSTRAP_RESAMPLES = 200
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,15 @@ def bootstrap_lc_interval(
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(estimates, [tail, 1.0 - tail])
     return (float(low), float(high))
+
+
+def lc_summary(preferences: Sequence[float], length_differences: Sequence[float], seed: int = 0,
+               n_resamples: int = SUMMARY_BOOTSTRAP_RESAMPLES) -> dict[str, Any]:
+    """An evaluation summary's ``lc_win_rate``, its bootstrap ``lc_win_rate_ci95`` and ``lc_note`` (why it is null)."""
+    result = length_controlled_win_rate(preferences, length_differences)
+    interval = (bootstrap_lc_interval(preferences, length_differences, seed=seed, n_resamples=n_resamples)
+                if result.lc_win_rate is not None else None)
+    return {"lc_win_rate": result.lc_win_rate, "lc_win_rate_ci95": interval, "lc_note": result.reason}
 
 
 # resamples fitted at once are limited to this many items in all (arrays of ~2 MB each)

@@ -10,17 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.core import calibration
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
-from service.core.length_control import bootstrap_lc_interval, length_controlled_win_rate
+from service.core.length_control import lc_summary
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.statistics import bootstrap_mean_ci
 
 FIRST, SECOND, TIE = "1", "2", "tie"
 TEMPLATE = "pairwise/1"
 OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
-LC_BOOTSTRAP_RESAMPLES = 200
 SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
 LABELS = (FIRST, SECOND, TIE)
 # Which item response sits in the first slot for each order.
@@ -217,16 +216,13 @@ class PairwiseProtocol:
         self, items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], options: PairwiseOptions
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Win rate of A with its bootstrap interval, and the reliability report."""
-        scored = [v for v in verdicts if not v.unscored]
+        scored = [v for v in verdicts if v.scored]
         preferences = [v.score for v in scored]
         outcomes = Counter(v.outcome for v in scored)
-        n = len(verdicts)
         seed = options.seed or 0
         summary = {
             "metric": "win_rate",
-            "n_items": n,
-            "n_scored": len(scored),
-            "n_unscored": n - len(scored),
+            **item_counts(verdicts),
             "win_rate": _mean(preferences),
             "win_rate_ci95": bootstrap_mean_ci(preferences, seed=seed),
             "wins": outcomes.get("a", 0),
@@ -257,12 +253,8 @@ def plan_pairwise_calls(item: Any, options: PairwiseOptions, render: Any, templa
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
     """AlpacaEval-2.0-style length-controlled win rate of A (length difference in characters, A − B)."""
-    pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if not v.unscored]
-    preferences, differences = [p for p, _ in pairs], [d for _, d in pairs]
-    result = length_controlled_win_rate(preferences, differences)
-    interval = (bootstrap_lc_interval(preferences, differences, seed=seed, n_resamples=LC_BOOTSTRAP_RESAMPLES)
-                if result.lc_win_rate is not None else None)
-    return {"lc_win_rate": result.lc_win_rate, "lc_win_rate_ci95": interval, "lc_note": result.reason}
+    pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if v.scored]
+    return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
 
 
 def _suite_prompt(suite_item: dict[str, Any]) -> str | None:
@@ -294,5 +286,6 @@ def _human_agreement(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdi
         "n_human_labelled": calibrated_agreement.get("n", 0),
         "judge_accuracy": calibrated_agreement.get("accuracy"),
         "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "judge_scott_pi": calibrated_agreement.get("scott_pi"),
         "human_agreement": report,
     }

@@ -43,7 +43,12 @@ class CallResult:
 
 @dataclass
 class ItemVerdict:
-    """The combined, calibrated result for one item."""
+    """The combined, calibrated result for one item.
+
+    ``unscored``: the judge answered but its output could not be read. ``failed``: every judge call
+    failed (engine error, prompt too long), so there was no output to read; a failed item counts as
+    failed, never as unscored (its ``unscored`` flag is ignored).
+    """
 
     outcome: str | None
     score: float | None
@@ -53,6 +58,20 @@ class ItemVerdict:
     details: dict[str, Any] = field(default_factory=dict)
     # set when a human review replaced the judge's verdict; details["judge"] keeps the judge's
     reviewed: bool = False
+    failed: bool = False
+
+    @property
+    def scored(self) -> bool:
+        """Whether the verdict has a score: neither unscored nor failed."""
+        return not self.unscored and not self.failed
+
+
+def item_counts(verdicts: Sequence[ItemVerdict]) -> dict[str, int]:
+    """n_items = n_scored + n_unscored (output unreadable) + n_failed (every call failed)."""
+    n_failed = sum(v.failed for v in verdicts)
+    n_scored = sum(v.scored for v in verdicts)
+    return {"n_items": len(verdicts), "n_scored": n_scored, "n_unscored": len(verdicts) - n_scored - n_failed,
+            "n_failed": n_failed}
 
 
 class EvaluationProtocol(Protocol):

@@ -16,7 +16,7 @@ from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, register
+from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
 from service.core.statistics import bootstrap_mean_ci, entropy
 
 TEMPLATE = "rating/1"
@@ -245,15 +245,13 @@ class RatingProtocol:
         self, items: Sequence[RatingItem], verdicts: Sequence[ItemVerdict], options: RatingOptions
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Mean score with its bootstrap interval, the score histogram, and the reliability report."""
-        scored = [v for v in verdicts if not v.unscored]
+        scored = [v for v in verdicts if v.scored]
         scores = [v.score for v in scored]
         scale = max((item.scale for item in items), default=len(DEFAULT_RUBRIC))
         counts = Counter(v.outcome for v in scored)
         summary = {
             "metric": "mean_score",
-            "n_items": len(verdicts),
-            "n_scored": len(scored),
-            "n_unscored": len(verdicts) - len(scored),
+            **item_counts(verdicts),
             "scale_max": scale,
             "mean_score": sum(scores) / len(scores) if scores else None,
             "mean_score_ci95": bootstrap_mean_ci(scores, seed=options.seed or 0),
@@ -283,6 +281,7 @@ def human_agreement(items: Sequence[RatingItem], verdicts: Sequence[ItemVerdict]
         "spearman_rho": correlation(pairs, stats.spearmanr),
         "exact_agreement_rate": calibrated_agreement.get("accuracy"),
         "judge_cohen_kappa": calibrated_agreement.get("cohen_kappa"),
+        "judge_scott_pi": calibrated_agreement.get("scott_pi"),
         "human_agreement": report,
     }
 

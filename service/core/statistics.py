@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -56,6 +57,23 @@ def cohen_kappa(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
     expected = sum((rater_a.count(lab) / n) * (rater_b.count(lab) / n) for lab in labels)
     if math.isclose(expected, 1.0):
         return 1.0 if math.isclose(observed, 1.0) else None
+    return (observed - expected) / (1.0 - expected)
+
+
+def scott_pi(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
+    """Scott's pi between two label sequences; None when undefined (no pairs, or one label only).
+
+    Like Cohen's kappa, but chance agreement comes from the two raters' pooled label shares
+    rather than from each rater's own: pe = sum_k ((n_ak + n_bk) / 2n)^2.
+    """
+    if len(rater_a) != len(rater_b) or not rater_a:
+        return None
+    n = len(rater_a)
+    observed = sum(1 for x, y in zip(rater_a, rater_b) if x == y) / n
+    pooled = Counter(rater_a) + Counter(rater_b)
+    expected = sum((count / (2 * n)) ** 2 for count in pooled.values())
+    if math.isclose(expected, 1.0):
+        return None  # both raters used one label throughout: 0/0
     return (observed - expected) / (1.0 - expected)
 
 

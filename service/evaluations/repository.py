@@ -300,7 +300,7 @@ def scores_by_item(session: Session, evaluation_id: str) -> dict[str, float]:
     query = (
         select(Item.item_key, Verdict.score)
         .join(Verdict, Verdict.item_id == Item.id)
-        .where(Item.evaluation_id == evaluation_id, Verdict.unscored.is_(False))
+        .where(Item.evaluation_id == evaluation_id, Verdict.unscored.is_(False), Verdict.failed.is_(False))
     )
     return {key: score for key, score in session.execute(query)}
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from service.core.calibration import select_for_review
+from service.core.options import STORED
 from service.core.protocol import CallResult, EvaluationProtocol, ItemVerdict, get_protocol
 from service.evaluations import repository as repo
 from service.reviews import repository as reviews_repo
@@ -20,14 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def protocol_and_options(evaluation: Evaluation):
-    """The evaluation's protocol and its validated options."""
+    """The evaluation's protocol and its validated options (as stored: read as they were judged)."""
     protocol = get_protocol(evaluation.protocol)
-    return protocol, protocol.options_model.model_validate(evaluation.options)
+    return protocol, protocol.options_model.model_validate(evaluation.options, context=STORED)
 
 
 def verdict_row(protocol: EvaluationProtocol, options: BaseModel, evaluation_id: str, item_id: int,
                 item: BaseModel, results: Sequence[CallResult]) -> dict[str, Any]:
-    """Combine an item's stored judge calls (``item`` is its validated payload) into its verdict row."""
+    """Combine an item's stored judge calls (``item`` is its validated payload) into its verdict row.
+
+    An item whose calls all failed is ``failed``, not ``unscored``: there was no output to read.
+    """
     verdict = protocol.combine(item, list(results), options)
     errors = [r.error for r in results if r.error]
     failed = bool(results) and len(errors) == len(results)
@@ -36,7 +40,7 @@ def verdict_row(protocol: EvaluationProtocol, options: BaseModel, evaluation_id:
         details["errors"] = sorted(set(errors))[:5]
     return {
         "item_id": item_id, "evaluation_id": evaluation_id, "outcome": verdict.outcome,
-        "score": verdict.score, "unscored": verdict.unscored, "failed": failed,
+        "score": verdict.score, "unscored": verdict.unscored and not failed, "failed": failed,
         "position_inconsistent": verdict.position_inconsistent, "bpde": verdict.bpde,
         "details": details, "needs_review": False,
     }
@@ -45,7 +49,7 @@ def verdict_row(protocol: EvaluationProtocol, options: BaseModel, evaluation_id:
 def failed_verdict_row(evaluation_id: str, item_id: int, reason: str) -> dict[str, Any]:
     """The verdict of an item that could not be judged at all, saying why."""
     return {
-        "item_id": item_id, "evaluation_id": evaluation_id, "outcome": None, "score": None, "unscored": True,
+        "item_id": item_id, "evaluation_id": evaluation_id, "outcome": None, "score": None, "unscored": False,
         "failed": True, "position_inconsistent": False, "bpde": None, "details": {"errors": [reason]},
         "needs_review": False,
     }
@@ -56,7 +60,7 @@ def as_item_verdict(verdict: Verdict) -> ItemVerdict:
     return ItemVerdict(
         outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored,
         position_inconsistent=verdict.position_inconsistent, bpde=verdict.bpde, details=verdict.details,
-        reviewed=verdict.reviewed,
+        reviewed=verdict.reviewed, failed=verdict.failed,
     )
 
 

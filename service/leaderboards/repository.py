@@ -26,7 +26,7 @@ def scores_of(session: Session, evaluation_ids: list[str]) -> list[tuple[str, fl
     if not evaluation_ids:
         return []
     query = select(Verdict.evaluation_id, Verdict.score).where(
-        Verdict.evaluation_id.in_(evaluation_ids), Verdict.unscored.is_(False)
+        Verdict.evaluation_id.in_(evaluation_ids), Verdict.unscored.is_(False), Verdict.failed.is_(False)
     )
     return [(evaluation_id, score) for evaluation_id, score in session.execute(query)]
 

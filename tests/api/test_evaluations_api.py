@@ -87,6 +87,7 @@ def test_verdicts_paginate_with_cursor_and_carry_both_orders(client, prod_settin
         (lambda b: b["items"][2].pop("response_b"), "/items/2/response_b"),
         (lambda b: b["items"][4].update(human_label="maybe"), "/items/4/human_label"),
         (lambda b: b.update(options={"samples": 0}), "/options/samples"),
+        (lambda b: b.update(options={"samples": 2, "verdict_mode": "logprobs"}), "/options/verdict_mode"),
         (lambda b: b.pop("model"), "/model"),
     ],
 )
@@ -177,9 +178,13 @@ def test_judge_failures_are_counted_and_an_all_failed_evaluation_fails(client, p
 
     mixed_result = client.get(f"/v1/evaluations/{mixed_id}").json()
     assert mixed_result["status"] == "completed"
-    assert mixed_result["progress"]["failed"] == 1 and mixed_result["summary"]["n_unscored"] == 1
+    # a failed item is failed, not unscored: its judge gave no output that could be unreadable
+    summary = mixed_result["summary"]
+    assert mixed_result["progress"]["failed"] == 1 and summary["n_failed"] == 1 and summary["n_unscored"] == 0
+    assert summary["n_scored"] + summary["n_unscored"] + summary["n_failed"] == summary["n_items"] == 4
+    assert mixed_result["reliability"]["unscored_rate"] == 0.0
     failed_verdict = client.get(f"/v1/evaluations/{mixed_id}/verdicts").json()["data"][1]
-    assert failed_verdict["failed"] and failed_verdict["unscored"]
+    assert failed_verdict["failed"] and not failed_verdict["unscored"]
     assert all(j["error"] == "scripted failure" for j in failed_verdict["judgments"])
 
     bad_result = client.get(f"/v1/evaluations/{bad_id}").json()

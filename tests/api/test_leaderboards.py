@@ -19,10 +19,11 @@ BASELINE = "ref-model"
 
 
 def make_suite(settings, name="chat"):
-    """A suite whose baseline responses have lengths 20..31 characters."""
+    """A suite whose baseline responses have lengths 20..31 characters (and human references, for href)."""
     suite_id = str(uuid.uuid4())
     items = [{"suite_id": suite_id, "position": i, "item_key": f"q{i}", "category": "writing" if i % 2 else "math",
-              "payload": {"prompt": f"question {i}", "baseline_response": "b" * (20 + i)}} for i in range(N_ITEMS)]
+              "payload": {"prompt": f"question {i}", "baseline_response": "b" * (20 + i),
+                          "human_reference": f"reference {i}"}} for i in range(N_ITEMS)]
     with session_scope(settings.database_url) as session:
         suites_repo.add_suite(session, {"id": suite_id, "project_id": project_id(settings), "name": name, "version": 1, "description": None,
                                         "baseline_model": BASELINE, "n_items": N_ITEMS}, items)
@@ -36,14 +37,14 @@ RESPONSES = {
 }
 
 
-def evaluate(client, settings, model, responses=None, items=None):
+def evaluate(client, settings, model, responses=None, items=None, judge="scripted", protocol="pairwise"):
     responses = responses or RESPONSES[model]
     items = items if items is not None else range(N_ITEMS)
-    body = {"protocol": "pairwise", "judge": "scripted", "model": model, "suite": "chat",
+    body = {"protocol": protocol, "judge": judge, "model": model, "suite": "chat",
             "items": [{"id": f"q{i}", "response": responses(i)} for i in items]}
     created = client.post("/v1/evaluations", json=body)
     assert created.status_code == 202, created.text
-    assert run_worker(settings, "scripted").returncode == 0
+    assert run_worker(settings, judge).returncode == 0
     evaluation = client.get(created.headers["location"]).json()
     assert evaluation["status"] == "completed", evaluation
     return evaluation
@@ -51,7 +52,7 @@ def evaluate(client, settings, model, responses=None, items=None):
 
 def stored_scores(client, evaluation_id):
     data = client.get(f"/v1/evaluations/{evaluation_id}/verdicts", params={"limit": 1000}).json()["data"]
-    return [v["score"] for v in data if not v["unscored"]]
+    return [v["score"] for v in data if not v["unscored"] and not v["failed"]]
 
 
 def independent_elo(battles, anchor):
@@ -122,6 +123,42 @@ def test_polling_gets_304_until_a_new_evaluation_completes(client, prod_settings
     assert {row["model"] for row in changed.json()["rows"]} == {"same", "long"}
     all_runs = client.get("/v1/leaderboards/chat", params={"runs": "all"})
     assert all_runs.headers["etag"] != changed.headers["etag"] and len(all_runs.json()["rows"]) == 2
+
+
+def test_href_leaderboards_carry_the_length_controlled_win_rate(client, prod_settings):
+    """href is pairwise against the suite's baseline: its summary and leaderboard rows get the LC columns too."""
+    evaluations = {model: evaluate(client, prod_settings, model, protocol="href") for model in ("long", "short", "same")}
+    board = client.get("/v1/leaderboards/chat", params={"protocol": "href", "judge": "scripted"}).json()
+    rows = {row["model"]: row for row in board["rows"]}
+    for model, evaluation in evaluations.items():
+        summary = evaluation["summary"]
+        assert {"lc_win_rate", "lc_win_rate_ci95", "lc_note"} <= set(summary)
+        assert rows[model]["lc_win_rate"] == summary["lc_win_rate"]
+        assert rows[model]["lc_win_rate_ci95"] == summary["lc_win_rate_ci95"]
+    for model in ("long", "short"):  # judged on 12 items with varying length differences
+        low, high = rows[model]["lc_win_rate_ci95"]  # resamples are refitted to a different tolerance
+        assert 0.0 <= low <= high <= 1.0 and low - 1e-6 <= rows[model]["lc_win_rate"] <= high + 1e-6
+    assert rows["same"]["lc_win_rate"] is None and "std is 0" in rows["same"]["lc_note"]
+
+
+def test_failed_items_are_left_out_of_leaderboards_and_the_gate(client, prod_settings):
+    """An item whose judge calls all failed has no score: not a battle, not a shared item, not a loss."""
+    def failing_on_q3(i):  # scripted-flaky fails every call whose prompt holds its marker
+        return "FAIL-ME" if i == 3 else RESPONSES["long"](i)
+
+    first = evaluate(client, prod_settings, "long", failing_on_q3, judge="scripted-flaky")
+    second = evaluate(client, prod_settings, "long-again", failing_on_q3, judge="scripted-flaky")
+    summary = first["summary"]
+    assert (summary["n_scored"], summary["n_unscored"], summary["n_failed"]) == (N_ITEMS - 1, 0, 1)
+    scores = stored_scores(client, first["id"])
+    assert len(scores) == N_ITEMS - 1 and None not in scores
+    board = client.get("/v1/leaderboards/chat", params={"protocol": "pairwise", "judge": "scripted-flaky"}).json()
+    row = {r["model"]: r for r in board["rows"]}["long"]
+    assert row["n"] == N_ITEMS - 1 and row["value"] == pytest.approx(np.mean(scores))
+    assert row["elo"] is not None
+    gate = client.post("/v1/comparisons", json={"baseline_evaluation_id": first["id"],
+                                                "candidate_evaluation_id": second["id"]}).json()
+    assert gate["n_shared"] == N_ITEMS - 1 and gate["difference"] == 0 and gate["decision"] == "pass"
 
 
 def test_unknown_leaderboard_is_404(client):

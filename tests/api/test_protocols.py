@@ -97,6 +97,26 @@ def test_bad_items_are_rejected_naming_item_and_field_and_nothing_is_stored(clie
     assert stored(settings) == (0, 0)
 
 
+@pytest.mark.parametrize("protocol, item", [
+    ("pairwise", {"id": "p", "prompt": "q", "response_a": "long answer", "response_b": "short"}),
+    ("rating", {"id": "r", "prompt": "q", "response": "answer <<scripted:4=0.6,5=0.4>>"}),
+])
+def test_several_samples_give_their_evidence_first_and_logprobs_samples_are_refused(client, settings, protocol, item):
+    """Multiple Evidence Calibration: each of k samples reasons before its verdict (default when samples > 1)."""
+    base = {"protocol": protocol, "judge": "scripted", "model": "m", "items": [item]}
+    refused = client.post("/v1/evaluations", json={**base, "options": {"samples": 3, "verdict_mode": "logprobs"}})
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    [error] = refused.json()["errors"]
+    assert error["pointer"] == "/options/verdict_mode" and "samples > 1" in error["detail"]
+    assert stored(settings) == (0, 0)
+
+    evaluation, verdicts = run(client, settings, {**base, "options": {"samples": 3, "seed": 2}})
+    assert evaluation["options"]["verdict_mode"] == "rationale"
+    judgments = verdicts[item["id"]]["judgments"]
+    assert len(judgments) == 3 * (2 if protocol == "pairwise" else 1)
+    assert all(j["rationale"] == "Scripted rationale." for j in judgments)
+
+
 def test_answer_matching_rule_first_then_judge_and_unscored_apart(client, settings):
     items = [
         {"id": "rule", "question": "6 x 7?", "response": "The answer is 42.", "reference_answers": ["42"]},
@@ -114,10 +134,11 @@ def test_answer_matching_rule_first_then_judge_and_unscored_apart(client, settin
     assert verdicts["numeric"]["judgments"] == [] and verdicts["numeric"]["outcome"] == "match"
     assert verdicts["judged-yes"]["outcome"] == "match" and verdicts["judged-yes"]["score"] == pytest.approx(0.9)
     assert verdicts["judged-no"]["outcome"] == "no_match"
-    assert verdicts["broken"]["failed"] is True
+    assert verdicts["broken"]["failed"] is True and verdicts["broken"]["unscored"] is False
     summary = evaluation["summary"]
     assert summary["accuracy"] == pytest.approx(3 / 4) and summary["n_scored"] == 4
-    assert summary["n_unscored"] == 1 and summary["n_rule"] == 2
+    # the item whose judge call failed is reported apart as failed (not unscored), never as wrong
+    assert (summary["n_unscored"], summary["n_failed"]) == (0, 1) and summary["n_rule"] == 2
     low, high = summary["accuracy_ci95"]
     assert low < 0.75 < high
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from tests.support import api_client, run_worker
@@ -93,6 +95,11 @@ def test_a_human_label_replaces_the_verdict_and_metrics_are_recomputed(client, j
     judge_correct = sum(v["outcome"] == "a" for v in verdicts.values())
     assert agreement["calibrated"]["accuracy"] == pytest.approx(judge_correct / N_ITEMS)
     assert agreement["after_review"]["accuracy"] == pytest.approx((judge_correct + 1) / N_ITEMS)
+    # Scott's pi of the judge's own outcomes against the human labels (all "a"): chance from the pooled shares
+    pooled = Counter(v["outcome"] for v in verdicts.values()) + Counter({"a": N_ITEMS})
+    chance = sum((count / (2 * N_ITEMS)) ** 2 for count in pooled.values())
+    expected_pi = (judge_correct / N_ITEMS - chance) / (1 - chance)
+    assert agreement["calibrated"]["scott_pi"] == after["summary"]["judge_scott_pi"] == pytest.approx(expected_pi)
     # the judge's reliability is the judge's: a human label does not change it
     assert after["reliability"]["position_consistency_rate"] == before["reliability"]["position_consistency_rate"]
 

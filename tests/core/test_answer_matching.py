@@ -388,6 +388,8 @@ def test_human_agreement_accuracy_and_kappa():
     assert summary["n_human_labelled"] == 6
     assert summary["judge_accuracy"] == pytest.approx(4 / 6)
     assert summary["judge_cohen_kappa"] == pytest.approx(1 / 3)
+    # pooled shares ½ / ½ as well -> π = κ here
+    assert summary["judge_scott_pi"] == pytest.approx(1 / 3)
     report = summary["human_agreement"]
     assert report["n_human_labelled"] == 7 and report["after_review"]["accuracy"] == pytest.approx(4 / 6)
     # a human review of the disagreeing item fixes "after review" but not the judge's own accuracy
@@ -395,9 +397,11 @@ def test_human_agreement_accuracy_and_kappa():
     verdicts[7] = PROTOCOL.apply_review(items[7], verdicts[7], AnswerMatchingReview(label="match"))
     summary, reliability = PROTOCOL.summarize(items, verdicts, AnswerMatchingOptions())
     assert summary["judge_accuracy"] == pytest.approx(4 / 6)
-    # after review, 7 pairs: observed 6/7; human 4 m / 3 n, verdicts 3 m / 4 n -> expected 24/49 -> κ = 18/25
+    # after review, 7 pairs: observed 6/7; human 4 m / 3 n, verdicts 3 m / 4 n -> expected 24/49 -> κ = 18/25;
+    # pooled 7 m / 7 n of 14 -> expected ½ -> π = (6/7 − ½) / ½ = 5/7
     assert summary["human_agreement"]["after_review"] == {"n": 7, "accuracy": pytest.approx(6 / 7),
-                                                         "cohen_kappa": pytest.approx(18 / 25)}
+                                                         "cohen_kappa": pytest.approx(18 / 25),
+                                                         "scott_pi": pytest.approx(5 / 7)}
     assert summary["n_unscored"] == 0 and summary["accuracy"] == pytest.approx(4 / 8)
     assert reliability["n_reviewed"] == 2 and reliability["unscored_rate"] == pytest.approx(1 / 8)
 

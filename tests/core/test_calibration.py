@@ -65,6 +65,20 @@ def test_reliability_report():
     assert report["unscored_rate"] == pytest.approx(1 / 3)
 
 
+def test_reliability_report_leaves_failed_items_out():
+    """An item whose calls all failed was never answered: not unscored, not a tie, not a position check."""
+    failed = ItemVerdict(outcome=None, score=None, unscored=False, failed=True, details={"errors": ["engine error"]})
+    verdicts = [
+        _verdict("a", [("ab", "1"), ("ba", "2")]),
+        _verdict("tie", [("ab", "1"), ("ba", "1")], inconsistent=True),
+        failed,
+    ]
+    report = reliability_report(verdicts, ("ab", "ba"))
+    assert report["tie_rate"] == pytest.approx(0.5) and report["unscored_rate"] == 0.0
+    assert report["position_consistency_rate"] == pytest.approx(0.5)
+    assert reliability_basics([failed])["unscored_rate"] is None
+
+
 @pytest.mark.parametrize("bpdes, counts", [
     ([], [0, 0, 0, 0, 0]),
     ([0.0, 0.0, math.log(2), math.log(3)], [2, 0, 0, 1, 1]),

@@ -290,6 +290,8 @@ def test_summary_reports_goal_level_human_agreement():
     assert root["n"] == 2 and root["accuracy"] == 0.5
     # hand-computed kappa: po = 1/2; pe = (1/2 * 1/2) [incorrect] + 0 + 0 = 1/4 -> (1/2 - 1/4) / (3/4) = 1/3
     assert root["cohen_kappa"] == pytest.approx(1 / 3)
+    # Scott's pi: pooled incorrect 2/4, incomplete 1/4, misunderstood 1/4 -> pe = 3/8 -> (1/2 - 3/8) / (5/8) = 1/5
+    assert root["scott_pi"] == pytest.approx(1 / 5)
 
 
 def test_summary_human_agreement_with_disagreement_hand_computed_kappa():
@@ -303,6 +305,8 @@ def test_summary_human_agreement_with_disagreement_hand_computed_kappa():
     summary, _ = PROTOCOL.summarize(items, verdicts, options)
     # po = 3/4; human yes 1/2, judge yes 1/4 -> pe = 1/2*1/4 + 1/2*3/4 = 1/2; kappa = (3/4 - 1/2) / (1/2) = 1/2
     assert summary["judge_accuracy"] == 0.75 and summary["judge_cohen_kappa"] == pytest.approx(0.5)
+    # pooled yes 3/8, no 5/8 -> pe = 34/64 = 17/32 -> pi = (24/32 - 17/32) / (15/32) = 7/15
+    assert summary["judge_scott_pi"] == pytest.approx(7 / 15)
     assert summary["human_agreement"]["root_cause"] is None  # no human root causes given
 
 

@@ -11,8 +11,9 @@ from service.core.href import (
     validate_items,
 )
 from service.core.judging import JudgeOutput
-from service.core.pairwise import LABELS, VERDICT_QUESTION
-from service.core.protocol import CallResult, get_protocol
+from service.core.length_control import SUMMARY_BOOTSTRAP_RESAMPLES, bootstrap_lc_interval, length_controlled_win_rate
+from service.core.pairwise import LABELS, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocol import CallResult, ItemVerdict, get_protocol
 from service.core.statistics import bootstrap_mean_ci
 
 PROTOCOL = HrefProtocol()
@@ -292,10 +293,10 @@ def test_summary_overall_and_per_category():
     assert (summary["n_items"], summary["n_scored"], summary["n_unscored"]) == (8, 7, 1)
     per = summary["per_category"]
     assert set(per) == {"Generation", "Brainstorm", "Open QA"}  # spellings of one category merged
-    assert per["Generation"] == {"n": 3, "n_unscored": 0, "win_rate": pytest.approx(0.5),
+    assert per["Generation"] == {"n": 3, "n_unscored": 0, "n_failed": 0, "win_rate": pytest.approx(0.5),
                                  "win_rate_ci95": pytest.approx(bootstrap_mean_ci([1.0, 0.5, 0.0], seed=3)),
                                  "method": "judge_with_reference"}
-    assert per["Brainstorm"] == {"n": 1, "n_unscored": 1, "win_rate": 1.0, "win_rate_ci95": (1.0, 1.0),
+    assert per["Brainstorm"] == {"n": 1, "n_unscored": 1, "n_failed": 0, "win_rate": 1.0, "win_rate_ci95": (1.0, 1.0),
                                  "method": "judge"}
     assert per["Open QA"]["n"] == 3 and per["Open QA"]["win_rate"] == pytest.approx(2 / 3)
     assert per["Open QA"]["method"] == "embedding"
@@ -315,9 +316,63 @@ def test_summary_human_agreement():
     summary, _ = PROTOCOL.summarize(items, verdicts, options)
     # human labels on items 0,1,3,5,6: judge says a, tie, a, a, b -> 4 of 5 agree (item 1: human b, judge tie)
     assert summary["n_human_labelled"] == 5 and summary["judge_accuracy"] == pytest.approx(4 / 5)
+    # Scott's pi: pooled a 6/10, b 3/10, tie 1/10 -> pe = 0.46 -> (0.8 - 0.46) / 0.54 = 17/27
+    assert summary["judge_scott_pi"] == pytest.approx(17 / 27)
     per_order = summary["human_agreement"]["per_order"]
     assert per_order["similarity"]["n"] == 2 and per_order["similarity"]["accuracy"] == 1.0
     assert per_order["ab"]["n"] == 3 and per_order["ab"]["accuracy"] == pytest.approx(2 / 3)  # ab: a, a(first), a
+
+
+def _lc_fixture():
+    """14 judged and embedding items whose candidate mostly wins when longer, plus an unscored and a failed one."""
+    items, verdicts = [], []
+    options = HrefOptions(seed=5)
+    for index in range(14):
+        response, baseline = "r" * (10 + 7 * index), "b" * (40 + (index % 3) * 11)
+        longer = len(response) > len(baseline)
+        category = "Open QA" if index % 4 == 0 else "Generation"
+        if category == "Open QA":
+            results = [_similarity_result([0.9, 0.2] if longer else [0.2, 0.9])]
+        else:
+            p_first = 0.8 if longer != (index % 5 == 0) else 0.3  # every fifth goes against length
+            probs = {"1": p_first, "2": 0.9 - p_first, "tie": 0.1}
+            mirrored = {"1": probs["2"], "2": probs["1"], "tie": 0.1}
+            results = _results(("ab", 0, "1", probs), ("ba", 0, "2", mirrored))
+        item = make_item(id=f"lc{index}", category=category, response=response, baseline_response=baseline)
+        items.append(item)
+        verdicts.append(PROTOCOL.combine(item, results, options))
+    items += [make_item(id="unscored", response="x" * 500), make_item(id="failed", response="y" * 900)]
+    verdicts += [PROTOCOL.combine(items[-2], _results(("ab", 0, None, None), ("ba", 0, None, None)), options),
+                 ItemVerdict(outcome=None, score=None, unscored=False, failed=True, details={"errors": ["boom"]})]
+    return items, verdicts, options
+
+
+def test_summary_has_the_length_controlled_win_rate_of_the_scored_items():
+    """As pairwise: logit P(win) = theta + phi tanh(d / sd(d)), d = len(response) - len(baseline), scored items only."""
+    items, verdicts, options = _lc_fixture()
+    summary, _ = PROTOCOL.summarize(items, verdicts, options)
+    scored = [(v.score, len(i.response) - len(i.baseline_response)) for i, v in zip(items, verdicts) if v.scored]
+    assert len(scored) == 14 and len({p for p, _ in scored}) > 2  # soft labels, not all 0/1
+    preferences, differences = [p for p, _ in scored], [d for _, d in scored]
+    expected = length_controlled_win_rate(preferences, differences).lc_win_rate
+    assert summary["lc_win_rate"] == pytest.approx(expected) and summary["lc_note"] is None
+    # the candidate wins mostly by being longer: controlling for length pulls its win rate down
+    assert summary["lc_win_rate"] < summary["win_rate"]
+    interval = bootstrap_lc_interval(preferences, differences, seed=5, n_resamples=SUMMARY_BOOTSTRAP_RESAMPLES)
+    assert summary["lc_win_rate_ci95"] == pytest.approx(interval)
+    # the same items and verdicts as pairwise (A = response, B = baseline) give the same columns
+    pairwise_items = [PairwiseItem(id=i.id, prompt=i.prompt, response_a=i.response, response_b=i.baseline_response)
+                      for i in items]
+    pairwise_summary, _ = PairwiseProtocol().summarize(pairwise_items, verdicts, PairwiseOptions(seed=5))
+    for field in ("lc_win_rate", "lc_win_rate_ci95", "lc_note"):
+        assert summary[field] == pairwise_summary[field]
+
+
+def test_too_few_items_for_the_length_controlled_win_rate_say_why():
+    items, verdicts, options = _summary_fixture()  # 7 scored items
+    summary, _ = PROTOCOL.summarize(items, verdicts, options)
+    assert summary["lc_win_rate"] is None and summary["lc_win_rate_ci95"] is None
+    assert summary["lc_note"] == "needs at least 10 items, got 7"
 
 
 def test_summary_without_items_or_scores():

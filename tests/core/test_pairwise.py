@@ -1,5 +1,6 @@
 """The pairwise protocol: prompts, order mapping, combining, aggregation, simulated judges."""
 
+import json
 import math
 import random
 
@@ -194,6 +195,35 @@ def test_summary_win_rate_and_human_agreement():
     assert summary["n_human_labelled"] == 3 and summary["judge_accuracy"] == pytest.approx(2 / 3)
     assert reliability["position_consistency_rate"] == pytest.approx(2 / 3)
     assert reliability["unscored_rate"] == pytest.approx(0.25)
+
+
+def test_summary_reports_scott_pi_wherever_it_reports_kappa():
+    items = [make_item(id=f"i{i}", human_label=h) for i, h in enumerate(["a", "a", "b", "tie"])]
+    calls = [[("ab", 0, "1", None), ("ba", 0, "2", None)],   # a in both orders
+             [("ab", 0, "1", None), ("ba", 0, "1", None)],   # ab: a, ba: b -> tie
+             [("ab", 0, "2", None), ("ba", 0, "1", None)],   # b in both orders
+             [("ab", 0, None, None), ("ba", 0, None, None)]]  # unscored
+    options = PairwiseOptions()
+    verdicts = [PROTOCOL.combine(item, _results(*c), options) for item, c in zip(items, calls)]
+    summary, _ = PROTOCOL.summarize(items, verdicts, options)
+    # calibrated pairs (a,a) (a,tie) (b,b): po 2/3; pooled a 3/6, b 2/6, tie 1/6 -> pe 14/36 -> pi = 10/22
+    assert summary["judge_scott_pi"] == pytest.approx(5 / 11)
+    report = summary["human_agreement"]  # the reliability report carries the same (service.evaluations.results)
+    assert report["calibrated"]["scott_pi"] == pytest.approx(5 / 11)
+    # ab order: (a,a) (a,a) (b,b) -> 1; ba order: (a,a) (a,b) (b,b): po 2/3, pooled ½ / ½ -> 1/3
+    assert report["per_order"]["ab"]["scott_pi"] == pytest.approx(1.0)
+    assert report["per_order"]["ba"]["scott_pi"] == pytest.approx(1 / 3)
+
+
+def test_agreement_on_a_single_label_is_none_not_nan():
+    """Everyone says "a": κ's and π's chance agreement is 1, so π is 0/0; the summary stays valid JSON."""
+    items = [make_item(id=f"i{i}", human_label="a") for i in range(3)]
+    options = PairwiseOptions()
+    verdicts = [PROTOCOL.combine(item, _results(("ab", 0, "1", None), ("ba", 0, "2", None)), options)
+                for item in items]
+    summary, reliability = PROTOCOL.summarize(items, verdicts, options)
+    assert summary["judge_accuracy"] == 1.0 and summary["judge_scott_pi"] is None
+    json.dumps([summary, reliability], allow_nan=False)
 
 
 def test_cache_key_covers_judge_prompt_and_sampling():

@@ -274,6 +274,8 @@ def test_human_correlation_agreement_and_kappa_against_independent_values():
     # κ by hand: p_o = 4/6; judge marginals {5,4,4,2,3,1}, human {5,3,2,4,1,4}: equal marginals
     # (1:1, 2:1, 3:1, 4:2, 5:1) -> p_e = (1+1+1+4+1)/36 = 8/36
     assert summary["judge_cohen_kappa"] == pytest.approx((4 / 6 - 8 / 36) / (1 - 8 / 36))
+    # equal marginals: the pooled shares are each rater's own, so Scott's pi equals kappa
+    assert summary["judge_scott_pi"] == pytest.approx((4 / 6 - 8 / 36) / (1 - 8 / 36))
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from service.core.statistics import bootstrap_mean_ci, cohen_kappa, entropy, wilson_interval
+from service.core.statistics import bootstrap_mean_ci, cohen_kappa, entropy, scott_pi, wilson_interval
 
 
 def test_bootstrap_is_seeded_and_covers_the_mean():
@@ -51,6 +51,46 @@ def test_wilson_empty():
 def test_cohen_kappa(a, b, expected):
     result = cohen_kappa(a, b)
     assert result == (None if expected is None else pytest.approx(expected))
+
+
+def _from_table(labels, table):
+    """Two raters' label sequences from a confusion table (rows: rater A, columns: rater B)."""
+    pairs = [(labels[i], labels[j]) for i, row in enumerate(table) for j, count in enumerate(row) for _ in range(count)]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+# The worked example of Scott's pi on Wikipedia: 45 items, three categories. Pooled shares
+# 18/90, 30/90, 42/90 -> pe = 2988/8100 = 83/225; po = 15/45 = 75/225 -> pi = -8/142 = -4/71 (≈ -0.056).
+WIKIPEDIA = _from_table(["yes", "no", "maybe"], [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        WIKIPEDIA + (-4 / 71,),
+        # the κ textbook example above: po = 0.7; pooled y 55/100, n 45/100 -> pe = 0.505 -> pi = 0.195/0.495 = 13/33
+        (["y"] * 25 + ["n"] * 25, ["y"] * 20 + ["n"] * 5 + ["y"] * 10 + ["n"] * 15, 13 / 33),
+        (["a", "b", "a", "b"], ["a", "b", "a", "b"], 1.0),
+        (["a", "b"], ["b", "a"], -1.0),
+        # po = 3/4; pooled x 7/8, y 1/8 -> pe = 50/64 -> pi = (48 - 50) / (64 - 50) = -1/7
+        (["x", "x", "x", "y"], ["x", "x", "x", "x"], -1 / 7),
+        # each rater uses one label, but not the same one: pooled ½ / ½, no agreement
+        (["x", "x"], ["y", "y"], -1.0),
+        # degenerate: no pairs, unequal lengths, or one label throughout (pe = 1: 0/0)
+        ([], [], None),
+        (["a"], ["a", "b"], None),
+        (["a"] * 5, ["a"] * 5, None),
+    ],
+)
+def test_scott_pi(a, b, expected):
+    result = scott_pi(a, b)
+    assert result == (None if expected is None else pytest.approx(expected))
+    assert scott_pi(b, a) == result  # symmetric in the raters
+
+
+def test_scott_pi_is_cohen_kappa_when_the_raters_share_their_marginals():
+    a, b = ["y", "y", "n", "n", "y", "n"], ["y", "n", "y", "n", "y", "n"]
+    assert scott_pi(a, b) == pytest.approx(cohen_kappa(a, b)) == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize("counts, expected", [([1, 0, 0], 0.0), ([1, 1, 0], math.log(2)), ([1, 1, 1], math.log(3)), ([], 0.0)])

@@ -105,7 +105,7 @@ const UI = (() => {
     n_items: "Items", n_scored: "Scored items", n_unscored: "Unscored items", n_failed: "Failed items",
     n_reviewed: "Reviewed items", n_reviews_open: "Open reviews", n_needs_review: "Flagged for review",
     n_human_labelled: "Items with human labels", judge_accuracy: "Judge accuracy (vs. human labels)",
-    judge_cohen_kappa: "Judge Cohen's κ", cohen_kappa: "Cohen's κ", scott_pi: "Scott's π",
+    judge_cohen_kappa: "Judge Cohen's κ", judge_scott_pi: "Judge Scott's π", cohen_kappa: "Cohen's κ", scott_pi: "Scott's π",
     pearson_r: "Pearson r", spearman_rho: "Spearman ρ", exact_agreement_rate: "Exact agreement",
     n_rule: "Decided by rule", n_judge: "Decided by judge", wins: "Wins", losses: "Losses", ties: "Ties",
     per_order: "Per order", calibrated: "After calibration (both orders)", after_review: "After human review",

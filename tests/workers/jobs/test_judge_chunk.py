@@ -259,8 +259,9 @@ def test_a_chunk_that_keeps_raising_is_given_up_with_the_error(submitted, monkey
         verdicts = session.scalars(select(Verdict).where(Verdict.evaluation_id == evaluation_id)).all()
     assert (evaluation.status, evaluation.done, evaluation.failed, evaluation.chunks_done) == ("completed", 3, 3, 2)
     assert evaluation.summary["n_failed"] == 3 and evaluation.summary["n_scored"] == 3
+    assert evaluation.summary["n_unscored"] == 0  # failed items are failed, not unscored
     given_up = [v for v in verdicts if v.failed]
-    assert len(given_up) == 3 and all(v.outcome is None and v.unscored for v in given_up)
+    assert len(given_up) == 3 and all(v.outcome is None and not v.unscored for v in given_up)
     assert all(v.details["errors"] == ["chunk given up after 3 attempts; last error: ValueError: no plan for this item"]
                for v in given_up)
 
