@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from service.outages import is_transient
+from service.queue import QueueUnavailable
 
 CAUSE = Exception("driver error")
 
@@ -29,4 +33,33 @@ CAUSE = Exception("driver error")
     (ZeroDivisionError("division by zero"), False),
 ])
 def test_is_transient(error, transient):
+    assert is_transient(error) is transient
+
+
+def _raised_from(error: Exception, cause: Exception) -> Exception:
+    try:
+        raise error from cause
+    except Exception as raised:
+        return raised
+
+
+def _raised_during(error: Exception, context: Exception) -> Exception:
+    try:
+        try:
+            raise context
+        except Exception:
+            raise error
+    except Exception as raised:
+        return raised
+
+
+@pytest.mark.parametrize(("error", "transient"), [
+    (_raised_from(QueueUnavailable("Redis is unavailable"), RedisConnectionError("refused")), True),
+    (_raised_during(RuntimeError("while handling"), OperationalError("SELECT 1", {}, CAUSE)), True),
+    (_raised_from(RuntimeError("wrapped twice"), _raised_from(ValueError("x"), RedisTimeoutError("t"))), True),
+    (_raised_from(RuntimeError("bad item"), ValueError("no plan")), False),
+    (PoolTimeoutError("QueuePool limit of size 5 overflow 5 reached"), True),
+    (JobTimeoutException("Task exceeded maximum timeout value (3600 seconds)"), True),
+])
+def test_an_outage_behind_another_error_is_still_an_outage(error, transient):
     assert is_transient(error) is transient

@@ -382,3 +382,24 @@ def test_an_engine_outage_after_the_engine_attempts_leaves_the_chunk_for_a_later
         judge_chunk.run(evaluation_id, 0)
     with session_scope(settings.database_url) as session:
         assert session.get(Chunk, (evaluation_id, 0)).status == "pending"
+
+
+def test_a_job_timeout_while_computing_results_is_left_to_rqs_retry(submitted, monkeypatch):
+    """RQ's timeout is no bug in the metrics: the closing transaction is undone and the retry finishes it."""
+    from rq.timeouts import JobTimeoutException
+
+    settings, evaluation_id, _ = submitted
+    judge_chunk.run(evaluation_id, 0)
+    protocol = get_protocol("pairwise")
+    real_summarize = protocol.summarize
+
+    def out_of_time(items, verdicts, options):
+        raise JobTimeoutException("Task exceeded maximum timeout value (3600 seconds)")
+
+    monkeypatch.setattr(protocol, "summarize", out_of_time)
+    with pytest.raises(JobTimeoutException):
+        judge_chunk.run(evaluation_id, 1)
+    assert counts(settings, evaluation_id) == (6, 3, 3, 1, "running")  # the closing transaction is undone whole
+    monkeypatch.setattr(protocol, "summarize", real_summarize)
+    assert judge_chunk.run(evaluation_id, 1).startswith("judged 6 calls")
+    assert counts(settings, evaluation_id) == (12, 6, 6, 2, "completed")
