@@ -359,8 +359,9 @@ def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) 
         stored = {item_id: [results[key] for key in sorted(results)] for item_id, results in work.results.items()}
     verdicts = [verdict_row(work.protocol, work.options, evaluation.id, item.id, work.parsed[item.id],
                             stored.get(item.id, [])) for item in items]
-    repo.put_verdicts(session, verdicts)
     failed = sum(1 for v in verdicts if v["failed"])
-    if repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed) == 0:
-        return finalize_or_fail(session, evaluation.id)
-    return False
+    remaining = repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed)
+    if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
+        return False
+    repo.put_verdicts(session, verdicts)
+    return remaining == 0 and finalize_or_fail(session, evaluation.id)

@@ -403,3 +403,28 @@ def test_a_job_timeout_while_computing_results_is_left_to_rqs_retry(submitted, m
     monkeypatch.setattr(protocol, "summarize", real_summarize)
     assert judge_chunk.run(evaluation_id, 1).startswith("judged 6 calls")
     assert counts(settings, evaluation_id) == (12, 6, 6, 2, "completed")
+
+
+def test_a_run_that_finds_its_chunk_closed_leaves_the_closing_runs_verdicts(submitted, monkeypatch):
+    """Run A was given up (failed verdicts, failed counted); an overlapping run B that then judges the chunk must
+    not replace A's verdicts, or verdicts and progress would disagree."""
+    settings, evaluation_id, _ = submitted
+    backend = runtime.backend("scripted")
+    real_generate = backend.generate
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
+                        .values(attempts=judge_chunk.MAX_RAISING_ATTEMPTS - 1))
+
+    def another_run_gives_the_chunk_up_meanwhile(requests):
+        with session_scope(settings.database_url) as session:
+            claim = judge_chunk._Claim(session.get(Evaluation, evaluation_id), judge_chunk.MAX_RAISING_ATTEMPTS, 0, 3)
+        judge_chunk._give_up(settings.database_url, claim, 0, ValueError("no plan"))
+        return real_generate(requests)
+
+    monkeypatch.setattr(backend, "generate", another_run_gives_the_chunk_up_meanwhile)
+    judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        verdicts = session.scalars(select(Verdict).where(Verdict.evaluation_id == evaluation_id)).all()
+        evaluation = session.get(Evaluation, evaluation_id)
+    assert (evaluation.done, evaluation.failed) == (0, 3)
+    assert len(verdicts) == 3 and all(v.failed for v in verdicts)
