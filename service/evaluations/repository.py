@@ -140,6 +140,12 @@ def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) 
             for item_id, position, key, payload in session.execute(query.order_by(Item.position))]
 
 
+def count_raise(session: Session, evaluation_id: str, chunk_index: int) -> None:
+    """Count a start of the chunk that raised an error that was not an outage."""
+    session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == chunk_index)
+                    .values(raised=Chunk.raised + 1))
+
+
 def item_ids_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[int]:
     """Ids of the items with start <= position < stop."""
     query = select(Item.id).where(Item.evaluation_id == evaluation_id, Item.position >= start,

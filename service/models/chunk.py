@@ -23,4 +23,6 @@ class Chunk(Base):
     stop: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # starts that raised an error that was not an outage (a chunk is given up after a few)
+    raised: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

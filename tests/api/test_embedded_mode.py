@@ -135,5 +135,5 @@ def test_embedded_mode_gives_up_a_chunk_that_keeps_raising(tmp_path, judges_file
         assert (done["progress"]["done"], done["progress"]["failed"]) == (3, 2)
         failed = [v for v in client.get(f"{location}/verdicts").json()["data"] if v["failed"]]
         assert [v["item_id"] for v in failed] == ["i0", "i1"]
-        assert all("given up after 3 attempts; last error: KeyError" in v["details"]["errors"][0] for v in failed)
+        assert all("given up after 3 starts that raised; last error: KeyError" in v["details"]["errors"][0] for v in failed)
     dispose_all()

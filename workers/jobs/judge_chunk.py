@@ -31,7 +31,7 @@ ENGINE_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 2.0
 # A chunk started this many times without finishing (crashes, killed workers) is given up.
 MAX_CHUNK_ATTEMPTS = 5
-# A chunk whose job raised (not for an outage) on this many starts is given up.
+# A chunk whose job raised (not for an outage) on this many of its starts is given up.
 MAX_RAISING_ATTEMPTS = 3
 
 
@@ -44,12 +44,13 @@ class _Call:
 
 @dataclass(frozen=True)
 class _Claim:
-    """A chunk this job counted an attempt on: its evaluation, earlier attempts and item range."""
+    """A chunk this job counted an attempt on: its evaluation, earlier starts (all; raising) and item range."""
 
     evaluation: Evaluation
     attempts: int
     start: int
     stop: int
+    raised: int = 0
 
 
 @dataclass
@@ -86,10 +87,14 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     except BaseTimeoutException:  # the job's explicit timeout: RQ stops and retries the job
         raise
     except Exception as exc:
-        if claim.attempts + 1 < MAX_RAISING_ATTEMPTS or is_transient(exc):
+        if is_transient(exc):
             raise
-        log.exception("chunk %d of evaluation %s raised on attempt %d: giving it up", chunk_index, evaluation_id,
-                      claim.attempts + 1, extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
+        if claim.raised + 1 < MAX_RAISING_ATTEMPTS:
+            with session_scope(url) as session:
+                repo.count_raise(session, evaluation_id, chunk_index)
+            raise
+        log.exception("chunk %d of evaluation %s raised on %d starts: giving it up", chunk_index, evaluation_id,
+                      claim.raised + 1, extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
         return _give_up(url, claim, chunk_index, exc)
 
 
@@ -164,7 +169,7 @@ def _after_close(evaluation: Evaluation, finalized: bool) -> None:
 
 def _give_up(url: str, claim: _Claim, chunk_index: int, exc: Exception) -> str:
     """Close a chunk that keeps raising: each of its items gets a failed verdict that says why."""
-    reason = f"chunk given up after {claim.attempts + 1} attempts; last error: {type(exc).__name__}: {exc}"
+    reason = f"chunk given up after {claim.raised + 1} starts that raised; last error: {type(exc).__name__}: {exc}"
     with session_scope(url) as session:
         item_ids = repo.item_ids_in_range(session, claim.evaluation.id, claim.start, claim.stop)
         remaining = repo.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
@@ -210,7 +215,7 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | s
             enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
                               evaluation.protocol, evaluation.judge)
         return f"skipped ({evaluation.status}, chunk {chunk.status})"
-    claim = _Claim(evaluation, chunk.attempts, chunk.start, chunk.stop)  # before mark_started updates chunk
+    claim = _Claim(evaluation, chunk.attempts, chunk.start, chunk.stop, chunk.raised)  # before mark_started
     repo.mark_started(session, evaluation_id, chunk_index)
     return claim
 

@@ -251,7 +251,7 @@ def test_a_chunk_that_keeps_raising_is_given_up_with_the_error(submitted, monkey
             judge_chunk.run(evaluation_id, 0)
         with session_scope(settings.database_url) as session:
             chunk = session.get(Chunk, (evaluation_id, 0))
-            assert (chunk.attempts, chunk.status) == (attempt, "pending")  # counted though the job raised
+            assert (chunk.attempts, chunk.raised, chunk.status) == (attempt, attempt, "pending")  # counted though it raised
     assert judge_chunk.run(evaluation_id, 0).startswith("gave up 3 items")
     assert judge_chunk.run(evaluation_id, 1).startswith("judged 6 calls")
     with session_scope(settings.database_url) as session:
@@ -262,8 +262,23 @@ def test_a_chunk_that_keeps_raising_is_given_up_with_the_error(submitted, monkey
     assert evaluation.summary["n_unscored"] == 0  # failed items are failed, not unscored
     given_up = [v for v in verdicts if v.failed]
     assert len(given_up) == 3 and all(v.outcome is None and not v.unscored for v in given_up)
-    assert all(v.details["errors"] == ["chunk given up after 3 attempts; last error: ValueError: no plan for this item"]
+    assert all(v.details["errors"] == ["chunk given up after 3 starts that raised; last error: ValueError: no plan for "
+                                       "this item"]
                for v in given_up)
+
+
+def test_starts_that_did_not_raise_do_not_count_towards_giving_up(submitted, monkeypatch):
+    """Killed workers and judge outages used up starts; one error after them is one raising start, not the third."""
+    settings, evaluation_id, _ = submitted
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
+                        .values(attempts=judge_chunk.MAX_CHUNK_ATTEMPTS - 1))
+    _raise_on_short_responses(monkeypatch, ValueError("a one-off"))
+    with pytest.raises(ValueError):
+        judge_chunk.run(evaluation_id, 0)
+    with session_scope(settings.database_url) as session:
+        chunk = session.get(Chunk, (evaluation_id, 0))
+    assert (chunk.attempts, chunk.raised, chunk.status) == (judge_chunk.MAX_CHUNK_ATTEMPTS, 1, "pending")
 
 
 def test_an_outage_is_never_taken_for_a_bad_chunk(submitted, monkeypatch):
@@ -273,7 +288,7 @@ def test_an_outage_is_never_taken_for_a_bad_chunk(submitted, monkeypatch):
     settings, evaluation_id, _ = submitted
     with session_scope(settings.database_url) as session:
         session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
-                        .values(attempts=judge_chunk.MAX_RAISING_ATTEMPTS))
+                        .values(attempts=judge_chunk.MAX_RAISING_ATTEMPTS, raised=judge_chunk.MAX_RAISING_ATTEMPTS - 1))
     _raise_on_short_responses(monkeypatch, OperationalError("SELECT 1", {}, Exception("server closed the connection")))
     with pytest.raises(OperationalError):
         judge_chunk.run(evaluation_id, 0)
@@ -303,7 +318,7 @@ def test_giving_up_never_overwrites_what_another_run_closed(submitted, monkeypat
     settings, evaluation_id, _ = submitted
     with session_scope(settings.database_url) as session:
         session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == 0)
-                        .values(attempts=judge_chunk.MAX_RAISING_ATTEMPTS - 1))
+                        .values(raised=judge_chunk.MAX_RAISING_ATTEMPTS - 1))
     protocol = get_protocol("pairwise")
     real_plan = protocol.plan_calls
 
