@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 EMBEDDED_JUDGE = "embedded"
+# sampling parameters every call sets itself (temperature and seed come from the evaluation's options)
+PER_CALL_SAMPLING = frozenset({"temperature", "seed", "max_tokens", "logprobs", "structured_outputs", "n"})
 
 
 class JudgeConfig(BaseModel):
@@ -49,6 +51,9 @@ class JudgeConfig(BaseModel):
             "sampling": self.sampling,
             "base_url": self.base_url,
         }
+        if self.backend == "vllm" and set(self.sampling) - PER_CALL_SAMPLING:
+            # a vLLM judge applies these since 2026-11-28: its outputs before then came without them
+            ident["sampling_applied"] = True
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
         return f"{self.backend}:{self.model}@{self.revision or 'main'}:{self.template_version}:{digest}"
 

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from service.config import BUNDLED_MODEL, JudgeConfig, Settings
+from service.config import BUNDLED_MODEL, PER_CALL_SAMPLING, JudgeConfig, Settings
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.judges.bundled import hub_offline, resolve_model_path
 
@@ -59,10 +59,6 @@ def engine_kwargs(judge: JudgeConfig, model_path: str) -> dict[str, Any]:
     return kwargs
 
 
-# sampling parameters each request sets itself (temperature and seed come from the evaluation's options)
-PER_REQUEST_SAMPLING = frozenset({"temperature", "seed", "max_tokens", "logprobs", "structured_outputs", "n"})
-
-
 def sampling_extras(judge: JudgeConfig) -> dict[str, Any]:
     """The judge's own sampling settings (e.g. top_p, top_k, repetition_penalty) for every request.
 
@@ -70,7 +66,7 @@ def sampling_extras(judge: JudgeConfig) -> dict[str, Any]:
     """
     from vllm import SamplingParams
 
-    extras = {key: value for key, value in judge.sampling.items() if key not in PER_REQUEST_SAMPLING}
+    extras = {key: value for key, value in judge.sampling.items() if key not in PER_CALL_SAMPLING}
     try:
         SamplingParams(**extras)
     except Exception as exc:  # TypeError for an unknown key, vLLM's own validation error for a bad value

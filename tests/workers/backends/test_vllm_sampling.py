@@ -34,3 +34,18 @@ def test_settings_vllm_does_not_take_are_refused_naming_the_judge(sampling):
 
     with pytest.raises(ValueError, match="judge 'j': sampling .* is not valid for vLLM"):
         sampling_extras(judge(**sampling))
+
+
+def test_outputs_made_without_the_extras_are_not_taken_for_outputs_made_with_them():
+    """Before 2026-11-28 a vLLM judge ignored top_p & co.: its fingerprint (and so its cache keys) changes."""
+    import hashlib
+    import json
+
+    with_extras = judge(top_p=0.9, seed=0)
+    ident = {"model": "m", "revision": None, "backend": "vllm", "template": "v1", "engine": {},
+             "sampling": {"top_p": 0.9, "seed": 0}, "base_url": None}
+    before = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    assert not with_extras.fingerprint().endswith(before)
+    plain = judge(temperature=0.0, seed=0)  # nothing beyond the per-call settings: same fingerprint as before
+    ident["sampling"] = {"temperature": 0.0, "seed": 0}
+    assert plain.fingerprint().endswith(hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16])
