@@ -117,9 +117,10 @@ def submit(
         help="Baseline evaluation id: exit 1 when the regression gate (POST /v1/comparisons) fails.")] = None,
     margin: Annotated[float, typer.Option(min=0, help="Tolerated drop of the metric for --gate-against.")] = 0.0,
     alpha: Annotated[float, typer.Option(min=0, max=1, help="Significance level for --gate-against (0 < alpha < 1).")] = 0.05,
-    gate_rule: Annotated[str, typer.Option(
+    gate_rule: Annotated[Optional[str], typer.Option(
         help="Decision rule for --gate-against: bound (fail when the upper bound of candidate − baseline is below "
-             "−margin) or bound_or_significant (also when the drop is beyond the margin with p < alpha).")] = "bound",
+             "−margin) or bound_or_significant (also when the drop is beyond the margin with p < alpha); "
+             "default: the server's (bound).")] = None,
     url: URL = None,
     api_key: API_KEY = None,
     retries: RETRIES = 3,
@@ -172,10 +173,10 @@ class _Gate:
     baseline_id: str
     margin: float
     alpha: float
-    rule: str
+    rule: str | None
 
 
-def _gate_spec(gate_against: str | None, margin: float, alpha: float, rule: str) -> _Gate | None:
+def _gate_spec(gate_against: str | None, margin: float, alpha: float, rule: str | None) -> _Gate | None:
     """The gate asked for, checked before anything is submitted (the server would refuse it after the judging)."""
     if gate_against is None:
         return None
@@ -183,7 +184,7 @@ def _gate_spec(gate_against: str | None, margin: float, alpha: float, rule: str)
 
     if not 0 < alpha < 1:
         raise fail(f"--alpha must be between 0 and 1 (exclusive), not {alpha:g}", ExitCode.USAGE)
-    if rule not in DECISION_RULES:
+    if rule is not None and rule not in DECISION_RULES:
         raise fail(f"--gate-rule must be one of {', '.join(DECISION_RULES)}, not {rule!r}", ExitCode.USAGE)
     return _Gate(gate_against, margin, alpha, rule)
 
@@ -308,5 +309,5 @@ def _judge_outcome(client: JudgeserveClient, evaluation: Evaluation, fail_under:
 def _gate_line(c: Comparison) -> str:
     return (f"gate against {c.baseline_evaluation_id}: {c.decision.upper()} ({c.metric} difference "
             f"{c.difference:+.3f}, 95% CI {remote.fmt_ci(c.difference_ci95)}, p = {c.p_value:.3g} ({c.test}), "
-            f"margin {c.margin:g}, alpha {c.alpha:g}, rule {c.decision_rule}, {c.n_shared} shared items)")
+            f"margin {c.margin:g}, alpha {c.alpha:g}, rule {c.decision_rule or 'the server default'}, {c.n_shared} shared items)")
 

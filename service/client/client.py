@@ -208,10 +208,12 @@ class JudgeserveClient:
     # -- comparisons, leaderboards, judges ---------------------------------------------------------
 
     def compare(self, baseline_evaluation_id: str, candidate_evaluation_id: str, *, margin: float = 0.0,
-                alpha: float = 0.05, seed: int = 0, decision_rule: str = "bound") -> Comparison:
-        """POST /v1/comparisons: the paired regression gate (candidate − baseline)."""
+                alpha: float = 0.05, seed: int = 0, decision_rule: str | None = None) -> Comparison:
+        """POST /v1/comparisons: the paired regression gate (candidate − baseline); the server's rule unless given."""
         body = {"baseline_evaluation_id": baseline_evaluation_id, "candidate_evaluation_id": candidate_evaluation_id,
-                "margin": margin, "alpha": alpha, "seed": seed, "decision_rule": decision_rule}
+                "margin": margin, "alpha": alpha, "seed": seed}
+        if decision_rule is not None:  # servers from before decision_rule refuse the field
+            body["decision_rule"] = decision_rule
         return Comparison.model_validate(self._request("POST", "/v1/comparisons", json=body).json())
 
     def leaderboard(self, suite: str, *, protocol: str = "pairwise", judge: str | None = None,

@@ -228,7 +228,7 @@ class Comparison(_Model):
     margin: float
     alpha: float
     decision: str
-    decision_rule: str = "bound"
+    decision_rule: str | None = None  # absent from servers older than the rule's choice
     rule: str = ""
 
     @property

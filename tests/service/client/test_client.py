@@ -344,5 +344,4 @@ def test_review_labels_and_comparisons_send_their_bodies():
     assert labelled.label == {"label": "a"} and gate.passed and gate.difference_ci95 == (-0.2, 0.0)
     assert service.requests[0]["body"] == {"reviewer": "alice", "label": "a", "note": "clear"}
     assert service.requests[1]["body"] == {"baseline_evaluation_id": "b", "candidate_evaluation_id": "c",
-                                           "margin": 0.02, "alpha": 0.05, "seed": 0,
-                                           "decision_rule": "bound"}
+                                           "margin": 0.02, "alpha": 0.05, "seed": 0}
