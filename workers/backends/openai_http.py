@@ -4,7 +4,7 @@ Requests of one ``generate`` call go out concurrently (at most ``max_concurrency
 flight per backend) on a private event loop thread, so ``generate`` works from any
 thread. A request that fails for good becomes a ``JudgeOutput`` with ``error`` set;
 one that could not reach a serving server (connection errors; 429, 502, 503, 504 after the
-retries) is marked ``extra["unreachable"]``, so the caller can keep the rest and retry it later;
+retries; not a read timeout: that server is serving, slowly) is marked ``extra["unreachable"]``, so the caller can keep the rest and retry it later;
 when every request of a batch failed that way ``generate`` raises ``BackendUnavailableError``.
 """
 
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 _EXCERPT_CHARS = 300
 _RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# a server that accepted the request but is slow to answer it is serving: its timeout is this call's failure
+_SERVING_TIMEOUTS = (httpx.ReadTimeout, httpx.WriteTimeout)
 # body fields this backend sets itself; judge.sampling cannot override them
 _RESERVED = {"model", "messages", "temperature", "seed", "max_tokens", "logprobs",
              "top_logprobs", "structured_outputs", "n", "stream"}
@@ -190,7 +192,7 @@ class OpenAIBackend:
             except _RETRYABLE as exc:
                 if last:
                     raise _CallFailed(f"{type(exc).__name__} after {attempts} attempt(s): "
-                                      f"{exc}", connection=True) from None
+                                      f"{exc}", connection=not isinstance(exc, _SERVING_TIMEOUTS)) from None
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             status = response.status_code

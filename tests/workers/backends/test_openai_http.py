@@ -298,6 +298,14 @@ def test_timeout_fails_only_the_slow_request(script, make_backend):
         [req("fast"), req("slow")])
     assert fast.error is None
     assert "Timeout" in slow.error
+    assert "unreachable" not in slow.extra  # the server is serving, slowly: no reason to defer the chunk
+
+
+def test_a_server_that_stays_unavailable_marks_its_calls_unreachable(script, make_backend):
+    script.respond = lambda body: (503, {"error": "loading model"}) if prompt_of(body) == "down" else None
+    ok, down = make_backend(max_retries=1).generate([req("ok"), req("down")])
+    assert ok.error is None and "unreachable" not in ok.extra
+    assert "503" in down.error and down.extra["unreachable"] is True
 
 
 def test_all_connections_refused_raises(make_backend):
