@@ -58,7 +58,7 @@ def failed_verdict_row(evaluation_id: str, item_id: int, reason: str) -> dict[st
 def as_item_verdict(verdict: Verdict) -> ItemVerdict:
     """A stored verdict as the protocol's ItemVerdict."""
     return ItemVerdict(
-        outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored,
+        outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored and not verdict.failed,
         position_inconsistent=verdict.position_inconsistent, bpde=verdict.bpde, details=verdict.details,
         reviewed=verdict.reviewed, failed=verdict.failed,
     )

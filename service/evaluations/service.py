@@ -249,7 +249,9 @@ def _verdict_out(item, verdict, judgments, include_item: bool) -> VerdictOut:
     if verdict is None:
         return VerdictOut(pending=True, **fields)
     return VerdictOut(
-        outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored, failed=verdict.failed,
+        # a failed item is not unscored (verdicts stored before 2026-11-28 have both flags)
+        outcome=verdict.outcome, score=verdict.score, unscored=verdict.unscored and not verdict.failed,
+        failed=verdict.failed,
         position_inconsistent=verdict.position_inconsistent, needs_review=verdict.needs_review,
         reviewed=verdict.reviewed, details=verdict.details,
         bpde=verdict.bpde, **fields,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from service.config import Limits
 from service.db.engine import session_scope
@@ -186,6 +186,9 @@ def test_judge_failures_are_counted_and_an_all_failed_evaluation_fails(client, p
     failed_verdict = client.get(f"/v1/evaluations/{mixed_id}/verdicts").json()["data"][1]
     assert failed_verdict["failed"] and not failed_verdict["unscored"]
     assert all(j["error"] == "scripted failure" for j in failed_verdict["judgments"])
+    with session_scope(prod_settings.database_url) as session:  # as verdicts stored before 2026-11-28 were
+        session.execute(update(Verdict).where(Verdict.failed.is_(True)).values(unscored=True))
+    assert not client.get(f"/v1/evaluations/{mixed_id}/verdicts").json()["data"][1]["unscored"]
 
     bad_result = client.get(f"/v1/evaluations/{bad_id}").json()
     assert bad_result["status"] == "failed" and "no item could be judged" in bad_result["error"]
