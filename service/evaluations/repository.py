@@ -10,6 +10,7 @@ from sqlalchemy import Row, case, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult
+from service.db.clock import database_clock
 from service.db.conflict import among, insert_ignoring_conflicts_returning, upsert
 from service.evaluations.schemas import EvaluationFilters
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
@@ -127,7 +128,7 @@ def mark_started(session: Session, evaluation_id: str, chunk_index: int) -> None
     session.execute(
         update(Chunk)
         .where(Chunk.evaluation_id == evaluation_id, Chunk.index == chunk_index)
-        .values(attempts=Chunk.attempts + 1, updated_at=now())
+        .values(attempts=Chunk.attempts + 1, updated_at=database_clock(session))  # read against the same clock
     )
 
 
