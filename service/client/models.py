@@ -40,23 +40,18 @@ class Progress(_Model):
         return self.done + self.failed
 
 
-class Evaluation(_Model):
+class _EvaluationState(_Model):
+    """What every view of an evaluation holds: who judged what, its state and progress."""
+
     id: str
     status: Literal["queued", "running", "completed", "failed", "cancelled"] | str
-    status_detail: str | None = None
-    waiting_for_worker: bool = False
     protocol: str
     judge: str
     model: str
     suite: str | None = None
     suite_version: int | None = None
     baseline_model: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
     progress: Progress = Field(default_factory=Progress)
-    summary: dict[str, Any] | None = None
-    reliability: dict[str, Any] | None = None
-    error: str | None = None
-    reviews: dict[str, int] | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -66,6 +61,18 @@ class Evaluation(_Model):
     def terminal(self) -> bool:
         """Completed, failed or cancelled: nothing will change any more (except by human review)."""
         return self.status in TERMINAL_STATUSES
+
+
+class Evaluation(_EvaluationState):
+    """GET /v1/evaluations/{id}: the evaluation with its options, results and review counts."""
+
+    status_detail: str | None = None
+    waiting_for_worker: bool = False
+    options: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    reliability: dict[str, Any] | None = None
+    error: str | None = None
+    reviews: dict[str, int] | None = None
 
     @property
     def metric(self) -> str | None:
@@ -87,30 +94,12 @@ class Evaluation(_Model):
             and all(isinstance(v, (int, float)) for v in value) else None
 
 
-class EvaluationListItem(_Model):
+class EvaluationListItem(_EvaluationState):
     """One row of GET /v1/evaluations: state, progress and the headline metric (no options, summary or report)."""
 
-    id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"] | str
-    protocol: str
-    judge: str
-    model: str
-    suite: str | None = None
-    suite_version: int | None = None
-    baseline_model: str | None = None
-    progress: Progress = Field(default_factory=Progress)
     metric: str | None = None
     metric_value: float | None = None
     metric_ci95: tuple[float, float] | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    links: dict[str, str] = Field(default_factory=dict)
-
-    @property
-    def terminal(self) -> bool:
-        """Completed, failed or cancelled."""
-        return self.status in TERMINAL_STATUSES
 
 
 class EvaluationPage(_Model):

@@ -41,30 +41,35 @@ class Progress(BaseModel):
     chunks_done: int
 
 
-class EvaluationOut(BaseModel):
-    """An evaluation's state and, once completed, its results."""
+class EvaluationState(BaseModel):
+    """What every view of an evaluation holds: who judged what, its state and progress."""
 
     id: str
     status: Status
-    status_detail: str | None = None
-    waiting_for_worker: bool = False
     protocol: str
     judge: str
     model: str
     suite: str | None
     suite_version: int | None
     baseline_model: str | None
-    options: dict[str, Any]
     progress: Progress
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    links: dict[str, str]
+
+
+class EvaluationOut(EvaluationState):
+    """An evaluation's state and, once completed, its results."""
+
+    status_detail: str | None = None
+    waiting_for_worker: bool = False
+    options: dict[str, Any]
     summary: dict[str, Any] | None
     reliability: dict[str, Any] | None
     error: str | None
     reviews: dict[str, int] | None = Field(
         default=None, description="Items in the human review queue by status (open items await a label).")
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    links: dict[str, str]
 
 
 class EvaluationFilters(BaseModel):
@@ -77,26 +82,13 @@ class EvaluationFilters(BaseModel):
     judge: str | None = None
 
 
-class EvaluationListItem(BaseModel):
+class EvaluationListItem(EvaluationState):
     """One evaluation in a list: its state and headline metric, without options, full summary or reliability."""
 
-    id: str
-    status: Status
-    protocol: str
-    judge: str
-    model: str
-    suite: str | None
-    suite_version: int | None
-    baseline_model: str | None
-    progress: Progress
     metric: str | None = Field(description="The summary's headline metric (`summary.metric`, e.g. `win_rate`); "
                                             "null until the evaluation has a summary.")
     metric_value: float | None = Field(description="`summary[metric]`; null when nothing was scored.")
     metric_ci95: tuple[float, float] | None = Field(description="`summary[metric + '_ci95']`, its 95% interval.")
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    links: dict[str, str]
 
 
 class EvaluationPage(BaseModel):

@@ -60,18 +60,25 @@ def test_a_failed_request_gives_its_key_back(client, prod_settings):
     assert client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "k2"}).status_code == 202
 
 
-def test_a_request_still_in_progress_is_409(prod_settings, monkeypatch):
+def stall_the_first_submit(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """The first submission waits inside the service (after claiming its key) until released; later ones run."""
     from service.evaluations import service
 
     entered, release = threading.Event(), threading.Event()
     original = service.submit
 
-    def slow_submit(*args, **kwargs):
-        entered.set()
-        release.wait(10)
+    def first_stalls(*args, **kwargs):
+        if not entered.is_set():
+            entered.set()
+            release.wait(10)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "submit", slow_submit)
+    monkeypatch.setattr(service, "submit", first_stalls)
+    return entered, release
+
+
+def test_a_request_still_in_progress_is_409(prod_settings, monkeypatch):
+    entered, release = stall_the_first_submit(monkeypatch)
     results = {}
     with api_client(prod_settings) as client:
         worker = threading.Thread(target=lambda: results.setdefault(
@@ -98,20 +105,10 @@ def test_a_request_whose_key_was_taken_over_creates_nothing(prod_settings, monke
     When the first one resumes it must not create a second evaluation, nor free the retry's key."""
     from sqlalchemy import update
 
-    from service.evaluations import service
     from service.idempotency.service import STALE_AFTER
     from service.models import IdempotencyRecord
 
-    entered, release = threading.Event(), threading.Event()
-    original = service.submit
-
-    def first_stalls(*args, **kwargs):
-        if not entered.is_set():
-            entered.set()
-            release.wait(10)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(service, "submit", first_stalls)
+    entered, release = stall_the_first_submit(monkeypatch)
     results = {}
     with api_client(prod_settings) as client:
         stalled = threading.Thread(target=lambda: results.setdefault(
