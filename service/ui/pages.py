@@ -112,6 +112,13 @@ def home() -> str:
       <input id="ev-id" name="id" required pattern="[0-9A-Za-z-]{{1,64}}" autocomplete="off"></div>
     <button type="submit">Open evaluation</button>
   </form>
+  <div class="table-wrap" tabindex="0" role="region" aria-label="Recent evaluations table"><table id="evaluations-table">
+    <caption>Recent evaluations (newest first)</caption>
+    <thead><tr><th scope="col">Model</th><th scope="col">Protocol</th><th scope="col">Judge</th>
+      <th scope="col">Suite</th><th scope="col">Status</th><th scope="col">Items done</th>
+      <th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Created</th></tr></thead>
+    <tbody></tbody>
+  </table></div>
 </section>
 <section aria-labelledby="judges-heading">
   <h2 id="judges-heading">Judges</h2>

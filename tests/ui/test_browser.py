@@ -192,7 +192,16 @@ def test_leaderboard_renders_rows_chart_sorting_and_polls_with_etag(page, live, 
     open_with_key(page, live, "/ui/")
     page.locator("#suites-table tbody th", has_text=SUITE).wait_for()
     page.locator("#judges-table tbody th", has_text="scripted-first").wait_for()
+    # the recent evaluations, newest first, each linked to its page (the list API is called with the key)
+    recent = page.locator("#evaluations-table tbody tr")
+    recent.first.wait_for()
+    assert recent.count() == len(ids)
+    newest_model = list(ids)[-1]
+    link = page.locator("#evaluations-table tbody tr").first.get_by_role("link", name=newest_model, exact=True)
+    assert link.get_attribute("href") == f"/ui/evaluations/{ids[newest_model]}"
+    assert "completed" in recent.first.inner_text() and "Win rate" in recent.first.inner_text()
     check_accessibility(page, "home")
+    shoot(page, tmp_path, "home")
     page.get_by_label("Suite", exact=True).select_option(SUITE)
     page.get_by_label("Protocol", exact=True).select_option("pairwise")
     page.get_by_label("Judge", exact=True).select_option("scripted")
