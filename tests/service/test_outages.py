@@ -63,3 +63,29 @@ def _raised_during(error: Exception, context: Exception) -> Exception:
 ])
 def test_an_outage_behind_another_error_is_still_an_outage(error, transient):
     assert is_transient(error) is transient
+
+
+class _DriverError(Exception):
+    """What psycopg or sqlite3 raise: an error code on the exception."""
+
+    def __init__(self, sqlstate=None, sqlite_errorname=None):
+        super().__init__("driver error")
+        self.sqlstate, self.sqlite_errorname = sqlstate, sqlite_errorname
+
+
+@pytest.mark.parametrize(("orig", "transient"), [
+    (_DriverError(sqlstate="08006"), True),  # connection failure
+    (_DriverError(sqlstate="57P01"), True),  # admin shutdown (the server is restarting)
+    (_DriverError(sqlstate="40P01"), True),  # deadlock detected
+    (_DriverError(sqlstate="40001"), True),  # serialization failure
+    (_DriverError(sqlstate="53300"), True),  # too many connections
+    (_DriverError(sqlstate="55P03"), True),  # lock not available
+    (_DriverError(sqlstate="42703"), False),  # undefined column: a schema the code does not match
+    (_DriverError(sqlstate="54000"), False),  # program limit exceeded (e.g. an index row too big)
+    (_DriverError(sqlite_errorname="SQLITE_BUSY"), True),
+    (_DriverError(sqlite_errorname="SQLITE_LOCKED"), True),
+    (_DriverError(sqlite_errorname="SQLITE_ERROR"), False),  # "no such column"
+    (_DriverError(), True),  # no code at all: the connection could not be made
+])
+def test_a_database_error_is_an_outage_by_its_code(orig, transient):
+    assert is_transient(OperationalError("SELECT 1", {}, orig)) is transient
