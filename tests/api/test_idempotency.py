@@ -77,13 +77,19 @@ def stall_the_first_submit(monkeypatch) -> tuple[threading.Event, threading.Even
     return entered, release
 
 
+def post_in_background(client, key: str, results: dict) -> threading.Thread:
+    """Send the first request from a thread (it stalls in the service); its response lands in results["first"]."""
+    thread = threading.Thread(target=lambda: results.setdefault(
+        "first", client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": key})))
+    thread.start()
+    return thread
+
+
 def test_a_request_still_in_progress_is_409(prod_settings, monkeypatch):
     entered, release = stall_the_first_submit(monkeypatch)
     results = {}
     with api_client(prod_settings) as client:
-        worker = threading.Thread(target=lambda: results.setdefault(
-            "first", client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "slow"})))
-        worker.start()
+        worker = post_in_background(client, "slow", results)
         assert entered.wait(10)
         during = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "slow"})
         release.set()
@@ -111,9 +117,7 @@ def test_a_request_whose_key_was_taken_over_creates_nothing(prod_settings, monke
     entered, release = stall_the_first_submit(monkeypatch)
     results = {}
     with api_client(prod_settings) as client:
-        stalled = threading.Thread(target=lambda: results.setdefault(
-            "first", client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "stale"})))
-        stalled.start()
+        stalled = post_in_background(client, "stale", results)
         assert entered.wait(10)
         with session_scope(prod_settings.database_url) as session:  # the first request now looks dead
             session.execute(update(IdempotencyRecord).values(

@@ -19,14 +19,17 @@ def _dispatcher(monkeypatch, tmp_path, judges_file, retries: int, job):
     return queue.InProcessDispatcher(settings)
 
 
-def test_a_job_that_raises_runs_again_up_to_job_retries_times(monkeypatch, tmp_path, judges_file):
-    runs = []
-
+def _always_failing(runs: list):
+    """A job that records its arguments and raises every time."""
     def fails(*args):
         runs.append(args)
         raise RuntimeError("bad chunk")
+    return fails
 
-    dispatcher = _dispatcher(monkeypatch, tmp_path, judges_file, 2, fails)
+
+def test_a_job_that_raises_runs_again_up_to_job_retries_times(monkeypatch, tmp_path, judges_file):
+    runs = []
+    dispatcher = _dispatcher(monkeypatch, tmp_path, judges_file, 2, _always_failing(runs))
     dispatcher.enqueue("job", ("e1", 0), queue="q", job_id="j", timeout=10)
     wait_for(lambda: len(runs) == 3, timeout=10)
     threading.Event().wait(0.5)  # no fourth run comes later
@@ -52,12 +55,7 @@ def test_a_job_that_succeeds_on_a_retry_is_not_run_again(monkeypatch, tmp_path, 
 
 def test_closing_cancels_the_retries_still_waiting(monkeypatch, tmp_path, judges_file):
     runs = []
-
-    def fails(*args):
-        runs.append(args)
-        raise RuntimeError("bad chunk")
-
-    dispatcher = _dispatcher(monkeypatch, tmp_path, judges_file, 3, fails)
+    dispatcher = _dispatcher(monkeypatch, tmp_path, judges_file, 3, _always_failing(runs))
     monkeypatch.setattr(queue, "IN_PROCESS_RETRY_DELAYS", (2.0,))
     dispatcher.enqueue("job", ("e1", 0), queue="q", job_id="j", timeout=10)
     wait_for(lambda: runs, timeout=10)

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import httpx
 
-from service.config import JudgeConfig
+from service.config import PER_CALL_SAMPLING, JudgeConfig
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.retry_after import retry_after_seconds
 
@@ -33,8 +33,7 @@ _RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolEr
 # a server that accepted the request but is slow to answer it is serving: its timeout is this call's failure
 _SERVING_TIMEOUTS = (httpx.ReadTimeout, httpx.WriteTimeout)
 # body fields this backend sets itself; judge.sampling cannot override them
-_RESERVED = {"model", "messages", "temperature", "seed", "max_tokens", "logprobs",
-             "top_logprobs", "structured_outputs", "n", "stream"}
+_RESERVED = PER_CALL_SAMPLING | {"model", "messages", "top_logprobs", "stream"}
 
 
 class BackendUnavailableError(ConnectionError):
