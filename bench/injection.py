@@ -158,7 +158,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from service.config import Settings, default_embedded_judge
-    from service.core import delimiters, pairwise
+    from service.core import delimiters
+    from service.core.protocols.pairwise import protocol as pairwise
     from service.core.protocol import get_protocol
     from workers.backends.vllm_engine import VLLMBackend
 

@@ -51,7 +51,7 @@ def warmup_items() -> list[dict]:
 def plan_requests(items: list[dict], **options: object) -> list[tuple[str, str, object]]:
     """(item id, order, JudgeRequest) for every call the service makes, in the worker's order
     (``options``: pairwise options other than the defaults, e.g. ``verdict_mode="rationale"``)."""
-    from service.core.pairwise import PairwiseItem, PairwiseOptions, PairwiseProtocol
+    from service.core.protocols.pairwise.protocol import PairwiseItem, PairwiseOptions, PairwiseProtocol
 
     protocol, options = PairwiseProtocol(), PairwiseOptions(cache=False, **options)
     planned = []

@@ -156,11 +156,11 @@ def _load_builtin_protocols() -> None:
 
 
 BUILTIN_PROTOCOL_MODULES = (
-    "service.core.pairwise",
-    "service.core.rating",
-    "service.core.href",
-    "service.core.answer_matching",
-    "service.core.goal_success",
+    "service.core.protocols.pairwise.protocol",
+    "service.core.protocols.rating.protocol",
+    "service.core.protocols.href.protocol",
+    "service.core.protocols.answer_matching.protocol",
+    "service.core.protocols.goal_success.protocol",
 )
 
 

@@ -3,12 +3,12 @@
 import pytest
 from pydantic import ValidationError
 
-from service.core.answer_matching import AnswerMatchingOptions
-from service.core.goal_success import GoalSuccessOptions
-from service.core.href import HrefOptions
+from service.core.protocols.answer_matching.protocol import AnswerMatchingOptions
+from service.core.protocols.goal_success.protocol import GoalSuccessOptions
+from service.core.protocols.href.protocol import HrefOptions
 from service.core.options import STORED
-from service.core.pairwise import RATIONALE_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
-from service.core.rating import RatingOptions
+from service.core.protocols.pairwise.protocol import RATIONALE_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocols.rating.protocol import RatingOptions
 
 MODELS = [PairwiseOptions, RatingOptions, AnswerMatchingOptions, HrefOptions, GoalSuccessOptions]
 

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from service.core.judging import JudgeOutput
-from service.core.pairwise import PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocols.pairwise.protocol import PairwiseItem, PairwiseOptions, PairwiseProtocol
 
 PROTOCOL = PairwiseProtocol()
 

@@ -13,7 +13,7 @@ import json
 import httpx
 import pytest
 
-from service.core.goal_success import from_convlab, parse_segments
+from service.core.protocols.goal_success.protocol import from_convlab, parse_segments
 from tests.e2e.test_vllm_pipeline import auth, gateway, llmbar_items  # noqa: F401  (fixtures)
 from tests.support import REPO, run_worker
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.core.pairwise import PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocols.pairwise.protocol import PairwiseItem, PairwiseOptions, PairwiseProtocol
 from service.core.protocol import CallResult
 from service.evaluations.results import as_item_verdict, failed_verdict_row, protocol_and_options, verdict_row
 from service.models import Evaluation, Verdict

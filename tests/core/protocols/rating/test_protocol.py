@@ -10,7 +10,7 @@ from scipy import stats
 
 from service.core.judging import JudgeOutput
 from service.core.protocol import CallResult, get_protocol
-from service.core.rating import (
+from service.core.protocols.rating.protocol import (
     DEFAULT_RUBRIC, ORDER, RATIONALE_QUESTION, SYSTEM_PROMPT, TEMPLATE, RatingItem, RatingOptions, RatingProtocol,
     RatingReview, call_score, labels_for, render_messages, round_score, verdict_question,
 )

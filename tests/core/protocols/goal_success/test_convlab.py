@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from service.core.convlab import from_convlab
-from service.core.goal_success import SEGMENT_ORDER, GoalSuccessItem, GoalSuccessOptions, GoalSuccessProtocol
+from service.core.protocols.goal_success.convlab import from_convlab
+from service.core.protocols.goal_success.protocol import SEGMENT_ORDER, GoalSuccessItem, GoalSuccessOptions, GoalSuccessProtocol
 from tests.support import REPO
 
 PROTOCOL = GoalSuccessProtocol()

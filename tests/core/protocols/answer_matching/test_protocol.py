@@ -6,7 +6,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from service.core.answer_matching import (
+from service.core.protocols.answer_matching.protocol import (
     LABELS, RATIONALE_QUESTION, TEMPLATE, VERDICT_QUESTION, AnswerMatchingItem, AnswerMatchingOptions,
     AnswerMatchingProtocol, AnswerMatchingReview, extract_numbers, final_number, normalize_answer, rule_match,
 )

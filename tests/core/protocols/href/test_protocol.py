@@ -6,13 +6,13 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from service.core.href import (
+from service.core.protocols.href.protocol import (
     REFERENCE_HEADER, TEMPLATE, HrefItem, HrefOptions, HrefProtocol, HrefReview, method_for, render_messages,
     validate_items,
 )
 from service.core.judging import JudgeOutput
 from service.core.length_control import SUMMARY_BOOTSTRAP_RESAMPLES, bootstrap_lc_interval, length_controlled_win_rate
-from service.core.pairwise import LABELS, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocols.pairwise.protocol import LABELS, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
 from service.core.protocol import CallResult, ItemVerdict, get_protocol
 from service.core.statistics import bootstrap_mean_ci
 
@@ -38,7 +38,7 @@ def _similarity_result(sims, error=None):
 
 
 def test_registered_by_name():
-    import service.core.href  # noqa: F401  (the decorator registers it)
+    import service.core.protocols.href.protocol  # noqa: F401  (the decorator registers it)
 
     assert get_protocol("href").name == "href"
 

@@ -7,17 +7,27 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Sequence
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
-from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
+from service.core.protocol import (
+    CallResult,
+    ItemVerdict,
+    PlannedCall,
+    item_counts,
+    register,
+)
+from service.core.protocols.answer_matching.models import (
+    AnswerMatchingItem,
+    AnswerMatchingOptions,
+    AnswerMatchingReview,
+)
 from service.core.statistics import entropy, wilson_interval
 
 YES, NO = "yes", "no"
@@ -44,39 +54,14 @@ RATIONALE_QUESTION = (
 )
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("a reference answer must not be empty")
-    return value
 
 
-ReferenceAnswer = Annotated[str, AfterValidator(_not_blank)]
 
 
-class AnswerMatchingItem(BaseModel):
-    """One question, a free-form response and the reference answer(s) it should match."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=256)
-    question: str = Field(min_length=1)
-    response: str
-    reference_answers: list[ReferenceAnswer] = Field(min_length=1)
-    answer_type: Literal["text", "numeric"] = "text"
-    tolerance: float = Field(default=1e-6, ge=0.0, allow_inf_nan=False,
-                             description="Relative tolerance of a numeric match.")
-    category: str | None = None
-    human_label: Literal["match", "no_match"] | None = None
 
 
-class AnswerMatchingOptions(CalibrationOptions):
-    """Calibration and sampling options of an answer-matching evaluation."""
 
 
-class AnswerMatchingReview(BaseModel):
-    """A human's verdict on an answer-matching item."""
-
-    model_config = ConfigDict(extra="forbid")
-    label: Literal["match", "no_match"]
 
 
 # ---------------------------------------------------------------- rule pre-check

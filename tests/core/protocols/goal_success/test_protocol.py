@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from service.core.goal_success import (
+from service.core.protocols.goal_success.protocol import (
     ACHIEVED, DEFAULT_ROOT_CAUSES, RATIONALE_QUESTION, SEGMENT_ORDER, SUITE_ERROR, TEMPLATE, VERDICT_QUESTION,
     GoalSuccessItem, GoalSuccessOptions, GoalSuccessProtocol, GoalSuccessReview,
 )

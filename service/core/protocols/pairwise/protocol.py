@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from service.core import calibration
+from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.length_control import lc_summary
-from service.core.agreement import agreement_report, judge_value, reviewed_verdict
-from service.core.options import CalibrationOptions
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
+from service.core.protocol import (
+    CallResult,
+    ItemVerdict,
+    PlannedCall,
+    item_counts,
+    register,
+)
+from service.core.protocols.pairwise.models import (
+    PairwiseItem,
+    PairwiseOptions,
+    PairwiseReview,
+)
 from service.core.statistics import bootstrap_mean_ci
 
 FIRST, SECOND, TIE = "1", "2", "tie"
@@ -40,51 +50,12 @@ RATIONALE_QUESTION = (
 )
 
 
-class Message(BaseModel):
-    """One turn of a conversation."""
-
-    model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "user", "assistant"]
-    content: str
 
 
-class PairwiseItem(BaseModel):
-    """One comparison: a prompt (or conversation) and two responses to it."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=256)
-    prompt: str | None = None
-    conversation: list[Message] | None = Field(default=None, min_length=1)
-    response_a: str
-    response_b: str
-    reference: str | None = None
-    rubric: str | None = None
-    category: str | None = None
-    human_label: Literal["a", "b", "tie"] | None = None
-
-    @model_validator(mode="after")
-    def _one_prompt(self) -> "PairwiseItem":
-        if (self.prompt is None) == (self.conversation is None):
-            raise ValueError("give exactly one of 'prompt' or 'conversation'")
-        return self
 
 
-class PairwiseOptions(CalibrationOptions):
-    """Calibration and sampling options of a pairwise evaluation."""
-
-    orders: Literal["both", "single"] = "both"
-    tie_margin: float = Field(default=0.05, ge=0.0, le=0.5)
-
-    def order_names(self) -> tuple[str, ...]:
-        """The orders each item is judged in."""
-        return ("ab", "ba") if self.orders == "both" else ("ab",)
 
 
-class PairwiseReview(BaseModel):
-    """A human's verdict on a pairwise item."""
-
-    model_config = ConfigDict(extra="forbid")
-    label: Literal["a", "b", "tie"]
 
 
 def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.core.judging import JudgeOutput
-from service.core.pairwise import (
+from service.core.protocols.pairwise.protocol import (
     LABELS, RATIONALE_QUESTION, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol, label_for_a, preference_for_a, render_messages,
 )
 from service.core.protocol import CallResult, get_protocol, protocol_names

@@ -10,34 +10,41 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.length_control import lc_summary
-from service.core.pairwise import (
-    LABELS, ORDERS, PairwiseOptions, label_for_a, plan_pairwise_calls, preference_for_a,
-)
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
-from service.core.protocol import CallResult, ItemVerdict, PlannedCall, item_counts, register
+from service.core.protocol import (
+    CallResult,
+    ItemVerdict,
+    PlannedCall,
+    item_counts,
+    register,
+)
+from service.core.protocols.href.models import (
+    HrefItem,
+    HrefOptions,
+    HrefReview,
+    normalise_category,
+)
+from service.core.protocols.pairwise.protocol import (
+    LABELS,
+    ORDERS,
+    label_for_a,
+    plan_pairwise_calls,
+    preference_for_a,
+)
 from service.core.statistics import bootstrap_mean_ci
 
 TEMPLATE = "href/1"
-Method = Literal["judge_with_reference", "judge", "embedding"]
 JUDGED_METHODS = ("judge_with_reference", "judge")
-# categories not listed use ``default_method`` (judge_with_reference unless the user changes it)
-DEFAULT_METHODS: dict[str, str] = {
-    "brainstorm": "judge",
-    "summarize": "judge",
-    "open qa": "embedding",
-    "fact checking": "embedding",
-}
 SIMILARITY_ORDER = "similarity"
 # |sim_a − sim_b| below this is a tie
 SIMILARITY_TIE_EPSILON = 1e-6
@@ -56,60 +63,14 @@ SYSTEM_PROMPT_WITH_REFERENCE = SYSTEM_PROMPT + (
     "a good answer contains, but a response need not copy it to be good."
 )
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
 
 
-def normalise_category(category: str) -> str:
-    """Case-insensitive key; spaces, underscores and hyphens count alike ("open_qa" == "Open QA")."""
-    return _SEPARATORS.sub(" ", category).strip().lower()
 
 
-class HrefItem(BaseModel):
-    """A candidate response (A) against a baseline response (B), with a human reference."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=256)
-    prompt: str
-    category: str = Field(min_length=1, max_length=256)
-    response: str
-    baseline_response: str
-    human_reference: str
-    human_label: Literal["a", "b", "tie"] | None = None
 
 
-class HrefOptions(PairwiseOptions):
-    """Pairwise calibration options plus the category → method table."""
-
-    methods: dict[str, Method] = Field(
-        default_factory=dict, description="Per-category methods, merged over the defaults.")
-    default_method: Method | None = Field(
-        default="judge_with_reference", description="Method of unlisted categories; null rejects them.")
-
-    @field_validator("methods")
-    @classmethod
-    def _distinct_categories(cls, methods: dict[str, str]) -> dict[str, str]:
-        seen: dict[str, str] = {}
-        for category, method in methods.items():
-            key = normalise_category(category)
-            if not key:
-                raise ValueError("a category name must not be empty")
-            if seen.get(key, method) != method:
-                raise ValueError(f"category '{category}' is given two different methods")
-            seen[key] = method
-        return methods
-
-    def method_table(self) -> dict[str, str]:
-        """The defaults with the user's methods merged over them, keyed by normalised category."""
-        table = dict(DEFAULT_METHODS)
-        table.update({normalise_category(c): m for c, m in self.methods.items()})
-        return table
 
 
-class HrefReview(BaseModel):
-    """A human's verdict on an href item: candidate (a), baseline (b) or tie."""
-
-    model_config = ConfigDict(extra="forbid")
-    label: Literal["a", "b", "tie"]
 
 
 def method_for(category: str, options: HrefOptions | None = None) -> str | None:

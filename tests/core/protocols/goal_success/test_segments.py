@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from service.core.goal_segments import parse_segments, segment_schema
+from service.core.protocols.goal_success.segments import parse_segments, segment_schema
 
 TWO_GOALS = json.dumps({"goals": [{"description": "book a table", "start_turn": 0, "end_turn": 1},
                                   {"description": "learn the weather", "start_turn": 2, "end_turn": 3}]})
