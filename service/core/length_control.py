@@ -125,6 +125,8 @@ def bootstrap_lc_interval(
     full = _fit(targets, diffs, min_items, phi_l2)
     if full.lc_win_rate is None:
         return None
+    # Hand-written, not scipy.stats.bootstrap: a seed must draw the same resamples (the same
+    # interval) on every scipy version, and the resamples are fitted together a block at a time.
     rng = np.random.default_rng(seed)
     n = targets.size
     block = max(1, min(n_resamples, BOOTSTRAP_BLOCK_ELEMENTS // n))

@@ -1,14 +1,16 @@
 """Regression gate: paired comparison of two evaluations over the items they share.
 
-Scores are per-item metrics (a preference in [0, 1], 0/1 correctness, a rating). Only item ids
-present in both evaluations are compared. The interval is a seeded paired bootstrap of the
-mean difference (candidate - baseline); the p-value comes from an exact McNemar test for
-binary metrics or from a sign-flip permutation test for continuous ones (both two-sided).
+Scores are per-item metrics (a preference in [0, 1], 0/1 correctness, a score on a scale). Only
+item ids present in both evaluations are compared. The interval is a seeded paired bootstrap of
+the mean difference (candidate - baseline); the p-value comes from an exact McNemar test for
+binary metrics (scipy's binomtest) or from a sign-flip permutation test for continuous ones
+(scipy's permutation_test when every sign pattern is enumerated), both two-sided.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, Mapping, get_args
 
 import numpy as np
@@ -50,6 +52,11 @@ def mcnemar_exact(baseline: np.ndarray, candidate: np.ndarray) -> float:
     return float(stats.binomtest(only_candidate, discordant, 0.5).pvalue)
 
 
+def _shifted_abs_sum(differences: np.ndarray, axis: int = -1, shift: float = 0.0) -> np.ndarray:
+    """The sign-flip test's statistic |sum(d)|, plus ``shift``, vectorised over ``axis``."""
+    return np.abs(np.sum(differences, axis=axis)) + shift
+
+
 def sign_flip_p_value(
     differences: np.ndarray, seed: int = 0, n_permutations: int = DEFAULT_PERMUTATIONS
 ) -> tuple[float, bool]:
@@ -60,22 +67,42 @@ def sign_flip_p_value(
     patterns are drawn and p = (1 + hits) / (1 + n_permutations).
     """
     nonzero = differences[differences != 0]
-    if nonzero.size == 0:
+    if nonzero.size < 2:  # both signs of a single difference give the same |sum|
         return 1.0, True
+    if nonzero.size <= EXACT_PERMUTATION_MAX_N:
+        return _exact_sign_flip(nonzero), True
+    return _monte_carlo_sign_flip(nonzero, seed, n_permutations), False
+
+
+def _exact_sign_flip(nonzero: np.ndarray) -> float:
+    """p = share of all 2**n sign patterns whose |sum| reaches the observed one (scipy enumerates them)."""
+    # One sample with permutation_type="samples" flips signs; |sum| with "greater" is the two-sided
+    # test. scipy counts ties within a tolerance relative to the observed statistic, so an observed
+    # |sum| that is 0 up to round-off (1/3 + 1/3 - 2/3) would tie with nothing; shifting the statistic
+    # by sum|d| makes that tolerance relative to the differences' scale (orders are unchanged).
+    statistic = partial(_shifted_abs_sum, shift=float(np.abs(nonzero).sum()))
+    result = stats.permutation_test((nonzero,), statistic, permutation_type="samples", vectorized=True,
+                                    n_resamples=2 ** nonzero.size, alternative="greater")
+    return float(result.pvalue)
+
+
+def _monte_carlo_sign_flip(nonzero: np.ndarray, seed: int, n_permutations: int) -> float:
+    """p = (1 + hits) / (1 + n_permutations) over seeded random sign patterns."""
+    # Hand-written on purpose, not scipy's permutation_test: (1) reproducibility: a seed must draw the
+    # same patterns, hence the same p-value and gate decision, on every scipy version, and how scipy
+    # draws its permutations is not part of its API; (2) scipy's one-sample "samples" permutations
+    # loop in Python over the observations and build batch x n x 2 index arrays, which measured ~3x
+    # slower at 10,000 items (6 s against 2 s) and ~20x at 200,000 (280 s against 13 s), and this runs
+    # twice inside a POST /v1/comparisons request.
     observed = abs(float(nonzero.sum()))
     slack = 1e-9 * max(1.0, float(np.abs(nonzero).sum()))  # float round-off in the sums
-    if nonzero.size <= EXACT_PERMUTATION_MAX_N:
-        patterns = np.arange(2 ** nonzero.size)[:, None] >> np.arange(nonzero.size)
-        signs = 1.0 - 2.0 * (patterns & 1)
-        hits = int(np.sum(np.abs(signs @ nonzero) >= observed - slack))
-        return hits / signs.shape[0], True
     rng = np.random.default_rng(seed)
     hits = 0
     for start in range(0, n_permutations, _FLIP_BATCH):
         size = min(_FLIP_BATCH, n_permutations - start)
         signs = rng.choice((1.0, -1.0), size=(size, nonzero.size))
         hits += int(np.sum(np.abs(signs @ nonzero) >= observed - slack))
-    return (1 + hits) / (1 + n_permutations), False
+    return (1 + hits) / (1 + n_permutations)
 
 
 def _shared_arrays(baseline: Mapping[str, float], candidate: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:

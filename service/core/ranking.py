@@ -139,6 +139,8 @@ def bootstrap_elo_intervals(
         return {}
     if anchor is not None and anchor not in names:
         raise ValueError(f"anchor model {anchor!r} has no battles")
+    # Hand-written, not scipy.stats.bootstrap: a seed must draw the same resamples (the same
+    # intervals) on every scipy version, and each resample refits Bradley–Terry and re-anchors.
     rng = np.random.default_rng(seed)
     ratings = np.full((n_resamples, len(names)), np.nan)
     for row in range(n_resamples):

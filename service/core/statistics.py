@@ -19,6 +19,9 @@ def bootstrap_mean_ci(
     confidence: float = 0.95,
 ) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the mean, seeded; None for no values."""
+    # Hand-written on purpose, not scipy.stats.bootstrap: a seed must draw the same resamples, and so
+    # give the same interval, on every numpy/scipy version (how scipy draws its resamples is not part
+    # of its API), and the summary's interval is the plain percentile one DESIGN §6 specifies.
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         return None
@@ -36,15 +39,11 @@ def bootstrap_mean_ci(
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """Wilson score interval for a binomial proportion; None when n is 0."""
+    """Wilson score interval (no continuity correction) for a binomial proportion; None when n is 0."""
     if n <= 0:
         return None
-    z = float(stats.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
-    phat = successes / n
-    denom = 1.0 + z * z / n
-    centre = (phat + z * z / (2 * n)) / denom
-    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def cohen_kappa(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
@@ -78,9 +77,7 @@ def scott_pi(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
 
 
 def entropy(counts: Sequence[float]) -> float:
-    """Shannon entropy (natural log) of a count vector; 0 for an empty one."""
-    total = float(sum(counts))
-    if total <= 0:
+    """Shannon entropy (natural log) of a count vector; 0 for an empty or all-zero one."""
+    if float(sum(counts)) <= 0:
         return 0.0
-    probs = [c / total for c in counts if c > 0]
-    return float(-sum(p * math.log(p) for p in probs))
+    return float(stats.entropy(counts))

@@ -1,6 +1,7 @@
 """Paired regression gate: exact McNemar, exact and Monte Carlo sign-flip tests, decisions."""
 
 import itertools
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -99,6 +100,31 @@ def test_sign_flip_ties_in_the_statistic_are_counted():
     # |sum| of +-1 +-1 +-1 +-1 equals 4 for two of sixteen patterns
     assert sign_flip_p_value(np.array([1.0, 1.0, 1.0, 1.0])) == (2 / 16, True)
     assert sign_flip_p_value(np.array([0.0, 0.0])) == (1.0, True)
+
+
+def test_a_single_non_zero_difference_gives_p_one():
+    assert sign_flip_p_value(np.array([0.0, -0.2, 0.0])) == (1.0, True)
+
+
+@pytest.mark.parametrize("differences", [[0.1, 0.2, -0.3, 0.1, 0.2, -0.3], [1 / 3, 1 / 3, -2 / 3, 0.7, -0.1, -0.6]])
+def test_sign_flip_counts_patterns_tied_up_to_round_off(differences):
+    """The observed sum is 0 in exact arithmetic but not in floating point: every pattern reaches it."""
+    assert sign_flip_p_value(np.array(differences)) == (1.0, True)
+
+
+def exact_sign_flip(differences: list[float]) -> Fraction:
+    exact = [Fraction(d) for d in differences]
+    observed = abs(sum(exact))
+    patterns = list(itertools.product((1, -1), repeat=len(exact)))
+    return Fraction(sum(abs(sum(s * d for s, d in zip(signs, exact))) >= observed for signs in patterns), len(patterns))
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_exact_sign_flip_matches_rational_arithmetic_at_any_scale(scale):
+    rng = np.random.default_rng(11)
+    for n in (6, 9, 12):
+        differences = rng.normal(0.2 * scale, scale, n)
+        assert sign_flip_p_value(differences)[0] == exact_sign_flip(list(differences))
 
 
 def test_monte_carlo_sign_flip_is_seeded_and_close_to_normal_approximation():

@@ -34,6 +34,15 @@ def test_wilson_matches_scipy(successes, n):
     assert high == pytest.approx(expected.high, abs=1e-9)
 
 
+@pytest.mark.parametrize("confidence", [0.8, 0.9, 0.99])
+def test_wilson_takes_the_confidence_level(confidence):
+    """Closed-form Wilson score interval (no continuity correction) for 37 of 120."""
+    z, phat, n = stats.norm.ppf(0.5 + confidence / 2), 37 / 120, 120
+    centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert wilson_interval(37, 120, confidence) == pytest.approx((centre - half, centre + half), abs=1e-12)
+
+
 def test_wilson_empty():
     assert wilson_interval(0, 0) is None
 
