@@ -1,5 +1,9 @@
-"""`judgeserve`: serve, worker, demo, db, models, suites; and the remote (REST) commands for CI:
-submit, status, verdicts, evaluations, leaderboard, reviews."""
+"""`judgeserve`: serve, worker, demo, db, models, suites, keys; and the remote (REST) commands for CI:
+submit, status, verdicts, evaluations, leaderboard, reviews, webhooks.
+
+The remote commands need only the base install (the client); the server commands import the gateway,
+the database and the workers inside the command and first check the `server` extra (service/cli/server_extra.py).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,18 @@ import typer
 from service.cli import (
     db, demo, evaluations, keys, models, results, reviews, serve, submit, suites, webhooks, worker,
 )
+from service.cli.server_extra import server_command, server_group
 
 app = typer.Typer(help="judgeserve: self-hosted LLM-as-judge evaluations.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-app.command("serve")(serve.serve)
-app.command("worker")(worker.worker)
-app.command("demo")(demo.demo)
-app.add_typer(db.app, name="db")
-app.add_typer(models.app, name="models")
-app.add_typer(suites.app, name="suites")
+# server commands: need `pip install 'judgeserve[server]'` (cpu/gpu imply it)
+app.command("serve")(server_command(serve.serve))
+app.command("worker")(server_command(worker.worker))
+app.command("demo")(server_command(demo.demo))
+app.add_typer(server_group(db.app), name="db")
+app.add_typer(server_group(models.app), name="models")
+app.add_typer(server_group(suites.app), name="suites")
+app.add_typer(server_group(keys.app), name="keys")
 # remote commands: talk to a running service over REST (service/cli/remote.py has their shared options)
 app.command("submit")(submit.submit)
 app.command("status")(results.status)
@@ -24,7 +31,6 @@ app.command("verdicts")(results.verdicts)
 app.add_typer(evaluations.app, name="evaluations")
 app.command("leaderboard")(results.leaderboard)
 app.add_typer(reviews.app, name="reviews")
-app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 
 

@@ -15,7 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from service.cli import remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
-from service.client import MAIN_METRIC, Comparison, Evaluation, JudgeserveClient, NotFound, WaitTimeout
+from service.client import (
+    DECISION_RULES, MAIN_METRIC, Comparison, Evaluation, JudgeserveClient, NotFound, WaitTimeout,
+)
 
 MAX_REPORTED_LINES = 20
 METRICS_HELP = ", ".join(f"{protocol}: {metric}" for protocol, metric in MAIN_METRIC.items())
@@ -180,8 +182,6 @@ def _gate_spec(gate_against: str | None, margin: float, alpha: float, rule: str 
     """The gate asked for, checked before anything is submitted (the server would refuse it after the judging)."""
     if gate_against is None:
         return None
-    from service.core.paired import DECISION_RULES  # numpy/scipy: only when gating
-
     if not 0 < alpha < 1:
         raise fail(f"--alpha must be between 0 and 1 (exclusive), not {alpha:g}", ExitCode.USAGE)
     if rule is not None and rule not in DECISION_RULES:

@@ -6,14 +6,16 @@ from service.client.errors import (
     Unauthorized, ValidationFailed, WaitTimeout,
 )
 from service.client.models import (
-    MAIN_METRIC, TERMINAL_STATUSES, Comparison, Evaluation, EvaluationListItem, EvaluationPage, Judge, Judgment,
-    Leaderboard, LeaderboardRow, Progress, Review, ReviewPage, Suite, Verdict, VerdictPage,
+    DECISION_RULES, MAIN_METRIC, TERMINAL_STATUSES, Comparison, DecisionRule, Evaluation, EvaluationListItem,
+    EvaluationPage, Judge, Judgment, Leaderboard, LeaderboardRow, Progress, Review, ReviewPage, Suite, Verdict,
+    VerdictPage,
 )
 
 __all__ = [
     "API_KEY_ENV", "DEFAULT_URL", "URL_ENV", "JudgeserveClient", "RetryEvent", "new_idempotency_key",
     "ApiError", "BadRequest", "Conflict", "ConnectionFailed", "FieldProblem", "JudgeserveError", "NotFound", "Problem",
     "ServerError", "Unauthorized", "ValidationFailed", "WaitTimeout",
-    "MAIN_METRIC", "TERMINAL_STATUSES", "Comparison", "Evaluation", "EvaluationListItem", "EvaluationPage", "Judge",
-    "Judgment", "Leaderboard", "LeaderboardRow", "Progress", "Review", "ReviewPage", "Suite", "Verdict", "VerdictPage",
+    "DECISION_RULES", "MAIN_METRIC", "TERMINAL_STATUSES", "Comparison", "DecisionRule", "Evaluation",
+    "EvaluationListItem", "EvaluationPage", "Judge", "Judgment", "Leaderboard", "LeaderboardRow", "Progress", "Review",
+    "ReviewPage", "Suite", "Verdict", "VerdictPage",
 ]

@@ -31,8 +31,8 @@ import httpx
 
 from service.client.errors import ConnectionFailed, Problem, WaitTimeout, error_for
 from service.client.models import (
-    Comparison, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, Review, ReviewPage, Suite, Verdict,
-    VerdictPage,
+    Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, Review, ReviewPage,
+    Suite, Verdict, VerdictPage,
 )
 from service.core.retry_after import retry_after_seconds
 
@@ -78,7 +78,7 @@ class JudgeserveClient:
             headers["Authorization"] = f"Bearer {self.api_key}"
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport,
                                   follow_redirects=False)
-        self._etags: dict[tuple, tuple[str, dict[str, Any]]] = {}
+        self._etags: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class JudgeserveClient:
             interval = poll_interval if state != last else min(interval * 1.5, max_poll_interval)
             last = state
             pause = interval
-            if deadline is not None:
+            if deadline is not None and timeout is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout(evaluation, timeout)
@@ -208,7 +208,7 @@ class JudgeserveClient:
     # -- comparisons, leaderboards, judges ---------------------------------------------------------
 
     def compare(self, baseline_evaluation_id: str, candidate_evaluation_id: str, *, margin: float = 0.0,
-                alpha: float = 0.05, seed: int = 0, decision_rule: str | None = None) -> Comparison:
+                alpha: float = 0.05, seed: int = 0, decision_rule: DecisionRule | None = None) -> Comparison:
         """POST /v1/comparisons: the paired regression gate (candidate − baseline); the server's rule unless given."""
         body = {"baseline_evaluation_id": baseline_evaluation_id, "candidate_evaluation_id": candidate_evaluation_id,
                 "margin": margin, "alpha": alpha, "seed": seed}
@@ -288,7 +288,8 @@ class JudgeserveClient:
 
     def ready(self) -> dict[str, Any]:
         """GET /readyz; raises ServerError (503) when the database or the queue is down."""
-        return self._request("GET", "/readyz").json()
+        body: dict[str, Any] = self._request("GET", "/readyz").json()
+        return body
 
     # -- transport --------------------------------------------------------------------------------
 
@@ -334,7 +335,7 @@ class JudgeserveClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random, capped."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _retry_after(self, response: httpx.Response) -> float | None:

@@ -7,7 +7,7 @@ raw JSON is in ``model_extra`` / ``model_dump()``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,11 @@ MAIN_METRIC = {
     "answer_matching": "accuracy",
     "goal_success": "goal_success_rate",
 }
+
+# the regression gate's decision rules (POST /v1/comparisons ``decision_rule``, ``submit --gate-rule``); the
+# server's are service/core/paired.py's, which needs numpy: tests/service/client/test_typed_client.py keeps them equal
+DecisionRule = Literal["bound", "bound_or_significant"]
+DECISION_RULES: tuple[str, ...] = get_args(DecisionRule)
 
 
 class _Model(BaseModel):
