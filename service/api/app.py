@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api.body_limit import BodySizeLimit
+from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.routers import comparisons, evaluations, health, judges, leaderboards, reviews, suites, webhooks
 from service.api.routers.metrics import install_metrics
@@ -58,9 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Self-hosted LLM-as-judge evaluations with position-balanced calibration.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: served by install_docs from a package's files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, webhooks):
         app.include_router(module.router, responses=UNAUTHORIZED)  # every /v1 route needs an API key

@@ -16,21 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_gateway import start_live_service, stop_live_service
 from tests.support import REPO, settings_env, wait_for
+from tests.ui.conftest import BROWSER, WIDE
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium "
-                                                      "missing): `apt-get install -y chromium`, or `make test`"),
-]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = BROWSER  # the live gateway, the browser and the tab (`live`, `page`) come from tests/ui/conftest.py
 SUITE = "ui-chat"
 N_SUITE_ITEMS = 12
 NARROW = {"width": 375, "height": 740}
-WIDE = {"width": 1280, "height": 900}
 # the scripted "longer" judge prefers the longer response; suite baseline i has 20 + i characters
 MODELS = {
     "long-writer": lambda i: "a" * (40 + i) if i else "a" * 20,
@@ -43,46 +35,11 @@ MODELS = {
 
 
 @pytest.fixture(scope="module")
-def live(pg_url, tmp_path_factory):
-    service = start_live_service(pg_url, tmp_path_factory.mktemp("live-ui"))
-    yield service
-    stop_live_service(service)
-
-
-@pytest.fixture(scope="module")
 def api(live):
     # no kept-alive connections: uvicorn closes idle ones after 5 s, and a request racing that close fails
     with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {live.api_key}"}, timeout=30,
                       limits=httpx.Limits(max_keepalive_connections=0)) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport=WIDE)
-        yield context
-        context.close()
-
-
-@pytest.fixture
-def page(browser_context, live):
-    """A new tab: its sessionStorage starts empty, so it asks for the key."""
-    tab = browser_context.new_page()
-    tab.set_default_timeout(30_000)
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    outside: list[str] = []
-    tab.on("request", lambda request: None if request.url.startswith(live.url) else outside.append(request.url))
-    yield tab
-    tab.close()
-    assert not outside, f"the page fetched from other hosts: {outside}"
-    assert not errors, f"JavaScript errors: {errors}"
 
 
 def open_with_key(page, live, path: str):
