@@ -9,7 +9,10 @@ from fastapi import FastAPI
 from service.api.body_limit import BodySizeLimit
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
-from service.api.routers import comparisons, evaluations, health, judges, leaderboards, reviews, suites, webhooks
+from service.api.contract import install_contract, operation_id
+from service.api.routers import (
+    comparisons, evaluations, health, judges, leaderboards, protocols, reviews, suites, webhooks,
+)
 from service.api.routers.metrics import install_metrics
 from service.api.routers import ui
 from service.config import Settings, get_settings
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Self-hosted LLM-as-judge evaluations with position-balanced calibration.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         docs_url=None,  # /docs and /redoc: served by install_docs from a package's files, not a CDN
         redoc_url=None,
     )
@@ -66,11 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
-    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, webhooks):
+    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, protocols, webhooks):
         app.include_router(module.router, responses=UNAUTHORIZED)  # every /v1 route needs an API key
     app.include_router(health.router)
     app.include_router(ui.router)  # /ui/: web pages, outside the OpenAPI schema; their API calls send a key
     install_metrics(app, settings)
+    install_contract(app)
     return app
 
 

@@ -28,7 +28,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the evaluation.")] = 900.0,
     port: Annotated[Optional[int], typer.Option(help="Port for the demo gateway (default: a free one).")] = None,
 ) -> None:
-    """Run a real pairwise evaluation end to end on the bundled CPU judge, through the REST API."""
+    """Run a real evaluation (the bundled example) end to end on the bundled CPU judge, through the REST API."""
     settings = settings_with(data_dir)
     if not settings.embedded:
         _fail("the demo runs in embedded mode: unset JUDGESERVE_DATABASE_URL and JUDGESERVE_REDIS_URL")
@@ -112,7 +112,7 @@ class _embedded_gateway:
 
 def _run_example(base_url: str, timeout: float, api_key: str) -> tuple[dict, list[dict]]:
     body = load_example()
-    _step(f"Submitting {len(body['items'])} pairwise items (both orders) to POST /v1/evaluations")
+    _step(f"Submitting {len(body['items'])} {body['protocol']} items (both orders) to POST /v1/evaluations")
     headers = {"Authorization": f"Bearer {api_key}"}  # the key embedded mode made for project "default"
     with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
         response = client.post("/v1/evaluations", json=body)

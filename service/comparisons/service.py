@@ -7,14 +7,11 @@ from sqlalchemy.orm import Session
 from service.comparisons import repository as comparisons_repo
 from service.comparisons.schemas import ComparisonCreate, ComparisonOut
 from service.core.paired import paired_difference
+from service.core.protocol import get_protocol
 from service.errors import FieldError, InvalidSubmission, NotFound
 from service.evaluations import repository as repo
 from service.models import Evaluation
 
-# per-item metric kind by protocol: McNemar for 0/1 outcomes (answer matching: match or not),
-# sign-flip permutation otherwise (goal success: the item's share of achieved goals)
-METRIC_KIND = {"pairwise": "continuous", "href": "continuous", "rating": "continuous",
-               "answer_matching": "binary", "goal_success": "continuous"}
 RULES = {
     "bound": "fail when the upper end of the one-sided (1 − alpha) bootstrap bound of (candidate − baseline) is "
              "below −margin; otherwise pass",
@@ -33,12 +30,15 @@ def compare(session: Session, body: ComparisonCreate, project_id: str) -> Compar
             raise InvalidSubmission([FieldError("/candidate_evaluation_id", (
                 f"{field} differs: baseline has {getattr(baseline, field)!r}, candidate {getattr(candidate, field)!r}"))],
                 title="Evaluations are not comparable")
-    base_scores = comparisons_repo.metric_values_by_item(session, baseline.id, baseline.protocol)
-    cand_scores = comparisons_repo.metric_values_by_item(session, candidate.id, candidate.protocol)
+    # the protocol's metric kind decides each item's value and the test: McNemar for a binary metric
+    # (accuracy: match or not), sign-flip permutation for scores (a preference, a score, a share of goals)
+    metric_kind = get_protocol(baseline.protocol).metric_kind
+    base_scores = comparisons_repo.metric_values_by_item(session, baseline.id, metric_kind)
+    cand_scores = comparisons_repo.metric_values_by_item(session, candidate.id, metric_kind)
     if not set(base_scores) & set(cand_scores):
         raise InvalidSubmission([FieldError("/candidate_evaluation_id", "the evaluations share no scored items")],
                                 title="Nothing to compare")
-    kind = METRIC_KIND.get(baseline.protocol, "continuous")
+    kind = metric_kind.paired_test
     shown = paired_difference(base_scores, cand_scores, metric_kind=kind, margin=body.margin, alpha=body.alpha,
                               seed=body.seed, confidence=0.95)
     # the decision's interval is one-sided at level alpha: the upper end of a (1 − 2·alpha) interval

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 from pydantic import BaseModel
 
+if TYPE_CHECKING:
+    from service.core.protocol_meta import LabelForm, MetricKind, PageView
+
 from service.core.judging import JudgeOutput, JudgeRequest
 
-
-# Calls are planned in stages (e.g. goal_success: segment first, then one call per goal);
+# Calls are planned in stages (e.g. split a conversation into goals first, then one call per goal);
 # a worker re-plans after each stage and stops when nothing new is planned or after this many.
 MAX_STAGES = 4
 
@@ -20,7 +22,7 @@ MAX_STAGES = 4
 class PlannedCall:
     """One judge call a protocol wants made for an item.
 
-    ``order`` is the call's key within the item (``ab``/``ba`` for pairwise, ``goal:g1`` for a
+    ``order`` is the call's key within the item (``ab``/``ba`` for the two orders of a comparison, ``goal:g1`` for a
     goal, ...; at most 64 characters); (order, sample) is unique per item.
     """
 
@@ -82,6 +84,18 @@ class EvaluationProtocol(Protocol):
     options_model: ClassVar[type[BaseModel]]
 
     review_model: ClassVar[type[BaseModel]]
+    # the reduced item of a submission on a stored suite (None: the protocol does not run on suites)
+    suite_item_model: ClassVar[type[BaseModel] | None]
+    summary_model: ClassVar[type[BaseModel]]
+    reliability_model: ClassVar[type[BaseModel]]
+    # what the rest of the service reads (service.core.protocol_meta; checked when the protocol registers)
+    description: ClassVar[str]
+    headline_metric: ClassVar[str]
+    metric_kind: ClassVar[MetricKind]
+    leaderboard_columns: ClassVar[tuple[str, ...]]
+    ranking: ClassVar[str | None]
+    label_form: ClassVar[LabelForm]
+    page_view: ClassVar[PageView]
     # optional: True when plan_calls ignores ``prior`` (every call is planned at once), so a worker
     # need not re-plan after the first stage; a protocol without it is re-planned (see is_single_stage)
     single_stage: ClassVar[bool]
@@ -125,10 +139,18 @@ _REGISTRY: dict[str, EvaluationProtocol] = {}
 
 
 def register(factory: Callable[[], EvaluationProtocol]) -> Callable[[], EvaluationProtocol]:
-    """Class decorator: instantiate and register a protocol under its name."""
+    """Class decorator: instantiate, check its declarations (ValueError if wrong) and register under its name."""
+    from service.core.protocol_meta import check_declarations
+
     instance = factory()
+    check_declarations(instance)
     _REGISTRY[instance.name] = instance
     return factory
+
+
+def unregister(name: str) -> None:
+    """Remove a registered protocol (tests that register a protocol of their own clean up with it)."""
+    _REGISTRY.pop(name, None)
 
 
 def is_single_stage(protocol: EvaluationProtocol) -> bool:
@@ -138,30 +160,29 @@ def is_single_stage(protocol: EvaluationProtocol) -> bool:
 
 def get_protocol(name: str) -> EvaluationProtocol:
     """The registered protocol called ``name`` (KeyError if unknown)."""
-    _load_builtin_protocols()
+    _load_registered_packages()
     return _REGISTRY[name]
 
 
 def protocol_names() -> list[str]:
-    """Names of all registered protocols."""
-    _load_builtin_protocols()
-    return sorted(_REGISTRY)
+    """Names of all registered protocols, in registry order."""
+    _load_registered_packages()
+    return list(_REGISTRY)
 
 
-def _load_builtin_protocols() -> None:
+def all_protocols() -> list[EvaluationProtocol]:
+    """Every registered protocol, in registry order."""
+    _load_registered_packages()
+    return list(_REGISTRY.values())
+
+
+def _load_registered_packages() -> None:
     import importlib
 
-    for module in BUILTIN_PROTOCOL_MODULES:
-        importlib.import_module(module)  # each registers itself
+    from service.core.protocols import PACKAGES
 
-
-BUILTIN_PROTOCOL_MODULES = (
-    "service.core.protocols.pairwise.protocol",
-    "service.core.protocols.rating.protocol",
-    "service.core.protocols.href.protocol",
-    "service.core.protocols.answer_matching.protocol",
-    "service.core.protocols.goal_success.protocol",
-)
+    for package in PACKAGES:
+        importlib.import_module(f"{package}.protocol")  # each registers itself
 
 
 def call_seed(base_seed: int, item_id: str, order: str, sample: int) -> int:

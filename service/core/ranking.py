@@ -1,4 +1,4 @@
-"""Bradley–Terry ranking over pairwise battles, on the Elo scale, with bootstrap intervals.
+"""Bradley–Terry ranking over battles between two models, on the Elo scale, with bootstrap intervals.
 
 A battle is ``(model_a, model_b, score_a)`` where ``score_a`` in [0, 1] is the share of the
 win credited to ``model_a`` (1 win, 0.5 tie, 0 loss); ``model_b`` receives ``1 - score_a``.
@@ -8,7 +8,7 @@ No pseudo-counts are added, so the fit reproduces the published reference scores
 
 Edge cases of the plain maximum likelihood (documented, not patched):
 * a model with no win credit at all (no wins, no ties) gets strength 0 — the MLE limit —
-  and therefore an Elo rating of ``-inf``;
+  and therefore an Elo score of ``-inf``;
 * a model that never loses drifts towards all of the mass; the iteration then stops at
   ``max_iterations`` rather than at the tolerance;
 * if the comparison graph is disconnected the strengths of separate components are not
@@ -128,7 +128,7 @@ def bootstrap_elo_intervals(
     confidence: float = 0.95,
     anchor_rating: float = 1000.0,
 ) -> dict[str, tuple[float, float] | None]:
-    """Seeded percentile intervals of each model's Elo rating, resampling battles with replacement.
+    """Seeded percentile intervals of each model's Elo score, resampling battles with replacement.
 
     Each resample refits Bradley–Terry and re-anchors. Resamples in which the anchor is missing
     or has strength 0 are skipped; a model missing from a resample is left out of that model's

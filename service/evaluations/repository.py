@@ -9,7 +9,7 @@ from typing import Any, NamedTuple, Sequence
 from sqlalchemy import Row, case, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from service.core.protocol import CallResult
+from service.core.protocol import CallResult, all_protocols
 from service.db.clock import database_clock
 from service.db.conflict import among, insert_ignoring_conflicts_returning, upsert
 from service.evaluations.schemas import EvaluationFilters
@@ -18,8 +18,6 @@ from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 TERMINAL = ("completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 VERDICT_COLUMNS = ("outcome", "score", "unscored", "failed", "position_inconsistent", "bpde", "details")
-# every protocol's ``summary.metric`` (tests/service/evaluations/test_listing.py checks the registry against it)
-HEADLINE_METRICS = ("win_rate", "mean_score", "accuracy", "goal_success_rate")
 LIST_COLUMNS = ("id", "status", "protocol", "judge", "model", "suite", "suite_version", "baseline_model", "total",
                 "done", "failed", "chunks_total", "chunks_done", "created_at", "started_at", "completed_at")
 
@@ -329,9 +327,14 @@ def evaluation_page(session: Session, project_id: str, filters: EvaluationFilter
     return list(session.execute(query))
 
 
+def headline_metrics() -> tuple[str, ...]:
+    """Every registered protocol's headline metric (what ``summary.metric`` may name), each once."""
+    return tuple(dict.fromkeys(protocol.headline_metric for protocol in all_protocols()))
+
+
 def _headline_columns() -> tuple:
     """``summary.metric``, ``summary[metric]`` and ``summary[metric + "_ci95"]`` as SQL (Postgres and SQLite)."""
     metric = Evaluation.summary["metric"].as_string()
-    value = case(*((metric == name, Evaluation.summary[name].as_float()) for name in HEADLINE_METRICS))
-    ci95 = case(*((metric == name, Evaluation.summary[f"{name}_ci95"]) for name in HEADLINE_METRICS))
+    value = case(*((metric == name, Evaluation.summary[name].as_float()) for name in headline_metrics()))
+    ci95 = case(*((metric == name, Evaluation.summary[f"{name}_ci95"]) for name in headline_metrics()))
     return metric.label("metric"), value.label("metric_value"), ci95.label("metric_ci95")

@@ -14,7 +14,7 @@ class EvaluationCreate(BaseModel):
     """Body of POST /v1/evaluations. Items are validated by the protocol's own item model."""
 
     model_config = ConfigDict(extra="forbid")
-    protocol: str = Field(description="Protocol name, e.g. 'pairwise'.")
+    protocol: str = Field(description="A registered protocol's name (GET /v1/protocols).")
     judge: str = Field(description="Name of a configured judge (GET /v1/judges).")
     model: str = Field(min_length=1, max_length=256, description="The candidate model's name.")
     suite: str | None = Field(default=None, max_length=128,

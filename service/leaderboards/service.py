@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from service.core.protocol import get_protocol
 from service.errors import FieldError, InvalidSubmission, NotFound
 from service.leaderboards import repository as repo
 
@@ -33,5 +34,5 @@ def read(session: Session, project_id: str, suite: str, protocol: str, judge: st
         raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
                        f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")
     body = {k: v for k, v in snapshot.body.items() if k not in ("latest", "all")}
-    body.update(runs=runs, rows=snapshot.body[runs])
+    body.update(runs=runs, rows=snapshot.body[runs], metric_kind=get_protocol(protocol).metric_kind.as_json())
     return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')

@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.core.protocol import get_protocol
 from service.core.ranking import bootstrap_elo_intervals, bradley_terry, elo_scores
 from service.leaderboards import repository as repo
 from service.models import Evaluation
 
 DEFAULT_BASELINE = "baseline"
 BOOTSTRAP_RESAMPLES = 200
-PAIRWISE_PROTOCOLS = ("pairwise", "href")
-ROW_SUMMARY_FIELDS = ("lc_win_rate", "lc_win_rate_ci95", "lc_note")
 
 
 def refresh(session: Session, project_id: str, suite: str, protocol: str, judge: str) -> str:
@@ -33,13 +32,15 @@ def refresh(session: Session, project_id: str, suite: str, protocol: str, judge:
     version = max((e.suite_version or 0 for e in evaluations), default=None)
     evaluations = [e for e in evaluations if (e.suite_version or 0) == version]
     latest = list({e.model: e for e in evaluations}.values())  # oldest first, so the last run per model wins
-    ranking = _ranking(session, latest) if protocol in PAIRWISE_PROTOCOLS else None
-    latest_rows = [_row(e) | _elo(ranking, e.model) for e in latest]
+    declared = get_protocol(protocol)
+    ranking = _ranking(session, latest) if declared.ranking == "bradley_terry" else None
+    columns = declared.leaderboard_columns
+    latest_rows = [_row(e, columns) | _elo(ranking, e.model) for e in latest]
     body = {
         "suite": suite, "suite_version": version, "protocol": protocol, "judge": judge,
-        "metric": latest_rows[0]["metric"] if latest_rows else None,
+        "metric": latest_rows[0]["metric"] if latest_rows else declared.headline_metric,
         "latest": _ranked(latest_rows),
-        "all": [_row(e) for e in evaluations],
+        "all": [_row(e, columns) for e in evaluations],
         "ranking": {k: v for k, v in ranking.items() if k in ("method", "anchor", "anchor_rating")} if ranking else None,
     }
     etag = hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()[:32]
@@ -53,7 +54,7 @@ def _serialise_refreshes(session: Session, project_id: str, suite: str, protocol
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{project_id}|{suite}|{protocol}|{judge}"})
 
 
-def _row(evaluation: Evaluation) -> dict[str, Any]:
+def _row(evaluation: Evaluation, columns: tuple[str, ...]) -> dict[str, Any]:
     summary = evaluation.summary or {}
     metric = summary.get("metric", "score")
     row = {
@@ -61,7 +62,7 @@ def _row(evaluation: Evaluation) -> dict[str, Any]:
         "completed_at": _iso(evaluation.completed_at), "metric": metric, "value": summary.get(metric),
         "ci95": summary.get(f"{metric}_ci95"), "n": summary.get("n_scored"), "baseline_model": evaluation.baseline_model,
     }
-    row.update({field: summary[field] for field in ROW_SUMMARY_FIELDS if field in summary})
+    row.update({field: summary[field] for field in columns if field in summary})
     return row
 
 

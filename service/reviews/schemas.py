@@ -39,9 +39,8 @@ class ReviewPage(BaseModel):
 class ReviewLabel(BaseModel):
     """Body of POST /v1/reviews/{id}: the protocol's label fields, plus who gives it.
 
-    Pairwise and href take ``{"label": "a"|"b"|"tie"}``, rating ``{"score": n}``, answer
-    matching ``{"label": "match"|"no_match"}``, goal success ``{"goals": {goal_id: {"achieved": bool,
-    "root_cause": ...}}}``.
+    Which fields a protocol takes is its review model (GET /v1/protocols: ``schemas.review`` and
+    ``label_form``), e.g. ``{"label": "a"|"b"|"tie"}`` or ``{"score": n}``.
     """
 
     model_config = ConfigDict(extra="allow")

@@ -56,7 +56,7 @@ def record_label(session: Session, dispatcher: Dispatcher, settings: Settings, p
     protocol, _ = protocol_and_options(evaluation)
     _, item, verdict = repo.review_with_item(session, project_id, review_id)
     parsed_item = protocol.item_model.model_validate(item.payload)
-    try:  # the item in the context lets a label be checked against it (e.g. a rating's scale)
+    try:  # the item in the context lets a label be checked against it (e.g. a score against the item's scale)
         label = protocol.review_model.model_validate(body.model_extra or {}, context={"item": parsed_item})
     except ValidationError as exc:
         raise InvalidSubmission(pydantic_errors(exc), title="Invalid review label") from None

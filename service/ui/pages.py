@@ -9,7 +9,8 @@ from __future__ import annotations
 from html import escape
 from importlib import resources
 
-PROTOCOLS = ("pairwise", "rating", "answer_matching", "href", "goal_success")
+from service.core.protocol import protocol_names
+
 STATIC = resources.files("service.ui") / "static"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".svg": "image/svg+xml"}
@@ -85,7 +86,7 @@ def shell(title: str, page: str, body: str, data: dict[str, str | None] | None =
 
 
 def home() -> str:
-    options = "".join(f'<option value="{p}">{p}</option>' for p in PROTOCOLS)
+    options = "".join(f'<option value="{escape(p)}">{escape(p)}</option>' for p in protocol_names())
     body = f"""
 <section aria-labelledby="lb-heading">
   <h2 id="lb-heading">Leaderboards</h2>

@@ -7,7 +7,8 @@ from service.core.protocols.answer_matching.protocol import AnswerMatchingOption
 from service.core.protocols.goal_success.protocol import GoalSuccessOptions
 from service.core.protocols.href.protocol import HrefOptions
 from service.core.options import STORED
-from service.core.protocols.pairwise.protocol import RATIONALE_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocols.pairwise.protocol import PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.two_responses import RATIONALE_QUESTION
 from service.core.protocols.rating.protocol import RatingOptions
 
 MODELS = [PairwiseOptions, RatingOptions, AnswerMatchingOptions, HrefOptions, GoalSuccessOptions]

@@ -1,12 +1,12 @@
 """A scripted judge of known behaviour, for testing orchestration and calibration maths.
 
-Never a judge for users: it reads the two responses out of the rendered pairwise prompt
+Never a judge for users: it reads the two responses out of the rendered two-response prompt
 and answers by a fixed rule. Configured through the judge's ``engine`` settings:
 ``policy`` (``first``: prefers the first slot with probability ``first_bias``;
 ``longer``: prefers the longer response), ``delay_ms`` per generate call, and
 ``fail_marker`` (a request whose prompt contains it gets an error output).
 
-Requests that are not pairwise verdicts (other protocols) are answered from markers that
+Requests that are not two-response verdicts (other protocols) are answered from markers that
 tests put into the item's text:
 
 - ``<<scripted:LABEL=P,LABEL=P>>``: the label probabilities of a constrained verdict (the
@@ -27,7 +27,7 @@ from typing import Sequence
 from service.config import JudgeConfig
 from service.core.judging import JudgeOutput, JudgeRequest
 
-# the two responses, then the final one-paragraph question of the pairwise template
+# the two responses, then the final one-paragraph question of the two-response template
 _RESPONSES = re.compile(r"\[Response 1\]\n(.*)\n\n\[Response 2\]\n(.*)\n\n[^\n]+\Z", re.S)
 _PAIRWISE_LABELS = ("1", "2", "tie")
 _LABEL_MARKER = re.compile(r"<<scripted:([^>]*)>>")

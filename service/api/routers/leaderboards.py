@@ -9,20 +9,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from service.api.deps import ProjectDep, get_session
+from service.core.protocols import DEFAULT_PROTOCOL
 from service.leaderboards import service
+from service.leaderboards.schemas import LeaderboardOut
 
 router = APIRouter(prefix="/v1/leaderboards", tags=["leaderboards"])
 # Clients may keep a copy but must revalidate: a poll with If-None-Match costs one indexed read.
 CACHE_CONTROL = "no-cache"
 
 
-@router.get("/{suite}", responses={304: {"description": "Not modified (ETag matches If-None-Match)"},
+@router.get("/{suite}", responses={200: {"model": LeaderboardOut, "description": "The leaderboard"},
+                                   304: {"description": "Not modified (ETag matches If-None-Match)"},
                                    404: {"description": "No leaderboard yet (problem+json)"}})
 def get_leaderboard(
     suite: str,
     session: Annotated[Session, Depends(get_session)],
     project: ProjectDep,
-    protocol: str = "pairwise",
+    protocol: Annotated[str, Query(description="A protocol name (GET /v1/protocols).")] = DEFAULT_PROTOCOL,
     judge: str | None = None,
     runs: Annotated[Literal["latest", "all"], Query(description="latest run per model, or every run")] = "latest",
     if_none_match: Annotated[str | None, Header()] = None,

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from service.core.protocols import DEFAULT_PROTOCOL
 from service.ui import pages
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -34,7 +35,7 @@ def home() -> HTMLResponse:
 
 @router.get("/leaderboard")
 def leaderboard_form(suite: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[0-9A-Za-z._-]+$")],
-                     protocol: Annotated[str, Query(max_length=64)] = "pairwise",
+                     protocol: Annotated[str, Query(max_length=64)] = DEFAULT_PROTOCOL,
                      judge: Annotated[str | None, Query(max_length=128)] = None) -> RedirectResponse:
     """The home page's leaderboard form (works without JavaScript)."""
     query = urlencode({"protocol": protocol, **({"judge": judge} if judge else {})})
@@ -42,7 +43,7 @@ def leaderboard_form(suite: Annotated[str, Query(min_length=1, max_length=128, p
 
 
 @router.get("/leaderboards/{suite}")
-def leaderboard(suite: Identifier, protocol: Annotated[str, Query(max_length=64)] = "pairwise",
+def leaderboard(suite: Identifier, protocol: Annotated[str, Query(max_length=64)] = DEFAULT_PROTOCOL,
                 judge: Annotated[str | None, Query(max_length=128)] = None,
                 runs: Literal["latest", "all"] = "latest") -> HTMLResponse:
     return _html(pages.leaderboard(suite, protocol, judge or None, runs))

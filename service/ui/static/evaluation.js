@@ -7,7 +7,6 @@
   const id = UI.main.dataset.evaluation;
   const POLL_MS = 1000;
   const PAGE = 200;
-  const TWO_ORDERS = new Set(["pairwise", "href"]);
   const RUNNING = new Set(["queued", "running"]);
   const progress = document.getElementById("progress");
   const progressText = document.getElementById("progress-text");
@@ -18,6 +17,7 @@
   const filterFlag = document.getElementById("filter-flag");
   const itemsCount = document.getElementById("items-count");
   let evaluation = null;
+  let spec = null;  // the evaluation's protocol as GET /v1/protocols describes it
   let verdicts = [];
   let cursor = null;
   let loadedFor = null;  // progress signature the loaded items belong to
@@ -194,7 +194,7 @@
   /* ---- items ---- */
 
   function orderColumns() {
-    if (TWO_ORDERS.has(evaluation.protocol)) {
+    if (UI.compares(spec)) {
       const others = new Set(verdicts.flatMap((v) => v.judgments.map((j) => j.order)).filter((o) => o !== "ab" && o !== "ba"));
       return ["ab", "ba", ...(others.size ? ["other"] : [])];
     }
@@ -216,7 +216,7 @@
         box.append(el("div", { class: "help", text: name(j.order) }));
         lastOrder = j.order;
       }
-      box.append(UI.call(evaluation.protocol, j));
+      box.append(UI.call(spec, j));
     }
     return box;
   }
@@ -303,6 +303,7 @@
   async function refresh() {
     const { data } = await UI.api(`/v1/evaluations/${encodeURIComponent(id)}`);
     evaluation = data;
+    if (!spec) spec = await UI.protocol(data.protocol);
     UI.showError(null);
     renderOverview(data);
     renderSummary(data);

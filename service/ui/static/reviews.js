@@ -42,7 +42,7 @@
   }
 
   /* Text fields of the item, shown once above the two orders. */
-  function context(item, protocol) {
+  function context(item) {
     const box = el("div");
     const add = (label, text) => {
       if (text === undefined || text === null || text === "") return;
@@ -59,18 +59,21 @@
     add("Reference", item.reference);
     add("Human reference", item.human_reference);
     if (item.reference_answers) add("Reference answers", item.reference_answers.join("\n"));
-    if (protocol === "goal_success" && item.goals) add("Goals", item.goals.map((g) => `${g.id}: ${g.description}`).join("\n"));
+    if (Array.isArray(item.goals)) add("Goals", item.goals.map((g) => `${g.id}: ${g.description}`).join("\n"));
     return box;
   }
 
-  function responses(item, protocol) {
-    if (protocol === "href") return { A: item.response, B: item.baseline_response };
-    return { A: item.response_a ?? item.response, B: item.response_b };
+  /* The two compared responses, from the item fields the protocol's page view names. */
+  function responses(item, spec) {
+    const [a, b] = spec.page_view.compared;
+    return { A: item[a], B: item[b] };
   }
 
   /* Both orders side by side, each as the judge saw it, with that order's calls. */
-  function orders(review, protocol) {
-    const { A, B } = responses(review.item, protocol);
+  function orders(review, spec) {
+    const { A, B } = responses(review.item, spec);
+    const [nameA, nameB] = spec.page_view.compared_names;
+    const called = { A: nameA, B: nameB };
     const box = el("div", { class: "orders" });
     for (const order of ["ab", "ba"]) {
       const [first, second] = order === "ab" ? ["A", "B"] : ["B", "A"];
@@ -78,57 +81,56 @@
       const calls = review.judgments.filter((j) => j.order === order);
       box.append(el("section", { class: "order", "data-order": order, "aria-label": `Item ${review.item_id}, ${name(order)}` },
         el("h4", { text: `${name(order)}: the judge saw ${first} first` }),
-        el("div", { class: "slot", text: `Response 1 = ${first}${protocol === "href" && first === "B" ? " (baseline)" : ""}` }),
+        el("div", { class: "slot", text: `Response 1 = ${called[first]}` }),
         el("div", { class: "text-block", text: text[first] ?? "" }),
-        el("div", { class: "slot", text: `Response 2 = ${second}${protocol === "href" && second === "B" ? " (baseline)" : ""}` }),
+        el("div", { class: "slot", text: `Response 2 = ${called[second]}` }),
         el("div", { class: "text-block", text: text[second] ?? "" }),
         el("div", { class: "slot", text: "Judge calls" }),
-        calls.length ? el("div", { class: "calls" }, calls.map((j) => UI.call(protocol, j))) : el("p", { text: "none" })));
+        calls.length ? el("div", { class: "calls" }, calls.map((j) => UI.call(spec, j))) : el("p", { text: "none" })));
     }
     const others = review.judgments.filter((j) => j.order !== "ab" && j.order !== "ba");
     if (others.length) box.append(el("section", { class: "order", "aria-label": `Item ${review.item_id}, other calls` },
-      el("h4", { text: "Other calls" }), el("div", { class: "calls" }, others.map((j) => UI.call(protocol, j)))));
+      el("h4", { text: "Other calls" }), el("div", { class: "calls" }, others.map((j) => UI.call(spec, j)))));
     return box;
   }
 
-  function singleResponse(review, protocol) {
-    const item = review.item;
+  function singleResponse(review, spec) {
+    const item = review.item || {};
     const box = el("div");
-    if (item.response !== undefined) {
-      box.append(el("div", { class: "slot", text: "Response" }), el("div", { class: "text-block", text: item.response }));
+    const field = spec.page_view.response;
+    if (field && item[field] !== undefined) {
+      box.append(el("div", { class: "slot", text: "Response" }), el("div", { class: "text-block", text: item[field] }));
     }
-    if (protocol !== "goal_success") {
+    if (spec.label_form.kind !== "goals") {  // goal labels show each goal's verdict beside its controls
       box.append(el("div", { class: "slot", text: "Judge calls" }),
-        el("div", { class: "calls" }, review.judgments.map((j) => UI.call(protocol, j))));
+        el("div", { class: "calls" }, review.judgments.map((j) => UI.call(spec, j))));
     }
     return box;
   }
 
-  function rubricSize(item) {
-    const rubric = item.rubric;
-    if (Array.isArray(rubric)) return rubric.length;
-    if (rubric && typeof rubric === "object") return Object.keys(rubric).length;
-    return 5;
+  /* The scale of a score form: the length of the item field it names (a list or a {score: text} map). */
+  function scaleOf(item, form) {
+    const value = form.scale_from ? item[form.scale_from] : null;
+    if (Array.isArray(value)) return value.length;
+    if (value && typeof value === "object") return Object.keys(value).length;
+    return form.default_scale;
   }
 
-  /* Label controls per protocol; `send(body, text)` posts the label. */
-  function controls(review, protocol, send) {
+  /* Label controls from the protocol's label form; `send(body, text)` posts the label. */
+  function controls(review, spec, send) {
+    const form = spec.label_form;
     const headingId = `label-${review.id}`;
     const fieldset = el("fieldset", {}, el("legend", { id: headingId, text: "Your label" }));
     const buttons = el("div", { class: "label-buttons", role: "group", "aria-labelledby": headingId });
     const button = (text, body, said) => el("button", { type: "button", "data-label": said,
       on: { click: () => send(body, said) } }, text);
-    if (protocol === "pairwise" || protocol === "href") {
-      const [a, b] = protocol === "href" ? ["Candidate (A) is better", "Baseline (B) is better"] : ["A is better", "B is better"];
-      buttons.append(button(a, { label: "a" }, "a"), button("Tie", { label: "tie" }, "tie"), button(b, { label: "b" }, "b"));
-    } else if (protocol === "rating") {
-      for (let score = 1; score <= rubricSize(review.item); score += 1) {
-        buttons.append(button(`Score ${score}`, { score }, `score ${score}`));
+    if (form.kind === "choice") {
+      for (const choice of form.choices) buttons.append(button(choice.text, { [form.field]: choice.value }, choice.value));
+    } else if (form.kind === "score") {
+      for (let score = 1; score <= scaleOf(review.item || {}, form); score += 1) {
+        buttons.append(button(`Score ${score}`, { [form.field]: score }, `score ${score}`));
       }
-    } else if (protocol === "answer_matching") {
-      buttons.append(button("Matches the reference", { label: "match" }, "match"),
-        button("Does not match", { label: "no_match" }, "no_match"));
-    } else if (protocol === "goal_success") {
+    } else if (form.kind === "goals") {
       const details = review.verdict.details || {};
       const taxonomy = details.root_cause_taxonomy || [];
       const goals = details.goals || [];
@@ -149,7 +151,7 @@
         for (const { goal, achieved, cause } of rows) {
           labels[goal.id] = achieved.checked ? { achieved: true } : { achieved: false, ...(cause.value ? { root_cause: cause.value } : {}) };
         }
-        send({ goals: labels }, "goal labels");
+        send({ [form.field]: labels }, "goal labels");
       } } }, "Record goal labels"));
     }
     const noteId = `note-${review.id}`;
@@ -166,7 +168,7 @@
   }
 
   function renderReview(review) {
-    const protocol = review.protocol;
+    const spec = review.protocol;
     const v = review.verdict;
     const headingId = `review-${review.id}`;
     const result = el("p", { class: "review-result", role: "status", "aria-live": "polite" });
@@ -178,8 +180,8 @@
         UI.isNum(v.score) ? ` (score ${num(v.score)})` : "", ` · BPDE ${num(review.bpde)} · `,
         el("a", { href: `/ui/evaluations/${encodeURIComponent(review.evaluation_id)}`, text: "evaluation" }), " ",
         UI.badges(v)),
-      context(review.item, protocol),
-      ["pairwise", "href"].includes(protocol) && review.item ? orders(review, protocol) : singleResponse(review, protocol),
+      context(review.item || {}),
+      UI.compares(spec) && review.item ? orders(review, spec) : singleResponse(review, spec),
     );
     if (review.status === "done") result.textContent = `Labelled ${describeLabel(review.label)} by ${review.reviewer}.`;
     const send = async (body, said) => {
@@ -203,16 +205,17 @@
         await showMetric(review.evaluation_id, `Label for item ${review.item_id} recorded.`);
       } catch (error) { UI.fail(error); }
     };
-    article.append(controls(review, protocol, send), result);
+    article.append(controls(review, spec, send), result);
     return article;
   }
 
-  const protocols = new Map();
+  /* An evaluation's protocol as GET /v1/protocols describes it (its page view and label form). */
+  const protocolsOf = new Map();
   async function protocolOf(id) {
-    if (!protocols.has(id)) {
-      protocols.set(id, UI.api(`/v1/evaluations/${encodeURIComponent(id)}`).then((r) => r.data.protocol));
+    if (!protocolsOf.has(id)) {
+      protocolsOf.set(id, UI.api(`/v1/evaluations/${encodeURIComponent(id)}`).then((r) => UI.protocol(r.data.protocol)));
     }
-    return protocols.get(id);
+    return protocolsOf.get(id);
   }
 
   async function load(reset) {

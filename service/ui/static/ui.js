@@ -204,9 +204,23 @@ const UI = (() => {
     return box;
   }
 
+  /* The registered protocols (GET /v1/protocols), fetched once: name → description with its page view
+   * and label form. Pages lay items out and label them from these, never from protocol names. */
+  let protocolTable = null;
+  function protocols() {
+    if (!protocolTable) {
+      protocolTable = api("/v1/protocols").then(({ data }) => new Map(data.data.map((p) => [p.name, p])));
+      protocolTable.catch(() => { protocolTable = null; });
+    }
+    return protocolTable;
+  }
+  async function protocol(protocolName) { return (await protocols()).get(protocolName) || null; }
+  /* Whether the protocol's judge compares two responses (shown in both orders). */
+  function compares(spec) { return Boolean(spec && spec.page_view && spec.page_view.compared); }
+
   /* What a two-response call's label means for the item ("1" in order B→A is B). */
-  function slotMeaning(protocol, order, label) {
-    if (!["pairwise", "href"].includes(protocol)) return null;
+  function slotMeaning(spec, order, label) {
+    if (!compares(spec)) return null;
     const slots = order === "ab" ? { 1: "A", 2: "B" } : order === "ba" ? { 1: "B", 2: "A" } : null;
     if (!slots) return null;
     if (label === "1" || label === "2") return `Response ${label} = ${slots[label]}`;
@@ -215,10 +229,10 @@ const UI = (() => {
   }
 
   /* One judge call: label, its meaning, probabilities, flags. */
-  function call(protocol, judgment) {
-    const meaning = slotMeaning(protocol, judgment.order, judgment.label);
-    const labelName = ["pairwise", "href"].includes(protocol) && ["ab", "ba"].includes(judgment.order)
-      ? (l) => (slotMeaning(protocol, judgment.order, l) || l) : null;
+  function call(spec, judgment) {
+    const meaning = slotMeaning(spec, judgment.order, judgment.label);
+    const labelName = compares(spec) && ["ab", "ba"].includes(judgment.order)
+      ? (l) => (slotMeaning(spec, judgment.order, l) || l) : null;
     const box = el("div", { class: "call" },
       el("span", { class: "label", text: judgment.error ? "error" : (judgment.label ?? "unreadable") }),
       meaning && meaning !== judgment.label ? ` (${meaning})` : "",
@@ -270,6 +284,7 @@ const UI = (() => {
   }
 
   return {
+    protocols, protocol, compares,
     main, api, ApiError, el, svg, clear, num, interval, name, date, isNum, say, showError, fail, start, facts,
     headline, probs, call, badges, slotMeaning, leaderboardHref, poll,
   };

@@ -19,10 +19,11 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("protocol", protocol_names())
-def test_every_protocols_headline_metric_is_one_the_query_reads(protocol):
+def test_every_protocols_headline_metric_is_the_one_it_declares_and_the_query_reads(protocol):
     implementation = get_protocol(protocol)
     summary, _ = implementation.summarize([], [], implementation.options_model())
-    assert summary["metric"] in repository.HEADLINE_METRICS
+    assert summary["metric"] == implementation.headline_metric
+    assert summary["metric"] in repository.headline_metrics()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -43,3 +43,11 @@ class AnswerMatchingReview(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: Literal["match", "no_match"]
 
+
+class AnswerMatchingSuiteItem(BaseModel):
+    """A submission's item on a stored suite: the suite gives the rest (prompt, reference, baseline)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=256, description="The suite item's id.")
+    response: str = Field(description="The candidate model's response to the suite item.")
+    human_label: Literal["match", "no_match"] | None = Field(default=None, description="A human's judgement of the match, for agreement statistics.")

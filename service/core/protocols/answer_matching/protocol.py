@@ -23,10 +23,16 @@ from service.core.protocol import (
     item_counts,
     register,
 )
+from service.core.protocol_meta import LabelChoice, LabelForm, MetricKind, PageView
 from service.core.protocols.answer_matching.models import (
     AnswerMatchingItem,
     AnswerMatchingOptions,
     AnswerMatchingReview,
+    AnswerMatchingSuiteItem,
+)
+from service.core.protocols.answer_matching.summary import (
+    AnswerMatchingReliability,
+    AnswerMatchingSummary,
 )
 from service.core.statistics import entropy, wilson_interval
 
@@ -35,7 +41,7 @@ LABELS = (YES, NO)
 MATCH, NO_MATCH = "match", "no_match"
 ORDER = "single"
 TEMPLATE = "answer_matching/1"
-SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
+SUITE_SUBMISSION_FIELDS = tuple(AnswerMatchingSuiteItem.model_fields)
 
 SYSTEM_PROMPT = (
     "You are a careful grader. You are given a question, one or more correct reference answers and a "
@@ -232,6 +238,21 @@ class AnswerMatchingProtocol:
     item_model: ClassVar[type[BaseModel]] = AnswerMatchingItem
     options_model: ClassVar[type[BaseModel]] = AnswerMatchingOptions
     review_model: ClassVar[type[BaseModel]] = AnswerMatchingReview
+    suite_item_model: ClassVar[type[BaseModel] | None] = AnswerMatchingSuiteItem
+    summary_model: ClassVar[type[BaseModel]] = AnswerMatchingSummary
+    reliability_model: ClassVar[type[BaseModel]] = AnswerMatchingReliability
+    description: ClassVar[str] = (
+        "Does a free-form answer match one of the reference answers (rule first, then the judge): accuracy."
+    )
+    headline_metric: ClassVar[str] = "accuracy"
+    metric_kind: ClassVar[MetricKind] = MetricKind.binary("match")
+    leaderboard_columns: ClassVar[tuple[str, ...]] = ()
+    ranking: ClassVar[str | None] = None
+    label_form: ClassVar[LabelForm] = LabelForm(kind="choice", field="label", choices=[
+        LabelChoice(value="match", text="Matches the reference"),
+        LabelChoice(value="no_match", text="Does not match"),
+    ])
+    page_view: ClassVar[PageView] = PageView(response="response")
     single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: AnswerMatchingItem, options: AnswerMatchingOptions,

@@ -21,6 +21,7 @@ from service.core.protocol import (
     item_counts,
     register,
 )
+from service.core.protocol_meta import LabelForm, MetricKind, PageView
 from service.core.protocols.goal_success.convlab import from_convlab
 from service.core.protocols.goal_success.models import (
     ACHIEVED,
@@ -36,6 +37,10 @@ from service.core.protocols.goal_success.segments import (
     parse_segments,
     schema_turns,
     segment_schema,
+)
+from service.core.protocols.goal_success.summary import (
+    GoalSuccessReliability,
+    GoalSuccessSummary,
 )
 from service.core.statistics import entropy, wilson_interval
 
@@ -183,6 +188,19 @@ class GoalSuccessProtocol:
     item_model: ClassVar[type[BaseModel]] = GoalSuccessItem
     options_model: ClassVar[type[BaseModel]] = GoalSuccessOptions
     review_model: ClassVar[type[BaseModel]] = GoalSuccessReview
+    suite_item_model: ClassVar[type[BaseModel] | None] = None
+    summary_model: ClassVar[type[BaseModel]] = GoalSuccessSummary
+    reliability_model: ClassVar[type[BaseModel]] = GoalSuccessReliability
+    description: ClassVar[str] = (
+        "Multi-turn conversations split into user goals, each judged achieved or not with a root cause: the "
+        "goal success rate."
+    )
+    headline_metric: ClassVar[str] = "goal_success_rate"
+    metric_kind: ClassVar[MetricKind] = MetricKind.bounded(0.0, 1.0)
+    leaderboard_columns: ClassVar[tuple[str, ...]] = ()
+    ranking: ClassVar[str | None] = None
+    label_form: ClassVar[LabelForm] = LabelForm(kind="goals", field="goals")
+    page_view: ClassVar[PageView] = PageView()
     single_stage: ClassVar[bool] = False  # segmentation first, then the goals it found
 
     def plan_calls(self, item: GoalSuccessItem, options: GoalSuccessOptions,

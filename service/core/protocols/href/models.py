@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.core.protocols.pairwise.models import PairwiseOptions
+from service.core.two_responses import TwoResponseOptions
 
 Method = Literal["judge_with_reference", "judge", "embedding"]
 
@@ -42,7 +42,7 @@ class HrefItem(BaseModel):
     human_label: Literal["a", "b", "tie"] | None = None
 
 
-class HrefOptions(PairwiseOptions):
+class HrefOptions(TwoResponseOptions):
     """Pairwise calibration options plus the category → method table."""
 
     methods: dict[str, Method] = Field(
@@ -76,3 +76,11 @@ class HrefReview(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: Literal["a", "b", "tie"]
 
+
+class HrefSuiteItem(BaseModel):
+    """A submission's item on a stored suite: the suite gives the rest (prompt, reference, baseline)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=256, description="The suite item's id.")
+    response: str = Field(description="The candidate model's response to the suite item.")
+    human_label: Literal["a", "b", "tie"] | None = Field(default=None, description="A human's verdict (a: the response, b: the baseline, tie), for agreement statistics.")

@@ -1,8 +1,8 @@
 """HREF: a candidate against a baseline, guided by a human-written reference, with a method per category.
 
 From "HREF: Human Response-Guided Evaluation of Instruction Following". Each item's category picks
-how it is judged: ``judge_with_reference`` (the pairwise judge sees the human reference),
-``judge`` (the pairwise judge without it) or ``embedding`` (no judge call: the response more
+how it is judged: ``judge_with_reference`` (the two-response judge sees the human reference),
+``judge`` (the same judge without it) or ``embedding`` (no judge call: the response more
 similar to the human reference wins). Judged categories run in both orders by default.
 """
 
@@ -28,20 +28,23 @@ from service.core.protocol import (
     item_counts,
     register,
 )
+from service.core.protocol_meta import LabelChoice, LabelForm, MetricKind, PageView
 from service.core.protocols.href.models import (
     HrefItem,
     HrefOptions,
     HrefReview,
+    HrefSuiteItem,
     normalise_category,
 )
-from service.core.protocols.pairwise.protocol import (
+from service.core.protocols.href.summary import HrefReliability, HrefSummary
+from service.core.statistics import bootstrap_mean_ci
+from service.core.two_responses import (
     LABELS,
     ORDERS,
     label_for_a,
-    plan_pairwise_calls,
+    plan_two_response_calls,
     preference_for_a,
 )
-from service.core.statistics import bootstrap_mean_ci
 
 TEMPLATE = "href/1"
 JUDGED_METHODS = ("judge_with_reference", "judge")
@@ -49,7 +52,7 @@ SIMILARITY_ORDER = "similarity"
 # |sim_a − sim_b| below this is a tie
 SIMILARITY_TIE_EPSILON = 1e-6
 OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
-SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
+SUITE_SUBMISSION_FIELDS = tuple(HrefSuiteItem.model_fields)
 REFERENCE_HEADER = "[Human reference response]"
 
 SYSTEM_PROMPT = (
@@ -138,6 +141,24 @@ class HrefProtocol:
     item_model: ClassVar[type[BaseModel]] = HrefItem
     options_model: ClassVar[type[BaseModel]] = HrefOptions
     review_model: ClassVar[type[BaseModel]] = HrefReview
+    suite_item_model: ClassVar[type[BaseModel] | None] = HrefSuiteItem
+    summary_model: ClassVar[type[BaseModel]] = HrefSummary
+    reliability_model: ClassVar[type[BaseModel]] = HrefReliability
+    description: ClassVar[str] = (
+        "HREF: a response against a baseline response, guided by a human-written reference: the win rate over"
+        " the baseline."
+    )
+    headline_metric: ClassVar[str] = "win_rate"
+    metric_kind: ClassVar[MetricKind] = MetricKind.bounded(0.0, 1.0)
+    leaderboard_columns: ClassVar[tuple[str, ...]] = ("lc_win_rate", "lc_win_rate_ci95", "lc_note")
+    ranking: ClassVar[str | None] = "bradley_terry"
+    label_form: ClassVar[LabelForm] = LabelForm(kind="choice", field="label", choices=[
+        LabelChoice(value="a", text="Candidate (A) is better"),
+        LabelChoice(value="tie", text="Tie"),
+        LabelChoice(value="b", text="Baseline (B) is better"),
+    ])
+    page_view: ClassVar[PageView] = PageView(
+        compared=("response", "baseline_response"), compared_names=("A", "B (baseline)"))
     single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: HrefItem, options: HrefOptions,
@@ -153,13 +174,13 @@ class HrefProtocol:
         with_reference = method == "judge_with_reference"
 
         def render(it: HrefItem, order: str, question: str) -> tuple[dict[str, str], ...]:
-            """The pairwise prompt with or without the human reference."""
+            """The two-response prompt with or without the human reference."""
             return render_messages(it, order, question, with_reference)
 
-        return plan_pairwise_calls(item, options, render, TEMPLATE)
+        return plan_two_response_calls(item, options, render, TEMPLATE)
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: HrefOptions) -> CallResult:
-        """Judged calls: label and probabilities as pairwise. Similarity calls: the closer response."""
+        """Judged calls: positional label and probabilities. Similarity calls: the closer response."""
         if call.request.similarity_texts:
             sims = _similarities(output)
             if sims is None:
@@ -238,7 +259,7 @@ class HrefProtocol:
 
 
 def _length_controlled(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
-    """Length-controlled win rate of the candidate, as pairwise's (length difference: response − baseline)."""
+    """Length-controlled win rate of the candidate (length difference: response − baseline)."""
     pairs = [(v.score, len(i.response) - len(i.baseline_response)) for i, v in zip(items, verdicts) if v.scored]
     return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
 

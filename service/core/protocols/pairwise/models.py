@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.core.options import CalibrationOptions
+from service.core.two_responses import TwoResponseOptions
 
 
 class Message(BaseModel):
@@ -38,15 +38,8 @@ class PairwiseItem(BaseModel):
         return self
 
 
-class PairwiseOptions(CalibrationOptions):
-    """Calibration and sampling options of a pairwise evaluation."""
-
-    orders: Literal["both", "single"] = "both"
-    tie_margin: float = Field(default=0.05, ge=0.0, le=0.5)
-
-    def order_names(self) -> tuple[str, ...]:
-        """The orders each item is judged in."""
-        return ("ab", "ba") if self.orders == "both" else ("ab",)
+class PairwiseOptions(TwoResponseOptions):
+    """Calibration and sampling options of a pairwise evaluation (both orders by default)."""
 
 
 class PairwiseReview(BaseModel):
@@ -55,3 +48,11 @@ class PairwiseReview(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: Literal["a", "b", "tie"]
 
+
+class PairwiseSuiteItem(BaseModel):
+    """A submission's item on a stored suite: the suite gives the rest (prompt, reference, baseline)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=256, description="The suite item's id.")
+    response: str = Field(description="The candidate model's response to the suite item.")
+    human_label: Literal["a", "b", "tie"] | None = Field(default=None, description="A human's verdict (a, b or tie), for agreement statistics.")

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from service.core import calibration
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
-from service.core.judging import JudgeOutput, JudgeRequest
+from service.core.judging import JudgeOutput
 from service.core.length_control import lc_summary
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
 from service.core.protocol import (
@@ -20,20 +20,27 @@ from service.core.protocol import (
     item_counts,
     register,
 )
+from service.core.protocol_meta import LabelChoice, LabelForm, MetricKind, PageView
 from service.core.protocols.pairwise.models import (
     PairwiseItem,
     PairwiseOptions,
     PairwiseReview,
+    PairwiseSuiteItem,
 )
+from service.core.protocols.pairwise.summary import PairwiseReliability, PairwiseSummary
 from service.core.statistics import bootstrap_mean_ci
+from service.core.two_responses import (
+    LABELS,
+    ORDERS,
+    VERDICT_QUESTION,
+    label_for_a,
+    plan_two_response_calls,
+    preference_for_a,
+)
 
-FIRST, SECOND, TIE = "1", "2", "tie"
 TEMPLATE = "pairwise/1"
 OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
-SUITE_SUBMISSION_FIELDS = ("id", "response", "human_label")
-LABELS = (FIRST, SECOND, TIE)
-# Which item response sits in the first slot for each order.
-ORDERS = {"ab": ("a", "b"), "ba": ("b", "a")}
+SUITE_SUBMISSION_FIELDS = tuple(PairwiseSuiteItem.model_fields)
 
 SYSTEM_PROMPT = (
     "You are a careful and impartial judge. You compare two responses to the same user "
@@ -41,21 +48,6 @@ SYSTEM_PROMPT = (
     "complete, following the request's instructions. Do not let the order of the "
     "responses, their length or their style sway you."
 )
-VERDICT_QUESTION = (
-    'Which response is better? Answer with exactly one of: "1" (Response 1 is better), '
-    '"2" (Response 2 is better) or "tie".'
-)
-RATIONALE_QUESTION = (
-    "First explain briefly which response is better and why. Do not give the final verdict yet."
-)
-
-
-
-
-
-
-
-
 
 
 def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:
@@ -86,27 +78,6 @@ def _render_request(item: PairwiseItem) -> str:
     return "\n".join(f"{turn.role.capitalize()}: {enclose(turn.content)}" for turn in item.conversation or [])
 
 
-def preference_for_a(order: str, label: str | None, probs: dict[str, float] | None) -> float | None:
-    """P(A better) + ½·P(tie) of one call, mapped back from its order's positions."""
-    if probs:
-        p_first, p_second, p_tie = (probs.get(x, 0.0) for x in LABELS)
-    elif label is not None:
-        p_first, p_second, p_tie = (float(label == x) for x in LABELS)
-    else:
-        return None
-    p_a = p_first if ORDERS[order][0] == "a" else p_second
-    return p_a + 0.5 * p_tie
-
-
-def label_for_a(order: str, label: str | None) -> str | None:
-    """A call's positional label as an item outcome: 'a', 'b' or 'tie'."""
-    if label is None:
-        return None
-    if label == TIE:
-        return "tie"
-    return ORDERS[order][0] if label == FIRST else ORDERS[order][1]
-
-
 @register
 class PairwiseProtocol:
     """Compare response A with response B, in both orders by default."""
@@ -115,12 +86,28 @@ class PairwiseProtocol:
     item_model: ClassVar[type[BaseModel]] = PairwiseItem
     options_model: ClassVar[type[BaseModel]] = PairwiseOptions
     review_model: ClassVar[type[BaseModel]] = PairwiseReview
+    suite_item_model: ClassVar[type[BaseModel] | None] = PairwiseSuiteItem
+    summary_model: ClassVar[type[BaseModel]] = PairwiseSummary
+    reliability_model: ClassVar[type[BaseModel]] = PairwiseReliability
+    description: ClassVar[str] = (
+        "Compare two responses to one prompt, judged in both orders: the win rate of response A."
+    )
+    headline_metric: ClassVar[str] = "win_rate"
+    metric_kind: ClassVar[MetricKind] = MetricKind.bounded(0.0, 1.0)
+    leaderboard_columns: ClassVar[tuple[str, ...]] = ("lc_win_rate", "lc_win_rate_ci95", "lc_note")
+    ranking: ClassVar[str | None] = "bradley_terry"
+    label_form: ClassVar[LabelForm] = LabelForm(kind="choice", field="label", choices=[
+        LabelChoice(value="a", text="A is better"),
+        LabelChoice(value="tie", text="Tie"),
+        LabelChoice(value="b", text="B is better"),
+    ])
+    page_view: ClassVar[PageView] = PageView(compared=("response_a", "response_b"))
     single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: PairwiseItem, options: PairwiseOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
         """Every order × sample for one item."""
-        return plan_pairwise_calls(item, options, render_messages)
+        return plan_two_response_calls(item, options, render_messages, TEMPLATE)
 
     def apply_review(self, item: PairwiseItem, verdict: ItemVerdict, label: PairwiseReview) -> ItemVerdict:
         """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0."""
@@ -203,23 +190,6 @@ class PairwiseProtocol:
         summary.update(_human_agreement(items, verdicts, options.order_names()))
         summary.update(_length_controlled(items, verdicts, seed))
         return summary, calibration.reliability_report(verdicts, options.order_names())
-
-
-def plan_pairwise_calls(item: Any, options: PairwiseOptions, render: Any, template: str = TEMPLATE) -> list[PlannedCall]:
-    """Every order × sample of a two-response comparison rendered by ``render(item, order, question)``."""
-    rationale = options.rationale_budget()
-    question = RATIONALE_QUESTION if rationale else VERDICT_QUESTION
-    calls = []
-    for order in options.order_names():
-        messages = render(item, order, question)
-        for sample in range(options.samples):
-            request = JudgeRequest(
-                messages=messages, choices=LABELS, temperature=options.effective_temperature(),
-                seed=options.call_seed(item.id, order, sample), rationale_tokens=rationale,
-                verdict_followup=VERDICT_QUESTION, template=template,
-            )
-            calls.append(PlannedCall(order=order, sample=sample, request=request))
-    return calls
 
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:

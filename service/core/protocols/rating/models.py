@@ -94,3 +94,11 @@ class RatingReview(BaseModel):
             raise ValueError(f"must be a score from 1 to {item.scale} (the item's rubric)")
         return value
 
+
+class RatingSuiteItem(BaseModel):
+    """A submission's item on a stored suite: the suite gives the rest (prompt, reference, baseline)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=256, description="The suite item's id.")
+    response: str = Field(description="The candidate model's response to the suite item.")
+    human_score: int | None = Field(default=None, ge=1, le=MAX_SCALE, description="A human's score on the suite item's scale, for agreement statistics.")

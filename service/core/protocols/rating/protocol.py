@@ -22,18 +22,22 @@ from service.core.protocol import (
     item_counts,
     register,
 )
+from service.core.protocol_meta import LabelForm, MetricKind, PageView
 from service.core.protocols.rating.models import (
     DEFAULT_RUBRIC,
+    MAX_SCALE,
     RatingItem,
     RatingOptions,
     RatingReview,
+    RatingSuiteItem,
 )
+from service.core.protocols.rating.summary import RatingReliability, RatingSummary
 from service.core.statistics import bootstrap_mean_ci, entropy
 
 TEMPLATE = "rating/1"
 # one response, so every call of an item has the same order key
 ORDER = "single"
-SUITE_SUBMISSION_FIELDS = ("id", "response", "human_score")
+SUITE_SUBMISSION_FIELDS = tuple(RatingSuiteItem.model_fields)
 
 SYSTEM_PROMPT = (
     "You are a careful and impartial grader. You rate a single response to a user request on "
@@ -106,6 +110,17 @@ class RatingProtocol:
     item_model: ClassVar[type[BaseModel]] = RatingItem
     options_model: ClassVar[type[BaseModel]] = RatingOptions
     review_model: ClassVar[type[BaseModel]] = RatingReview
+    suite_item_model: ClassVar[type[BaseModel] | None] = RatingSuiteItem
+    summary_model: ClassVar[type[BaseModel]] = RatingSummary
+    reliability_model: ClassVar[type[BaseModel]] = RatingReliability
+    description: ClassVar[str] = "Score one response on a rubric of 1..K score descriptions: the mean score."
+    headline_metric: ClassVar[str] = "mean_score"
+    metric_kind: ClassVar[MetricKind] = MetricKind.bounded(1.0, float(MAX_SCALE))
+    leaderboard_columns: ClassVar[tuple[str, ...]] = ()
+    ranking: ClassVar[str | None] = None
+    label_form: ClassVar[LabelForm] = LabelForm(
+        kind="score", field="score", scale_from="rubric", default_scale=len(DEFAULT_RUBRIC))
+    page_view: ClassVar[PageView] = PageView(response="response")
     single_stage: ClassVar[bool] = True
 
     def plan_calls(self, item: RatingItem, options: RatingOptions,

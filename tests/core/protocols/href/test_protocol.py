@@ -12,7 +12,8 @@ from service.core.protocols.href.protocol import (
 )
 from service.core.judging import JudgeOutput
 from service.core.length_control import SUMMARY_BOOTSTRAP_RESAMPLES, bootstrap_lc_interval, length_controlled_win_rate
-from service.core.protocols.pairwise.protocol import LABELS, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.protocols.pairwise.protocol import PairwiseItem, PairwiseOptions, PairwiseProtocol
+from service.core.two_responses import LABELS, VERDICT_QUESTION
 from service.core.protocol import CallResult, ItemVerdict, get_protocol
 from service.core.statistics import bootstrap_mean_ci
 

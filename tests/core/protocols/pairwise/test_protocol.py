@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from service.core.judging import JudgeOutput
-from service.core.protocols.pairwise.protocol import (
-    LABELS, RATIONALE_QUESTION, VERDICT_QUESTION, PairwiseItem, PairwiseOptions, PairwiseProtocol, label_for_a, preference_for_a, render_messages,
-)
+from service.core.protocols.pairwise.models import PairwiseItem, PairwiseOptions
+from service.core.protocols.pairwise.protocol import PairwiseProtocol, render_messages
+from service.core.two_responses import LABELS, RATIONALE_QUESTION, VERDICT_QUESTION, label_for_a, preference_for_a
 from service.core.protocol import CallResult, get_protocol, protocol_names
 
 PROTOCOL = PairwiseProtocol()

@@ -1,0 +1,1 @@
+"""The goal_success protocol: models.py (what it accepts), protocol.py (how it judges and aggregates)."""

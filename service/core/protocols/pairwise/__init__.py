@@ -1,0 +1,1 @@
+"""The pairwise protocol: models.py (what it accepts), protocol.py (how it judges and aggregates)."""

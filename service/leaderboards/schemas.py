@@ -1,0 +1,58 @@
+"""The leaderboard as GET /v1/leaderboards/{suite} returns it (the stored snapshot, typed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.protocols.schemas import MetricKindOut
+
+
+class LeaderboardRow(BaseModel):
+    """One model's run: the headline metric with its interval, and its Elo where the protocol ranks by battles.
+
+    Protocols add their leaderboard columns (GET /v1/protocols ``leaderboard.columns``, e.g. a
+    length-controlled win rate) as further fields.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    evaluation_id: str
+    suite_version: int | None
+    completed_at: datetime | None
+    metric: str = Field(description="The headline metric's name (the protocol's `headline_metric`).")
+    value: float | None = Field(description="The headline metric; null when nothing was scored.")
+    ci95: tuple[float, float] | None = Field(description="Its 95% interval.")
+    n: int | None = Field(description="Items scored.")
+    baseline_model: str | None
+    rank: int | None = Field(default=None, description="1 = best (latest runs only): by Elo where there is one, "
+                                                       "then by the metric.")
+    elo: float | None = Field(default=None, description="Bradley–Terry strength on the Elo scale (ranked protocols; "
+                                                       "null when not finite).")
+    elo_ci95: tuple[float | None, float | None] | None = Field(default=None, description="Bootstrap 95% interval "
+                                                                                         "of the Elo.")
+
+
+class RankingMethod(BaseModel):
+    """How Elo was computed: Bradley–Terry anchored at the baseline model's Elo."""
+
+    method: Literal["bradley_terry"]
+    anchor: str | None = Field(description="The model rated `anchor_rating`; null: centred on the geometric mean.")
+    anchor_rating: float
+
+
+class LeaderboardOut(BaseModel):
+    """A leaderboard of one suite version × protocol × judge."""
+
+    model_config = ConfigDict(extra="allow")
+    suite: str
+    suite_version: int | None
+    protocol: str
+    judge: str
+    metric: str | None = Field(description="The headline metric every row's `value` holds.")
+    metric_kind: MetricKindOut
+    ranking: RankingMethod | None
+    runs: Literal["latest", "all"] = Field(description="latest: the newest run per model, ranked; all: every run.")
+    rows: list[LeaderboardRow]
