@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service import cursors
-from service.errors import Conflict, FieldError, InvalidSubmission, NotFound, ServiceUnavailable
+from service.errors import Conflict, NotFound
+from service.evaluations import pipeline
 from service.evaluations import repository as repo
+from service.evaluations.pipeline import chunk_job_id, enqueue_chunk  # noqa: F401  (the reaper queues chunks)
 from service.evaluations.schemas import (
     EvaluationCreate, EvaluationFilters, EvaluationListItem, EvaluationOut, EvaluationPage, JudgmentOut, Progress,
     VerdictOut, VerdictPage,
 )
 from service.evaluations import upload
-from service.evaluations.submission import PreparedEvaluation, SuiteContext, prepare
-from service.evaluations.submission import protocol_named, validated_options
 from service.idempotency import service as idempotency
 from service.judges.heartbeats import live_workers
 from service.reviews import repository as reviews_repo
-from service.suites import repository as suites_repo
 from service.models import Evaluation
-from service.queue import JUDGE_CHUNK_JOB, Dispatcher, QueueUnavailable
+from service.queue import Dispatcher
 from service.webhooks import outbox as webhook_outbox
 from service.webhooks.delivery import queue_deliveries
 
@@ -32,111 +32,31 @@ log = logging.getLogger(__name__)
 def create(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate, project_id: str,
            idempotency_key: str | None = None) -> tuple[EvaluationOut, bool]:
     """Submit an evaluation (once per Idempotency-Key); returns it and whether this replays an earlier submission."""
-    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/evaluations",
-                              body.model_dump_json().encode())
-    if isinstance(claim, idempotency.Replay):
-        return get(session, settings, claim.body["id"], project_id), True
-    try:
-        evaluation_id = submit(session, dispatcher, settings, body, project_id, claim)
-    except Exception:
-        idempotency.release(session, claim)
-        raise
-    return get(session, settings, evaluation_id, project_id), False
+    return _once(session, settings, project_id, idempotency_key, body.model_dump_json().encode(),
+                 lambda claim: submit(session, dispatcher, settings, body, project_id, claim))
 
 
 def create_from_upload(session: Session, dispatcher: Dispatcher, settings: Settings, header: upload.UploadHeader,
                        spooled: upload.Spool, project_id: str, query: bytes,
                        idempotency_key: str | None = None) -> tuple[EvaluationOut, bool]:
     """An evaluation from a streamed upload (NDJSON items, or an AlpacaEval / FastChat file mapped onto a suite)."""
-    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/evaluations",
-                              query + b"\n" + spooled.digest.encode())
-    if isinstance(claim, idempotency.Replay):
-        return get(session, settings, claim.body["id"], project_id), True
-    try:
-        prepared = _store_upload(session, dispatcher, settings, header, spooled, project_id, claim)
-        session.commit()
-        _enqueue_or_withdraw(session, dispatcher, settings, prepared)
-    except Exception:  # nothing stored (or withdrawn): the key is free for the retry
-        idempotency.release(session, claim)
-        raise
-    return get(session, settings, prepared.evaluation["id"], project_id), False
+    submission = upload.submission(header, spooled, settings)
+    return _once(session, settings, project_id, idempotency_key, query + b"\n" + spooled.digest.encode(),
+                 lambda claim: pipeline.submit(session, dispatcher, settings, submission, project_id, claim))
 
 
-def _store_upload(session: Session, dispatcher: Dispatcher, settings: Settings, header: upload.UploadHeader,
-                  spooled: upload.Spool, project_id: str, claim) -> PreparedEvaluation:
-    protocol = protocol_named(header.protocol)
-    errors: list = []
-    if header.judge not in settings.judges():
-        errors.append(FieldError(None, f"unknown judge {header.judge!r}; configured: {sorted(settings.judges())}"))
-        errors[-1]["parameter"] = "judge"
-    if header.format != "items" and not header.suite:
-        errors.append(FieldError(None, f"format={header.format} maps records onto a suite's items: give suite"))
-        errors[-1]["parameter"] = "suite"
-    if header.model is None:
-        errors.append(FieldError(None, "model is required (the candidate model's name)"))
-        errors[-1]["parameter"] = "model"
-    options = validated_options(protocol, header.options, errors)
-    if errors:
-        raise InvalidSubmission(errors)
-    upload.require_queue(dispatcher)
-    suite = _suite_context(session, header, project_id) if header.suite else None
-    return upload.store(session, settings, protocol, options, header, suite, spooled, claim, project_id)
-
-
-def _enqueue_or_withdraw(session: Session, dispatcher: Dispatcher, settings: Settings,
-                         prepared: PreparedEvaluation) -> None:
-    try:
-        _enqueue_chunks(dispatcher, settings, prepared)
-    except QueueUnavailable as exc:
-        _withdraw(session, prepared.evaluation["id"])
-        raise ServiceUnavailable(f"{exc}; nothing was stored", retry_after=5) from exc
+def _once(session: Session, settings: Settings, project_id: str, key: str | None, request: bytes,
+          run: Callable[[idempotency.Claim | None], str]) -> tuple[EvaluationOut, bool]:
+    """``run`` (a submission returning the evaluation's id) once per Idempotency-Key; the evaluation as shown."""
+    evaluation_id, replayed = idempotency.once(session, project_id, key, "POST /v1/evaluations", request, run,
+                                               replay=lambda earlier: earlier.body["id"])
+    return get(session, settings, evaluation_id, project_id), replayed
 
 
 def submit(session: Session, dispatcher: Dispatcher, settings: Settings, body: EvaluationCreate,
            project_id: str, claim: idempotency.Claim | None = None) -> str:
     """Validate, store and commit an evaluation of a project, then enqueue its chunks; returns its id."""
-    prepared = prepare(body, settings, _suite_context(session, body, project_id) if body.suite else None)
-    prepared.evaluation["project_id"] = project_id
-    if not dispatcher.ping():
-        raise ServiceUnavailable("the job queue (Redis) is unavailable; nothing was stored", retry_after=5)
-    repo.add_evaluation(session, prepared.evaluation, prepared.items, prepared.chunks)
-    evaluation_id = prepared.evaluation["id"]
-    idempotency.complete(session, claim, 202, {"id": evaluation_id}, {"Location": f"/v1/evaluations/{evaluation_id}"})
-    session.commit()
-    try:
-        _enqueue_chunks(dispatcher, settings, prepared)
-    except QueueUnavailable as exc:
-        _withdraw(session, prepared.evaluation["id"])
-        raise ServiceUnavailable(f"{exc}; nothing was stored", retry_after=5) from exc
-    return prepared.evaluation["id"]
-
-
-def _suite_context(session: Session, body: EvaluationCreate, project_id: str) -> SuiteContext:
-    suite = suites_repo.get_suite(session, project_id, body.suite, body.suite_version)
-    if suite is None:
-        wanted = f"{body.suite!r}" + (f" version {body.suite_version}" if body.suite_version else "")
-        raise InvalidSubmission([FieldError("/suite", f"no suite {wanted}")])
-    items = {row.item_key: row.payload | {"category": row.category} for row in suites_repo.items_of(session, suite.id)}
-    return SuiteContext(suite.name, suite.version, suite.baseline_model, items)
-
-
-def _enqueue_chunks(dispatcher: Dispatcher, settings: Settings, prepared: PreparedEvaluation) -> None:
-    evaluation = prepared.evaluation
-    for chunk in prepared.chunks:
-        enqueue_chunk(dispatcher, settings, evaluation["id"], evaluation["judge"], chunk["index"])
-
-
-def chunk_job_id(evaluation_id: str, index: int) -> str:
-    """The RQ job id of a chunk (one job per chunk; the reaper replaces a lost one under the same id)."""
-    return f"judge-chunk_{evaluation_id}_{index}"
-
-
-def enqueue_chunk(dispatcher: Dispatcher, settings: Settings, evaluation_id: str, judge: str, index: int) -> None:
-    """Queue one chunk's job on its judge's queue."""
-    dispatcher.enqueue(
-        JUDGE_CHUNK_JOB, (evaluation_id, index), queue=settings.queue_name(judge),
-        job_id=chunk_job_id(evaluation_id, index), timeout=settings.job_timeout_seconds,
-    )
+    return pipeline.submit(session, dispatcher, settings, pipeline.json_body(body, settings), project_id, claim)
 
 
 def requeue_pending(session: Session, dispatcher: Dispatcher, settings: Settings) -> int:
@@ -145,13 +65,6 @@ def requeue_pending(session: Session, dispatcher: Dispatcher, settings: Settings
     for evaluation_id, judge, index in pending:
         enqueue_chunk(dispatcher, settings, evaluation_id, judge, index)
     return len(pending)
-
-
-def _withdraw(session: Session, evaluation_id: str) -> None:
-    evaluation = repo.get_evaluation(session, evaluation_id)
-    if evaluation is not None:
-        session.delete(evaluation)
-        session.commit()
 
 
 def owned(session: Session, evaluation_id: str, project_id: str, for_update: bool = False) -> Evaluation:

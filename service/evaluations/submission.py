@@ -1,30 +1,27 @@
-"""Validate a submitted evaluation and turn it into rows (all-or-nothing, nothing stored here)."""
+"""Validate a submission's header (protocol, judge, model, options, webhook URL) and make its rows; no I/O.
+
+The same checks serve a JSON body (problems named by body pointers: ``/judge``) and an upload
+(problems named by query parameter); the items are validated by ``items.ItemIntake``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
 from service.config import Settings
 from service.core.protocol import EvaluationProtocol, get_protocol, protocol_names
 from service.errors import FieldError, InvalidSubmission
+from service.evaluations.items import ItemIntake, Problem, Record, SuiteContext, item_rows
+from service.evaluations.problems import pointer, pydantic_errors
 from service.evaluations.schemas import EvaluationCreate
 from service.webhooks.guard import checked_webhook_url
 
-MAX_REPORTED_ERRORS = 20
-
-
-@dataclass
-class SuiteContext:
-    """The suite version an evaluation runs on: items by id (payload plus category)."""
-
-    name: str
-    version: int
-    baseline_model: str | None
-    items: dict[str, dict[str, Any]]
+# names a problem with a header field: a body pointer ("/judge") or a query parameter ("judge")
+FieldNamer = Callable[[str, str], FieldError]
 
 
 @dataclass
@@ -36,47 +33,45 @@ class PreparedEvaluation:
     chunks: list[dict[str, Any]]
 
 
-def pointer(*parts: Any) -> str:
-    """A JSON pointer (RFC 6901) from path parts."""
-    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-    return "/" + "/".join(escaped)
+@dataclass
+class Header:
+    """A submission's checked header: its fields (a JSON body or an upload's query), protocol and options."""
+
+    fields: Any
+    protocol: EvaluationProtocol
+    options: BaseModel
+    webhook_url: str | None
 
 
-def pydantic_errors(exc: ValidationError, *prefix: Any) -> list[FieldError]:
-    """Pydantic errors as field errors with pointers below ``prefix``."""
-    return [
-        FieldError(pointer(*prefix, *err["loc"]), err["msg"])
-        for err in exc.errors(include_url=False)
-    ]
+def body_field(name: str, detail: str) -> FieldError:
+    """A problem with a top-level field of a JSON body."""
+    return FieldError(pointer(name), detail)
 
 
-def prepare(body: EvaluationCreate, settings: Settings, suite: SuiteContext | None = None) -> PreparedEvaluation:
-    """Validate protocol, judge, options and every item; raise InvalidSubmission listing problems.
+def check_header(fields: Any, settings: Settings, field_error: FieldNamer = body_field,
+                 format: str = "items") -> Header:
+    """Protocol, judge, suite, model, options and webhook URL checked; InvalidSubmission listing the problems.
 
-    With a suite, each submitted item names a suite item by ``id`` and brings the model's
-    ``response``; the protocol builds the full item from both.
+    ``fields`` has the header fields of ``EvaluationCreate``; ``format`` is an upload's file format.
     """
-    protocol = _protocol(body.protocol)
+    protocol = protocol_named(fields.protocol)
     errors: list[FieldError] = []
-    if body.suite_version is not None and body.suite is None:
-        errors.append(FieldError("/suite_version", "suite_version needs suite"))
-    if body.judge not in settings.judges():
-        errors.append(FieldError("/judge", f"unknown judge {body.judge!r}; configured: {sorted(settings.judges())}"))
-    options = _options(protocol, body.options, errors)
-    if len(body.items) > settings.limits.max_items:
-        errors.append(FieldError("/items", f"too many items: {len(body.items)} > limit max_items={settings.limits.max_items}"))
-        raise InvalidSubmission(errors)
-    items = _items(protocol, body.items, settings.limits.max_field_chars, errors, suite)
-    if not errors and options is not None and hasattr(protocol, "validate_items"):
-        # checks that need the options too (e.g. href: every item's category needs a method)
-        errors.extend(FieldError(pointer("items", index, field), message)
-                      for index, field, message in protocol.validate_items(items, options))
+    if fields.suite_version is not None and fields.suite is None:
+        errors.append(field_error("suite_version", "suite_version needs suite"))
+    if fields.judge not in settings.judges():
+        errors.append(field_error("judge", f"unknown judge {fields.judge!r}; configured: {sorted(settings.judges())}"))
+    if format != "items" and not fields.suite:
+        errors.append(field_error("suite", f"format={format} maps records onto a suite's items: give suite"))
+    if fields.model is None:
+        errors.append(field_error("model", "model is required (the candidate model's name)"))
+    options = validated_options(protocol, fields.options, errors)
     if errors:
-        raise InvalidSubmission(errors[:MAX_REPORTED_ERRORS])
-    return _rows(body, protocol, options, items, settings, suite)
+        raise InvalidSubmission(errors)
+    return Header(fields, protocol, options, checked_webhook_url(fields.webhook_url, settings))
 
 
-def _protocol(name: str) -> EvaluationProtocol:
+def protocol_named(name: str) -> EvaluationProtocol:
+    """The protocol called ``name``, or a 422 listing the known ones."""
     try:
         return get_protocol(name)
     except KeyError:
@@ -85,7 +80,8 @@ def _protocol(name: str) -> EvaluationProtocol:
         ) from None
 
 
-def _options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) -> BaseModel | None:
+def validated_options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) -> BaseModel | None:
+    """The protocol's options from ``raw``; problems go to ``errors`` (pointers under /options)."""
     try:
         return protocol.options_model.model_validate(raw)
     except ValidationError as exc:
@@ -93,110 +89,47 @@ def _options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) 
         return None
 
 
-def _items(protocol, raw_items: list[dict], max_chars: int, errors: list[FieldError],
-           suite: SuiteContext | None) -> list[BaseModel]:
-    items, seen = [], {}
-    for index, raw in enumerate(raw_items):
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            break
-        item = validate_item(protocol, raw, max_chars, suite, ("items", index), errors)
-        if item is None:
-            continue
-        if item.id in seen:
-            errors.append(FieldError(pointer("items", index, "id"), f"duplicate item id {item.id!r} (first at /items/{seen[item.id]})"))
-        seen.setdefault(item.id, index)
-        items.append(item)
-    return items
+def body_records(body: EvaluationCreate, max_items: int) -> Iterator[Record]:
+    """(pointer parts, raw item) of each item of a JSON body; more than ``max_items`` is one problem at /items."""
+    if len(body.items) > max_items:
+        yield ("items",), Problem(f"too many items: {len(body.items)} > limit max_items={max_items}")
+        return
+    for index, raw in enumerate(body.items):
+        yield ("items", index), raw
 
 
-def validate_item(protocol, raw: Any, max_chars: int, suite: SuiteContext | None, where: tuple,
-                  errors: list[FieldError]) -> BaseModel | None:
-    """One submitted item validated (through its suite item when there is a suite); problems go to ``errors``.
+def prepare(body: EvaluationCreate, settings: Settings, suite: SuiteContext | None = None) -> PreparedEvaluation:
+    """The rows a JSON body would make, validated like a submission but stored nowhere; raise InvalidSubmission.
 
-    ``where`` prefixes the pointers: ``("items", 3)`` for a JSON body, ``("lines", 7)`` for an upload line.
+    With a suite, each submitted item names a suite item by ``id`` and brings the model's
+    ``response``; the protocol builds the full item from both.
     """
-    if not isinstance(raw, dict):
-        errors.append(FieldError(pointer(*where), f"an item must be a JSON object, not {type(raw).__name__}"))
-        return None
-    bad = _first_bad_string(raw, max_chars)
-    if bad:
-        errors.append(FieldError(pointer(*where, *bad[0]), bad[1]))
-        return None
-    if suite is not None:
-        if str(raw.get("id")) not in suite.items:
-            errors.append(FieldError(pointer(*where, "id"),
-                                     f"no item {raw.get('id')!r} in suite {suite.name!r} version {suite.version}"))
-            return None
-        try:
-            raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
-        except ValueError as exc:
-            errors.append(FieldError(pointer(*where), str(exc)))
-            return None
-    try:
-        return protocol.item_model.model_validate(raw)
-    except ValidationError as exc:
-        errors.extend(pydantic_errors(exc, *where))
-        return None
+    header = check_header(body, settings)
+    evaluation = evaluation_row(header, suite)
+    rows: list[dict[str, Any]] = []
+
+    def collect(items: list[BaseModel], first_position: int) -> dict[str, int]:
+        rows.extend(item_rows(evaluation["id"], items, first_position))
+        return {}  # repeated ids: the intake remembers them (remember_ids)
+
+    intake = ItemIntake(header.protocol, header.options, suite, settings.limits, collect, remember_ids=True)
+    intake.feed(body_records(body, settings.limits.max_items))
+    count = intake.finish()
+    chunks = chunk_rows(evaluation["id"], count, header.options, settings)
+    evaluation.update(total=count, chunks_total=len(chunks))
+    return PreparedEvaluation(evaluation, rows, chunks)
 
 
-def protocol_named(name: str) -> EvaluationProtocol:
-    """The protocol called ``name``, or a 422 listing the known ones."""
-    return _protocol(name)
-
-
-def validated_options(protocol: EvaluationProtocol, raw: dict, errors: list[FieldError]) -> BaseModel | None:
-    """The protocol's options from ``raw``; problems go to ``errors`` (pointers under /options)."""
-    return _options(protocol, raw, errors)
-
-
-def _first_bad_string(value: Any, max_chars: int, path: tuple = ()) -> tuple[tuple, str] | None:
-    """The first string that is over the limit or holds a NUL or an unpaired surrogate (not storable text)."""
-    if isinstance(value, str):
-        if len(value) > max_chars:
-            return path, f"longer than limit max_field_chars={max_chars}"
-        if "\x00" in value:
-            return path, "contains a NUL character (U+0000), which cannot be stored"
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:  # JSON can escape a lone surrogate ("\ud800"); UTF-8 cannot hold it
-                return path, "contains an unpaired surrogate (U+D800 to U+DFFF), which cannot be stored"
-        return None
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in children:
-        found = _first_bad_string(child, max_chars, path + (key,))
-        if found is not None:
-            return found
-    return None
-
-
-def _rows(body: EvaluationCreate, protocol, options: BaseModel, items: list[BaseModel], settings: Settings,
-          suite: SuiteContext | None) -> PreparedEvaluation:
-    evaluation = evaluation_row(body, protocol, options, suite)
-    chunks = chunk_rows(evaluation["id"], len(items), options, settings)
-    evaluation.update(total=len(items), chunks_total=len(chunks))
-    evaluation["webhook_url"] = checked_webhook_url(body.webhook_url, settings)
-    return PreparedEvaluation(evaluation, item_rows(evaluation["id"], items, 0), chunks)
-
-
-def evaluation_row(body: Any, protocol, options: BaseModel, suite: SuiteContext | None) -> dict[str, Any]:
-    """A new evaluation's row (no items yet: total and chunks_total are 0). ``body``: the header fields."""
+def evaluation_row(header: Header, suite: SuiteContext | None) -> dict[str, Any]:
+    """A new evaluation's row (no items yet: total and chunks_total are 0)."""
+    fields = header.fields
     return {
-        "id": str(uuid.uuid4()), "protocol": protocol.name, "judge": body.judge, "model": body.model,
+        "id": str(uuid.uuid4()), "protocol": header.protocol.name, "judge": fields.judge, "model": fields.model,
         "suite": suite.name if suite else None, "suite_version": suite.version if suite else None,
-        "baseline_model": body.baseline_model or (suite.baseline_model if suite else None),
-        "options": options.model_dump(mode="json"), "status": "queued",
+        "baseline_model": fields.baseline_model or (suite.baseline_model if suite else None),
+        "options": header.options.model_dump(mode="json"), "status": "queued", "webhook_url": header.webhook_url,
         "total": 0, "done": 0, "failed": 0, "chunks_total": 0, "chunks_done": 0,
     }
-
-
-def item_rows(evaluation_id: str, items: list[BaseModel], first_position: int) -> list[dict[str, Any]]:
-    """Rows of validated items, numbered from ``first_position``."""
-    return [
-        {"evaluation_id": evaluation_id, "position": first_position + i, "item_key": item.id,
-         "payload": item.model_dump(mode="json", exclude_none=True)}
-        for i, item in enumerate(items)
-    ]
 
 
 def chunk_rows(evaluation_id: str, n_items: int, options: BaseModel, settings: Settings) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """Batch uploads: ``POST /v1/evaluations`` with one item per line (NDJSON), or an AlpacaEval / FastChat file.
 
 The body is streamed to a temporary file (hashing it for Idempotency-Key), then read back a
-line at a time: items are validated and inserted in batches inside ONE transaction, so memory
-stays bounded whatever the upload's size, and any bad line rolls everything back (nothing stored).
+line at a time as records for the submission pipeline (``pipeline.submit``), which validates and
+inserts them in batches inside ONE transaction: memory stays bounded whatever the upload's size,
+and any bad line rolls everything back (nothing stored).
 """
 
 from __future__ import annotations
@@ -11,25 +12,19 @@ import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from service.config import Settings
-from service.errors import FieldError, InvalidSubmission, ServiceUnavailable
+from service.errors import InvalidSubmission
 from service.evaluations import formats
-from service.evaluations import repository as repo
-from service.evaluations.submission import (
-    MAX_REPORTED_ERRORS, PreparedEvaluation, SuiteContext, chunk_rows, evaluation_row, item_rows, pointer,
-    validate_item,
-)
-from service.idempotency import service as idempotency
-from service.webhooks.guard import checked_webhook_url
+from service.evaluations.items import Problem, Record, SuiteContext
+from service.evaluations.pipeline import Submission
+from service.evaluations.problems import parameter_error
 
-BATCH = 1000
 TITLE = "Invalid upload"
 _BOM = b"\xef\xbb\xbf"
 
@@ -95,26 +90,46 @@ def header_from_query(params: dict[str, str]) -> UploadHeader:
     try:
         return UploadHeader.model_validate(params)
     except ValidationError as exc:
-        raise InvalidSubmission([_parameter_error(e) for e in exc.errors(include_url=False)], TITLE) from None
+        raise InvalidSubmission([parameter_error(".".join(str(part) for part in e["loc"]) or "query", e["msg"])
+                                 for e in exc.errors(include_url=False)], TITLE) from None
 
 
 def lines(file: IO[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
-    """(1-based number, line) of each non-blank line; the line is None when it is over the limit."""
+    """(1-based number, line) of each non-blank line; the line is None when it is over the limit.
+
+    A line is read whole up to the limit (a leading byte order mark is not counted), so a line cut
+    short is only ever one over the limit, never parsed as if it had ended there.
+    """
     number = 0
-    while True:
-        line = file.readline(max_line_bytes + 1)
-        if not line:
-            return
+    while line := file.readline(max_line_bytes + 1 + (len(_BOM) if number == 0 else 0)):
         number += 1
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM):]
-        if len(line) > max_line_bytes and not line.endswith(b"\n"):
-            while (rest := file.readline(1 << 20)) and not rest.endswith(b"\n"):
-                pass  # skip the rest of the long line without holding it
+        if len(line.removesuffix(b"\n")) > max_line_bytes:
+            if not line.endswith(b"\n"):
+                while (rest := file.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the long line without holding it
             yield number, None
-            continue
-        if line.strip():
+        elif line.strip():
             yield number, line
+
+
+def parsed_line(number: int, line: bytes) -> Any:
+    """A line's JSON value, or a Problem naming the 1-based column (in characters) where it stops being JSON.
+
+    The line is parsed without its newline, so a line cut short reports the same column with or
+    without one (not "line 2 column 1" of a one-line document).
+    """
+    text = line.rstrip(b"\r\n")
+    try:
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        column = len(text[:exc.start].decode("utf-8", "replace")) + 1
+        return Problem(f"line {number} is not valid JSON (not UTF-8: {exc.reason} at column {column})")
+    except json.JSONDecodeError as exc:
+        return Problem(f"line {number} is not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")
+    except ValueError as exc:
+        return Problem(f"line {number} is not valid JSON ({exc})")
 
 
 def upload_size(file: IO[bytes]) -> int:
@@ -125,108 +140,39 @@ def upload_size(file: IO[bytes]) -> int:
 
 
 def records(header: UploadHeader, file: IO[bytes], settings: Settings,
-            suite: SuiteContext | None) -> Iterator[tuple[tuple, Any]]:
-    """(pointer parts, raw item or an error message) per record of the upload, in order."""
+            suite: SuiteContext | None) -> Iterator[Record]:
+    """(pointer parts, raw item or a Problem) per record of the upload, in order."""
     if header.format == "alpacaeval":  # one JSON array, read whole: no larger than a JSON body may be
         if upload_size(file) > settings.limits.max_body_bytes:
-            yield (), f"an AlpacaEval file is read whole: larger than limit max_body_bytes={settings.limits.max_body_bytes}"
+            yield (), Problem("an AlpacaEval file is read whole: larger than limit "
+                              f"max_body_bytes={settings.limits.max_body_bytes}")
             return
         try:
             data = json.load(file)
         except (ValueError, UnicodeDecodeError) as exc:
-            yield (), f"the AlpacaEval file is not valid JSON ({exc})"
+            yield (), Problem(f"the AlpacaEval file is not valid JSON ({exc})")
             return
-        yield from formats.alpacaeval_items(data, formats.suite_prompts(suite.items if suite else {}))
+        yield from _mapped(formats.alpacaeval_items(data, formats.suite_prompts(suite.items if suite else {})))
         return
     for number, line in lines(file, settings.limits.max_line_bytes):
         where = ("lines", number)
         if line is None:
-            yield where, f"line {number} is longer than limit max_line_bytes={settings.limits.max_line_bytes}"
+            yield where, Problem(f"line {number} is longer than limit max_line_bytes={settings.limits.max_line_bytes}")
             continue
-        try:
-            raw = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            yield where, f"line {number} is not valid JSON ({exc})"
-            continue
-        yield formats.fastchat_item(raw, where) if header.format == "fastchat" else (where, raw)
+        raw = parsed_line(number, line)
+        if header.format == "fastchat" and not isinstance(raw, Problem):
+            yield from _mapped([formats.fastchat_item(raw, where)])
+        else:
+            yield where, raw
 
 
-def store(session: Session, settings: Settings, protocol, options: BaseModel, header: UploadHeader,
-          suite: SuiteContext | None, upload: Spool, claim: idempotency.Claim | None,
-          project_id: str) -> PreparedEvaluation:
-    """Validate and insert every item in batches (one transaction, not committed here); raise on any bad item."""
-    evaluation = evaluation_row(header, protocol, options, suite) | {
-        "project_id": project_id, "webhook_url": checked_webhook_url(header.webhook_url, settings)}
-    repo.add_evaluation(session, evaluation, [], [])
-    errors: list[FieldError] = []
-    batch: list[tuple[tuple, BaseModel]] = []
-    count = 0
-    for where, raw in records(header, upload.file, settings, suite):
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            break
-        if isinstance(raw, str):
-            errors.append(_at(where, raw))
-            continue
-        if count >= settings.limits.max_items:
-            errors.append(_at(where, f"too many items: more than limit max_items={settings.limits.max_items}"))
-            break
-        item = validate_item(protocol, raw, settings.limits.max_field_chars, suite, where, errors)
-        if item is None:
-            continue
-        batch.append((where, item))
-        count += 1
-        if len(batch) >= BATCH:
-            _flush(session, evaluation["id"], protocol, options, batch, count - len(batch), errors)
-            batch = []
-    _flush(session, evaluation["id"], protocol, options, batch, count - len(batch), errors)
-    if count == 0 and not errors:
-        errors.append(FieldError("", "the upload has no items"))
-    if errors:
-        raise InvalidSubmission(_with_lines(errors[:MAX_REPORTED_ERRORS]), TITLE)
-    chunks = chunk_rows(evaluation["id"], count, options, settings)
-    repo.add_chunks_and_totals(session, evaluation["id"], chunks, count)
-    evaluation.update(total=count, chunks_total=len(chunks))
-    location = f"/v1/evaluations/{evaluation['id']}"
-    idempotency.complete(session, claim, 202, {"id": evaluation["id"]}, {"Location": location})
-    return PreparedEvaluation(evaluation, [], chunks)
+def _mapped(pairs: Iterable[tuple[tuple, Any]]) -> Iterator[Record]:
+    """A file format's (pointer parts, item or error message) pairs as records."""
+    for where, raw in pairs:
+        yield where, Problem(raw) if isinstance(raw, str) else raw
 
 
-def _flush(session: Session, evaluation_id: str, protocol, options: BaseModel, batch: list[tuple[tuple, BaseModel]],
-           first_position: int, errors: list[FieldError]) -> None:
-    """Insert a batch of valid items; a repeated id (found by the database, so memory stays bounded) is an error."""
-    if not batch:
-        return
-    items = [item for _, item in batch]
-    if hasattr(protocol, "validate_items"):
-        errors.extend(_at(batch[index][0] + (field,), message)
-                      for index, field, message in protocol.validate_items(items, options))
-    rows = item_rows(evaluation_id, items, first_position)
-    first = repo.add_new_items(session, rows)
-    for (where, item), row in zip(batch, rows):
-        if item.id in first and first[item.id] != row["position"]:
-            errors.append(_at(where + ("id",), f"duplicate item id {item.id!r} (first as item {first[item.id] + 1})"))
-
-
-def _at(where: tuple, detail: str) -> FieldError:
-    return FieldError(pointer(*where) if where else "", detail)
-
-
-def _with_lines(errors: list[FieldError]) -> list[FieldError]:
-    """Each error also names its 1-based line (NDJSON) or record index (AlpacaEval), when it has one."""
-    for error in errors:
-        parts = (error.get("pointer") or "").split("/")
-        if len(parts) > 2 and parts[1] in ("lines", "records") and parts[2].isdigit():
-            error["line" if parts[1] == "lines" else "record"] = int(parts[2])
-    return errors
-
-
-def _parameter_error(err: dict[str, Any]) -> FieldError:
-    problem = FieldError(None, err["msg"])  # type: ignore[arg-type]  # a query parameter, not the body
-    problem["parameter"] = ".".join(str(part) for part in err["loc"]) or "query"
-    return problem
-
-
-def require_queue(dispatcher) -> None:
-    """503 before reading anything when the job queue is down."""
-    if not dispatcher.ping():
-        raise ServiceUnavailable("the job queue (Redis) is unavailable; nothing was stored", retry_after=5)
+def submission(header: UploadHeader, upload: Spool, settings: Settings) -> Submission:
+    """An upload as the submission pipeline takes it: records read from the spooled file, bad fields by parameter."""
+    return Submission(header, lambda suite: records(header, upload.file, settings, suite), field_error=parameter_error,
+                      format=header.format, title=TITLE)

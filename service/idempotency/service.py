@@ -14,17 +14,19 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, FieldError, InvalidSubmission
+from service.evaluations.problems import parameter_error
 from service.evaluations.repository import now
 from service.idempotency import repository as repo
 
 KEY_MAX = 255
 TTL = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=10)
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +45,28 @@ class Claim:
     project_id: str
     key: str
     owner: str
+
+
+def once(session: Session, project_id: str, key: str | None, method_path: str, request: bytes,
+         create: Callable[[Claim | None], T], replay: Callable[[Replay], T]) -> tuple[T, bool]:
+    """``create(claim)`` once per Idempotency-Key, or ``replay(earlier)``; the result and whether it is a replay.
+
+    ``create`` marks the claim done with ``complete`` in the transaction that creates the resource, and
+    commits; if it raises, the key is given back so that the corrected request can use it.
+    """
+    claim = begin(session, project_id, key, method_path, request)
+    if isinstance(claim, Replay):
+        return replay(claim), True
+    try:
+        return create(claim), False
+    except Exception:
+        release(session, claim)
+        raise
+
+
+def response_headers(location: str, replayed: bool) -> dict[str, str]:
+    """The headers of a created resource's response: ``Location``, and ``Idempotent-Replayed`` on a replay."""
+    return {"Location": location} | ({"Idempotent-Replayed": "true"} if replayed else {})
 
 
 def request_hash(method_path: str, body: bytes) -> str:
@@ -102,9 +126,7 @@ def release(session: Session, claim: Claim | None) -> None:
 
 def _header_error(detail: str) -> FieldError:
     """A problem with the Idempotency-Key header (no body pointer)."""
-    error = FieldError(None, detail)  # type: ignore[arg-type]
-    error["parameter"] = "Idempotency-Key"
-    return error
+    return parameter_error("Idempotency-Key", detail)
 
 
 def _aware(moment):

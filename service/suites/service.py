@@ -23,19 +23,22 @@ ITEM_OWN_COLUMNS = {"id", "category"}
 def create_once(session: Session, body: SuiteCreate, project_id: str, idempotency_key: str | None,
                 request: bytes) -> tuple[SuiteOut, bool]:
     """``create_suite`` once per Idempotency-Key (``request``: the raw request that identifies it)."""
-    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/suites", request)
-    if isinstance(claim, idempotency.Replay):
-        suite = repo.get_suite(session, project_id, claim.body["name"], claim.body["version"])
-        if suite is None:
-            raise NotFound(f"suite {claim.body['name']!r} version {claim.body['version']} no longer exists")
-        return SuiteOut.model_validate(suite), True
-    try:
-        created = create_suite(session, body, project_id, claim)
-        session.commit()
-    except Exception:
-        idempotency.release(session, claim)
-        raise
-    return created, False
+    return idempotency.once(session, project_id, idempotency_key, "POST /v1/suites", request,
+                            lambda claim: _create_committed(session, body, project_id, claim),
+                            replay=lambda earlier: _created_earlier(session, project_id, earlier.body))
+
+
+def _create_committed(session: Session, body: SuiteCreate, project_id: str, claim: idempotency.Claim | None) -> SuiteOut:
+    created = create_suite(session, body, project_id, claim)
+    session.commit()
+    return created
+
+
+def _created_earlier(session: Session, project_id: str, earlier: dict[str, Any]) -> SuiteOut:
+    suite = repo.get_suite(session, project_id, earlier["name"], earlier["version"])
+    if suite is None:
+        raise NotFound(f"suite {earlier['name']!r} version {earlier['version']} no longer exists")
+    return SuiteOut.model_validate(suite)
 
 
 def create_suite(session: Session, body: SuiteCreate, project_id: str,

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from service.errors import FieldError, InvalidSubmission
-from service.evaluations.submission import MAX_REPORTED_ERRORS, _first_bad_string, pointer, pydantic_errors
+from service.evaluations.items import MAX_REPORTED_ERRORS, first_bad_string
+from service.evaluations.problems import parameter_error, pointer, pydantic_errors
 from service.suites.schemas import SuiteCreate, SuiteItemIn
 
 TITLE = "Invalid suite"
@@ -31,7 +32,7 @@ def parse_json(body: bytes, max_items: int | None = None, max_field_chars: int |
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSubmission([FieldError("", f"the body is not valid JSON ({_reason(exc)})")], TITLE) from None
-    bad = _first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
+    bad = first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
     if bad:
         raise InvalidSubmission([_root_fixed(FieldError(pointer(*bad[0]), bad[1]))], TITLE)
     errors = _duplicate_ids(raw)
@@ -116,7 +117,7 @@ def _line_item(number: int, line: bytes, errors: list[FieldError], max_field_cha
     if not isinstance(raw, dict):
         errors.append(_at_line(number, "", f"line {number} must be a JSON object (one item), not {type(raw).__name__}"))
         return None
-    bad = _first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
+    bad = first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
     if bad:
         err = FieldError(pointer("lines", number, *bad[0]), f"line {number}: {bad[1]}")
         err["line"] = number
@@ -139,9 +140,7 @@ def _at_line(number: int, field: str, detail: str) -> FieldError:
 
 def _parameter_error(err: dict[str, Any]) -> FieldError:
     """A problem with a JSONL upload's query parameter (same shape as the API's parameter errors)."""
-    problem = FieldError(None, err["msg"])  # type: ignore[arg-type]  # no pointer: not in the body
-    problem["parameter"] = ".".join(str(part) for part in err["loc"])
-    return problem
+    return parameter_error(".".join(str(part) for part in err["loc"]), err["msg"])
 
 
 def _duplicate_ids(raw: Any) -> list[FieldError]:

@@ -40,25 +40,27 @@ def create_once(session: Session, settings: Settings, body: WebhookCreate, proje
                 idempotency_key: str | None = None) -> tuple[WebhookCreated, bool]:
     """Register an endpoint once per Idempotency-Key; a replay shows the same endpoint and secret."""
     _check_url(body.url, settings)
-    claim = idempotency.begin(session, project_id, idempotency_key, "POST /v1/webhooks",
-                              body.model_dump_json().encode())
-    if isinstance(claim, idempotency.Replay):
-        endpoint = repo.get_endpoint(session, project_id, claim.body["id"])
-        if endpoint is None:
-            raise NotFound(f"webhook {claim.body['id']} no longer exists")
-        return _created(endpoint), True
-    try:
-        endpoint = repo.add_endpoint(session, {
-            "id": str(uuid.uuid4()), "project_id": project_id, "kind": repo.ENDPOINT_KIND, "url": body.url,
-            "event_types": _unique(body.event_types), "description": body.description, "secret": new_secret(),
-            "status": "active", "created_at": _now(),
-        })
-        idempotency.complete(session, claim, 201, {"id": endpoint.id}, {"Location": f"/v1/webhooks/{endpoint.id}"})
-        session.commit()
-    except Exception:
-        idempotency.release(session, claim)
-        raise
-    return _created(endpoint), False
+    return idempotency.once(session, project_id, idempotency_key, "POST /v1/webhooks", body.model_dump_json().encode(),
+                            lambda claim: _register(session, body, project_id, claim),
+                            replay=lambda earlier: _registered_earlier(session, project_id, earlier.body["id"]))
+
+
+def _register(session: Session, body: WebhookCreate, project_id: str, claim: idempotency.Claim | None) -> WebhookCreated:
+    endpoint = repo.add_endpoint(session, {
+        "id": str(uuid.uuid4()), "project_id": project_id, "kind": repo.ENDPOINT_KIND, "url": body.url,
+        "event_types": _unique(body.event_types), "description": body.description, "secret": new_secret(),
+        "status": "active", "created_at": _now(),
+    })
+    idempotency.complete(session, claim, 201, {"id": endpoint.id}, {"Location": f"/v1/webhooks/{endpoint.id}"})
+    session.commit()
+    return _created(endpoint)
+
+
+def _registered_earlier(session: Session, project_id: str, endpoint_id: str) -> WebhookCreated:
+    endpoint = repo.get_endpoint(session, project_id, endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"webhook {endpoint_id} no longer exists")
+    return _created(endpoint)
 
 
 def _unique(values: list[str]) -> list[str]:

@@ -97,6 +97,24 @@ def test_limits_name_themselves(prod_settings):
     assert stored(prod_settings) == (0, 0)
 
 
+def test_a_line_cut_short_is_named_with_its_real_column(prod_settings):
+    small = prod_settings.model_copy(update={"limits": Limits(max_line_bytes=300)})
+    at_limit = json.dumps(item(0)).encode()
+    at_limit = json.dumps(item(0, prompt="p" * (300 - len(at_limit) + len("question 0")))).encode()
+    assert len(at_limit) == 300
+    with api_client(small) as client:  # after a byte order mark, a line at the limit is still read whole
+        response = client.post("/v1/evaluations", params=HEADER, headers=NDJSON,
+                               content=b"\xef\xbb\xbf" + at_limit + b"\n" + ndjson([item(1)]))
+        assert response.status_code == 202 and response.json()["progress"]["total"] == 2, response.text
+        for cut in (b'{"id": "i3", "prompt": ', b'{"id": "i3", "prompt": \n'):  # with or without its newline
+            response = client.post("/v1/evaluations", params=HEADER, content=ndjson([item(2)]) + cut, headers=NDJSON)
+            assert response.status_code == 422
+            (error,) = response.json()["errors"]
+            assert error["line"] == 2 and error["pointer"] == "/lines/2"
+            assert error["detail"] == "line 2 is not valid JSON (Expecting value at column 24)"
+    assert stored(prod_settings) == (1, 2)
+
+
 @pytest.mark.parametrize("params, parameter", [
     ({"judge": "scripted", "model": "m"}, "protocol"),
     (HEADER | {"options": "{oops"}, "options"),

@@ -15,6 +15,8 @@ from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settin
 from service.config import Settings
 from service.errors import FieldError, InvalidSubmission
 from service.evaluations import service, upload
+from service.evaluations.problems import parameter_error, pointer
+from service.idempotency import service as idempotency
 from service.evaluations.schemas import (
     EvaluationCreate, EvaluationFilters, EvaluationOut, EvaluationPage, Status, VerdictPage,
 )
@@ -75,6 +77,8 @@ async def create_evaluation(
     """
     kind = media_type(request.headers.get("content-type"))
     query = {k: v for k, v in request.query_params.items()}
+    if query.get("format") == "items":  # the default, which generated clients send with every body
+        del query["format"]
     file_upload = query.get("format") in ("alpacaeval", "fastchat")  # someone else's output file, any type
     if kind == "application/json" and not file_upload:
         if query:
@@ -94,9 +98,7 @@ async def create_evaluation(
     else:
         raise HTTPException(415, detail=f"Content-Type {kind!r} is not accepted: send application/json, "
                                         "or an upload as application/x-ndjson")
-    response.headers["Location"] = f"/v1/evaluations/{evaluation.id}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    response.headers.update(idempotency.response_headers(f"/v1/evaluations/{evaluation.id}", replayed))
     return evaluation
 
 
@@ -150,16 +152,9 @@ def _json_body(raw: bytes) -> EvaluationCreate:
         return EvaluationCreate.model_validate_json(raw)
     except ValidationError as exc:
         errors = [FieldError("", f"the body is not valid JSON ({e['msg']})") if e["type"] == "json_invalid"
-                  else FieldError(pydantic_errors_pointer(e), e["msg"]) for e in exc.errors(include_url=False)]
+                  else FieldError(pointer(*e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
         raise InvalidSubmission(errors, title="Invalid request") from None
 
 
-def pydantic_errors_pointer(error: dict) -> str:
-    """A pydantic error's location as a JSON pointer ("/items/3/id")."""
-    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in error["loc"])
-
-
 def _query_error(names: list[str]) -> FieldError:
-    error = FieldError(None, f"query parameters {names} are for uploads only; a JSON body carries these fields")  # type: ignore[arg-type]
-    error["parameter"] = names[0]
-    return error
+    return parameter_error(names[0], f"query parameters {names} are for uploads only; a JSON body carries these fields")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settings
 from service.config import Settings
+from service.idempotency import service as idempotency
 from service.queue import Dispatcher
 from service.webhooks import service
 from service.webhooks.schemas import (
@@ -41,9 +42,7 @@ def create_webhook(body: WebhookCreate, response: Response, session: SessionDep,
     service's `webhooks.allow_hosts` setting allows them.
     """
     created, replayed = service.create_once(session, settings, body, project.id, idempotency_key)
-    response.headers["Location"] = f"/v1/webhooks/{created.id}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    response.headers.update(idempotency.response_headers(f"/v1/webhooks/{created.id}", replayed))
     return created
 
 
