@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from service.api.deps import ProjectDep, get_session, get_settings
 from service.api.openapi_schemas import inline_schema
 from service.config import Settings
+from service.idempotency import service as idempotency
 from service.suites import service, upload
 from service.suites.schemas import (
     BASELINE_MODEL_MAX, NAME_MAX, NAME_PATTERN, SuiteCreate, SuiteDetail, SuiteList, SuiteOut,
@@ -85,9 +86,8 @@ def create_suite(
     parsed = _parse(request, body, settings, header)
     created, replayed = service.create_once(session, parsed, project.id, idempotency_key,
                                             request.url.query.encode() + b"\n" + body)
-    response.headers["Location"] = f"/v1/suites/{created.name}/versions/{created.version}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    response.headers.update(idempotency.response_headers(f"/v1/suites/{created.name}/versions/{created.version}",
+                                                         replayed))
     return created
 
 
