@@ -97,7 +97,7 @@ class ItemIntake:
         if not self._batch:
             return
         items = [item for _, item in self._batch]
-        if hasattr(self.protocol, "validate_items"):  # checks that need the options too (href: category methods)
+        if hasattr(self.protocol, "validate_items"):  # checks that need the options too (e.g. a method per category)
             self.errors.extend(at(self._batch[index][0] + (field,), message)
                                for index, field, message in self.protocol.validate_items(items, self.options))
         start = self.count - len(items)
