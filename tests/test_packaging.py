@@ -177,14 +177,16 @@ class Blocker(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.insert(0, Blocker())
-EVALUATION = {"id": "ev-1", "status": "running", "protocol": "pairwise", "judge": "j", "model": "m",
+EVALUATION = {"id": "0b4f1c2e-8d3a-4f6b-9c1d-2e3f4a5b6c7d", "status": "running", "protocol": "pairwise",
+              "judge": "j", "model": "m",
               "progress": {"total": 4, "done": 1, "failed": 0, "chunks_total": 1, "chunks_done": 0}}
 
 
 class Service(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = json.dumps(EVALUATION if self.path == "/v1/evaluations/ev-1" else {}).encode()
-        self.send_response(200 if self.path == "/v1/evaluations/ev-1" else 404)
+        found = self.path == "/v1/evaluations/" + EVALUATION["id"]
+        body = json.dumps(EVALUATION if found else {}).encode()
+        self.send_response(200 if found else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -225,9 +227,10 @@ REMOTE_RUNS = {
     "submit help": ["submit", "--help"],
     "serve help": ["serve", "--help"],
     "db upgrade help": ["db", "upgrade", "--help"],
-    "status": ["status", "ev-1", "--url", "URL", "--retries", "0"],
-    "status missing": ["status", "nope", "--url", "URL", "--retries", "0"],
-    "gate rule": ["submit", "--file", "ITEMS", "--model", "m", "--judge", "j", "--gate-against", "ev-0",
+    "status": ["status", "0b4f1c2e-8d3a-4f6b-9c1d-2e3f4a5b6c7d", "--url", "URL", "--retries", "0"],
+    "status missing": ["status", "9e8d7c6b-5a49-4382-a716-0f1e2d3c4b5a", "--url", "URL", "--retries", "0"],
+    "gate rule": ["submit", "--file", "ITEMS", "--model", "m", "--judge", "j",
+                  "--gate-against", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
                   "--gate-rule", "vibes", "--url", "URL"],
 }
 SERVER_RUNS = {
@@ -268,14 +271,14 @@ def test_help_and_remote_commands_work_without_the_server_extra(base_install, na
     run = base_install["runs"][name]
     assert run["exception"] is None, run
     if name == "status missing":
-        assert run["exit_code"] == 2 and "nope" in run["output"], run
+        assert run["exit_code"] == 2 and "9e8d7c6b-5a49-4382-a716-0f1e2d3c4b5a" in run["output"], run
     elif name == "gate rule":
         assert run["exit_code"] == 2, run
         assert "--gate-rule must be one of bound, bound_or_significant" in run["output"]
     else:
         assert run["exit_code"] == 0, run
     if name == "status":
-        assert "ev-1" in run["output"] and "running" in run["output"]
+        assert "0b4f1c2e-8d3a-4f6b-9c1d-2e3f4a5b6c7d" in run["output"] and "running" in run["output"]
     if name == "help":
         assert "serve" in run["output"] and "submit" in run["output"]
 

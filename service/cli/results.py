@@ -10,12 +10,14 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from service.cli import remote
+from service.cli import arguments, remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL
+
+EVALUATION_ID = Annotated[str, typer.Argument(help="The evaluation's id.", callback=arguments.evaluation_id)]
 
 
 def status(
-    evaluation_id: Annotated[str, typer.Argument(help="The evaluation's id.")],
+    evaluation_id: EVALUATION_ID,
     url: URL = None,
     api_key: API_KEY = None,
     retries: RETRIES = 3,
@@ -31,7 +33,7 @@ def status(
 
 
 def verdicts(
-    evaluation_id: Annotated[str, typer.Argument(help="The evaluation's id.")],
+    evaluation_id: EVALUATION_ID,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here (default: stdout).")] = None,
     include_item: Annotated[bool, typer.Option(help="Include each item's submitted fields.")] = False,
     page_size: Annotated[int, typer.Option(min=1, max=1000, help="Verdicts per request.")] = 500,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from service.cli import remote
+from service.cli import arguments, remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
 
 app = typer.Typer(help="The human review queue: `judgeserve reviews` lists, `judgeserve reviews label` labels.",
@@ -18,7 +18,8 @@ app = typer.Typer(help="The human review queue: `judgeserve reviews` lists, `jud
 @app.callback()
 def list_reviews(
     ctx: typer.Context,
-    evaluation: Annotated[Optional[str], typer.Option("--evaluation", "-e", help="Only this evaluation's.")] = None,
+    evaluation: Annotated[Optional[str], typer.Option(
+        "--evaluation", "-e", help="Only this evaluation's.", callback=arguments.evaluation_id)] = None,
     status: Annotated[str, typer.Option(help="open, done or all.")] = "open",
     limit: Annotated[int, typer.Option(min=1, help="At most this many reviews.")] = 50,
     url: URL = None,

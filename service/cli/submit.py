@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from service.cli import remote
+from service.cli import arguments, remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
 from service.client import (
     DECISION_RULES, MAIN_METRIC, Comparison, Evaluation, JudgeserveClient, NotFound, WaitTimeout,
@@ -116,7 +116,8 @@ def submit(
     fail_under: Annotated[Optional[float], typer.Option(
         help=f"Exit 1 when the main metric (the summary field that summary.metric names) is below this value ({METRICS_HELP}).")] = None,
     gate_against: Annotated[Optional[str], typer.Option(
-        help="Baseline evaluation id: exit 1 when the regression gate (POST /v1/comparisons) fails.")] = None,
+        help="Baseline evaluation id: exit 1 when the regression gate (POST /v1/comparisons) fails.",
+        callback=arguments.evaluation_id)] = None,
     margin: Annotated[float, typer.Option(min=0, help="Tolerated drop of the metric for --gate-against.")] = 0.0,
     alpha: Annotated[float, typer.Option(min=0, max=1, help="Significance level for --gate-against (0 < alpha < 1).")] = 0.05,
     gate_rule: Annotated[Optional[str], typer.Option(

@@ -3,7 +3,7 @@
 from service.client.client import API_KEY_ENV, DEFAULT_URL, URL_ENV, JudgeserveClient, RetryEvent, new_idempotency_key
 from service.client.errors import (
     ApiError, BadRequest, Conflict, ConnectionFailed, FieldProblem, JudgeserveError, NotFound, Problem, ServerError,
-    Unauthorized, ValidationFailed, WaitTimeout,
+    UnexpectedResponse, Unauthorized, ValidationFailed, WaitTimeout,
 )
 from service.client.models import (
     DECISION_RULES, MAIN_METRIC, TERMINAL_STATUSES, Comparison, DecisionRule, Evaluation, EvaluationListItem,
@@ -14,7 +14,7 @@ from service.client.models import (
 __all__ = [
     "API_KEY_ENV", "DEFAULT_URL", "URL_ENV", "JudgeserveClient", "RetryEvent", "new_idempotency_key",
     "ApiError", "BadRequest", "Conflict", "ConnectionFailed", "FieldProblem", "JudgeserveError", "NotFound", "Problem",
-    "ServerError", "Unauthorized", "ValidationFailed", "WaitTimeout",
+    "ServerError", "UnexpectedResponse", "Unauthorized", "ValidationFailed", "WaitTimeout",
     "DECISION_RULES", "MAIN_METRIC", "TERMINAL_STATUSES", "Comparison", "DecisionRule", "Evaluation",
     "EvaluationListItem", "EvaluationPage", "Judge", "Judgment", "Leaderboard", "LeaderboardRow", "Progress", "Review",
     "ReviewPage", "Suite", "Verdict", "VerdictPage",

@@ -24,12 +24,13 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-from service.client.errors import ConnectionFailed, Problem, WaitTimeout, error_for
+from service.client.errors import ConnectionFailed, Problem, UnexpectedResponse, WaitTimeout, error_for
 from service.client.models import (
     Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, Review, ReviewPage,
     Suite, Verdict, VerdictPage,
@@ -41,6 +42,7 @@ URL_ENV = "JUDGESERVE_URL"
 API_KEY_ENV = "JUDGESERVE_API_KEY"
 RETRY_STATUSES = frozenset({502, 503, 504})
 USER_AGENT = "judgeserve-client/0.1"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class JudgeserveClient:
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or new_idempotency_key()
         response = self._request("POST", "/v1/evaluations", json=body, headers={"Idempotency-Key": key})
-        return Evaluation.model_validate(response.json())
+        return _parse(Evaluation, response)
 
     def upload_evaluation(self, source: str | os.PathLike[str] | bytes, *, protocol: str, judge: str,
                           model: str | None = None, suite: str | None = None, suite_version: int | None = None,
@@ -129,11 +131,11 @@ class JudgeserveClient:
             headers["Content-Length"] = str(os.path.getsize(path))
             body = lambda: _read_chunks(path)  # noqa: E731 - a fresh stream for every attempt
         response = self._request("POST", "/v1/evaluations", params=params, content=body, headers=headers)
-        return Evaluation.model_validate(response.json())
+        return _parse(Evaluation, response)
 
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
         """GET /v1/evaluations/{id}."""
-        return Evaluation.model_validate(self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}").json())
+        return _parse(Evaluation, self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}"))
 
     def evaluations_page(self, *, status: str | None = None, suite: str | None = None, model: str | None = None,
                          protocol: str | None = None, judge: str | None = None, limit: int = 50,
@@ -141,7 +143,7 @@ class JudgeserveClient:
         """One page of GET /v1/evaluations (the project's evaluations, newest first); filters match exactly."""
         params = _params(status=status, suite=suite, model=model, protocol=protocol, judge=judge, limit=limit,
                          cursor=cursor)
-        return EvaluationPage.model_validate(self._request("GET", "/v1/evaluations", params=params).json())
+        return _parse(EvaluationPage, self._request("GET", "/v1/evaluations", params=params))
 
     def evaluations(self, *, status: str | None = None, suite: str | None = None, model: str | None = None,
                     protocol: str | None = None, judge: str | None = None,
@@ -158,8 +160,7 @@ class JudgeserveClient:
 
     def cancel_evaluation(self, evaluation_id: str) -> Evaluation:
         """POST /v1/evaluations/{id}/cancel (409 Conflict when it has already ended)."""
-        return Evaluation.model_validate(
-            self._request("POST", f"/v1/evaluations/{_seg(evaluation_id)}/cancel").json())
+        return _parse(Evaluation, self._request("POST", f"/v1/evaluations/{_seg(evaluation_id)}/cancel"))
 
     def wait(self, evaluation_id: str, *, timeout: float | None = None, poll_interval: float = 0.5,
              max_poll_interval: float = 5.0, on_progress: Callable[[Evaluation], None] | None = None) -> Evaluation:
@@ -193,7 +194,7 @@ class JudgeserveClient:
         """One page of GET /v1/evaluations/{id}/verdicts."""
         params = _params(limit=limit, cursor=cursor, include_item="true" if include_item else None)
         response = self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}/verdicts", params=params)
-        return VerdictPage.model_validate(response.json())
+        return _parse(VerdictPage, response)
 
     def verdicts(self, evaluation_id: str, *, page_size: int = 500, include_item: bool = False) -> Iterator[Verdict]:
         """Every verdict in submission order, following ``next_cursor`` page by page."""
@@ -214,7 +215,7 @@ class JudgeserveClient:
                 "margin": margin, "alpha": alpha, "seed": seed}
         if decision_rule is not None:  # servers from before decision_rule refuse the field
             body["decision_rule"] = decision_rule
-        return Comparison.model_validate(self._request("POST", "/v1/comparisons", json=body).json())
+        return _parse(Comparison, self._request("POST", "/v1/comparisons", json=body))
 
     def leaderboard(self, suite: str, *, protocol: str = "pairwise", judge: str | None = None,
                     runs: str = "latest") -> Leaderboard:
@@ -230,7 +231,7 @@ class JudgeserveClient:
         response = self._request("GET", path, params=params, headers=headers)
         if response.status_code == 304 and cached:
             return Leaderboard.model_validate({**cached[1], "etag": cached[0], "not_modified": True})
-        body = response.json()
+        body = _json(response)
         etag = response.headers.get("ETag")
         if etag:
             self._etags[key] = (etag, body)
@@ -238,7 +239,7 @@ class JudgeserveClient:
 
     def judges(self) -> list[Judge]:
         """GET /v1/judges: configured judges and their live worker counts."""
-        return [Judge.model_validate(j) for j in self._request("GET", "/v1/judges").json()]
+        return [Judge.model_validate(j) for j in _json(self._request("GET", "/v1/judges"))]
 
     # -- reviews ----------------------------------------------------------------------------------
 
@@ -246,7 +247,7 @@ class JudgeserveClient:
                      cursor: str | None = None) -> ReviewPage:
         """One page of GET /v1/reviews (highest BPDE first). ``status=None`` (or "all") lists open and done."""
         params = _params(status=status or "all", evaluation_id=evaluation_id, limit=limit, cursor=cursor)
-        return ReviewPage.model_validate(self._request("GET", "/v1/reviews", params=params).json())
+        return _parse(ReviewPage, self._request("GET", "/v1/reviews", params=params))
 
     def reviews(self, *, status: str | None = "open", evaluation_id: str | None = None,
                 page_size: int = 100) -> Iterator[Review]:
@@ -260,7 +261,7 @@ class JudgeserveClient:
             cursor = page.next_cursor
 
     def get_review(self, review_id: str) -> Review:
-        return Review.model_validate(self._request("GET", f"/v1/reviews/{_seg(review_id)}").json())
+        return _parse(Review, self._request("GET", f"/v1/reviews/{_seg(review_id)}"))
 
     def record_review(self, review_id: str, *, reviewer: str, label: str | None = None, score: float | None = None,
                       note: str | None = None, **fields: Any) -> Review:
@@ -268,7 +269,7 @@ class JudgeserveClient:
         protocol fields (``goals=...`` for goal success), plus who gives it."""
         body = {"reviewer": reviewer, **{k: v for k, v in {"label": label, "score": score, "note": note}.items()
                                           if v is not None}, **fields}
-        return Review.model_validate(self._request("POST", f"/v1/reviews/{_seg(review_id)}", json=body).json())
+        return _parse(Review, self._request("POST", f"/v1/reviews/{_seg(review_id)}", json=body))
 
     # -- suites -----------------------------------------------------------------------------------
 
@@ -278,17 +279,17 @@ class JudgeserveClient:
         body = {"name": name, "items": list(items), "description": description, "baseline_model": baseline_model}
         response = self._request("POST", "/v1/suites", json={k: v for k, v in body.items() if v is not None},
                                  headers={"Idempotency-Key": idempotency_key or new_idempotency_key()})
-        return Suite.model_validate(response.json())
+        return _parse(Suite, response)
 
     def suites(self) -> list[Suite]:
         """GET /v1/suites: the latest version of every suite."""
-        return [Suite.model_validate(s) for s in self._request("GET", "/v1/suites").json()["data"]]
+        return [Suite.model_validate(s) for s in _json(self._request("GET", "/v1/suites"))["data"]]
 
     # -- health -----------------------------------------------------------------------------------
 
     def ready(self) -> dict[str, Any]:
         """GET /readyz; raises ServerError (503) when the database or the queue is down."""
-        body: dict[str, Any] = self._request("GET", "/readyz").json()
+        body: dict[str, Any] = _json(self._request("GET", "/readyz"))
         return body
 
     # -- transport --------------------------------------------------------------------------------
@@ -322,6 +323,11 @@ class JudgeserveClient:
                 self._pause(RetryEvent(method, url, attempt, self._backoff(attempt) if delay is None else delay,
                                        f"HTTP {response.status_code}"))
                 continue
+            if 300 <= response.status_code < 400 and response.status_code != 304:
+                raise UnexpectedResponse(f"{method} {url}: HTTP {response.status_code} redirect to "
+                                         f"{response.headers.get('Location', 'nowhere')}, which the client does not "
+                                         "follow (an empty id in the path, or a service URL that redirects?)",
+                                         response.status_code)
             if response.status_code >= 400:
                 raise error_for(Problem.from_response(response.status_code, _body(response)), method, url,
                                 dict(response.headers))
@@ -361,6 +367,30 @@ def _seg(value: str) -> str:
 
 def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _json(response: httpx.Response) -> Any:
+    """A success response's JSON body; UnexpectedResponse when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type")
+        raise UnexpectedResponse(f"{response.request.method} {response.request.url}: HTTP {response.status_code} "
+                                 f"with a body that is not JSON ({kind}): {response.text[:200]!r}",
+                                 response.status_code) from None
+
+
+def _parse(model: type[ModelT], response: httpx.Response) -> ModelT:
+    """A success response's JSON body as ``model``; UnexpectedResponse when it is not JSON or not that shape."""
+    body = _json(response)
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "/".join(str(part) for part in first["loc"]) or "body"
+        raise UnexpectedResponse(f"{response.request.method} {response.request.url}: HTTP {response.status_code} "
+                                 f"with a body that does not read as {model.__name__} ({exc.error_count()} problem(s), "
+                                 f"first: {where}: {first['msg']})", response.status_code) from None
 
 
 def _body(response: httpx.Response) -> Any:

@@ -84,6 +84,15 @@ class WaitTimeout(JudgeserveError):
         self.timeout = timeout
 
 
+class UnexpectedResponse(JudgeserveError):
+    """The service answered with something the client cannot use: a redirect (the client follows none) or a
+    success whose body is not the JSON asked for (e.g. a proxy's HTML page, or another endpoint's answer)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 class ApiError(JudgeserveError):
     """The service answered with an error status; ``problem`` holds its problem+json body."""
 

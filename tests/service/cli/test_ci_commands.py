@@ -21,6 +21,7 @@ JUDGESERVE = REPO / ".venv" / "bin" / "judgeserve"
 SUITE = "cli-chat"
 N_ITEMS = 12
 # the scripted judge prefers the longer response; the suite's baseline response i has 20+i characters
+UNKNOWN_ID = "0b4f1c2e-8d3a-4f6b-9c1d-2e3f4a5b6c7d"  # well formed (a UUID) but no evaluation's
 RESPONSES = {
     "long": lambda i: "a" * (40 + i),                         # longer everywhere: wins every item
     "short": lambda i: "a" * 5 if i % 3 else "a" * (20 + i),  # shorter on 8 items, ties on 4
@@ -122,8 +123,8 @@ def test_json_output_and_the_regression_gate(live, tmp_path):
 
 def test_a_gate_that_cannot_work_is_refused_before_submitting(live, tmp_path):
     before = evaluation_count(live)
-    missing = submit(live, tmp_path, "gate-x", "long", "--gate-against", "no-such-evaluation")
-    assert missing.returncode == 2 and "--gate-against: no evaluation 'no-such-evaluation'" in missing.stderr
+    missing = submit(live, tmp_path, "gate-x", "long", "--gate-against", UNKNOWN_ID)
+    assert missing.returncode == 2 and f"--gate-against: no evaluation '{UNKNOWN_ID}'" in missing.stderr
     assert evaluation_count(live) == before
     base_id = submitted_id(submit(live, tmp_path, "gate-ref", "long", "--wait"))
     for extra, message in ((["--suite-version", "2"], "the baseline ran on suite 'cli-chat' version 1, this "
@@ -189,7 +190,7 @@ def test_usage_errors_exit_2(live, tmp_path):
     assert bad_option.returncode == 2 and "--option 'samples': expected key=value" in bad_option.stderr
     no_file = judgeserve(live, "submit", "--model", "m", "--judge", "scripted", "--file", str(tmp_path / "nope"))
     assert no_file.returncode == 2 and "cannot read" in no_file.stderr
-    assert judgeserve(live, "status", "no-such-evaluation").returncode == 2
+    assert judgeserve(live, "status", UNKNOWN_ID).returncode == 2
 
 
 def test_unreachable_service_exits_3(live, tmp_path):
@@ -199,7 +200,7 @@ def test_unreachable_service_exits_3(live, tmp_path):
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"retrying POST {url}/v1/evaluations" in result.stderr
     assert f"cannot reach {url}" in result.stderr and "2 attempts" in result.stderr
-    assert judgeserve(live, "status", "x", "--retries", "0", JUDGESERVE_URL=url).returncode == 3
+    assert judgeserve(live, "status", UNKNOWN_ID, "--retries", "0", JUDGESERVE_URL=url).returncode == 3
 
 
 def test_wait_timeout_exits_3_and_can_cancel(live, tmp_path):
@@ -326,7 +327,7 @@ def test_a_missing_or_wrong_key_exits_2_and_a_resubmission_with_the_same_key_is_
     no_key = judgeserve(live, "submit", "--suite", SUITE, "--model", "m", "--judge", "scripted", "--file", file,
                         JUDGESERVE_API_KEY="")
     assert no_key.returncode == 2 and "HTTP 401" in no_key.stderr
-    wrong = judgeserve(live, "status", "x", "--api-key", "js_not_a_key")
+    wrong = judgeserve(live, "status", UNKNOWN_ID, "--api-key", "js_not_a_key")
     assert wrong.returncode == 2 and "HTTP 401" in wrong.stderr
     with JudgeserveClient(live.url, live.api_key) as client:
         items = [{"id": "q0", "response": "x" * 50}]

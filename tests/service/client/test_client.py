@@ -10,10 +10,12 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from service.client import (
-    ConnectionFailed, Conflict, JudgeserveClient, NotFound, ServerError, Unauthorized, ValidationFailed, WaitTimeout,
+    ConnectionFailed, Conflict, JudgeserveClient, JudgeserveError, NotFound, ServerError, Unauthorized,
+    UnexpectedResponse, ValidationFailed, WaitTimeout,
 )
 
 EVALUATION = {"id": "ev-1", "status": "queued", "protocol": "pairwise", "judge": "j", "model": "m", "suite": None,
@@ -345,3 +347,38 @@ def test_review_labels_and_comparisons_send_their_bodies():
     assert service.requests[0]["body"] == {"reviewer": "alice", "label": "a", "note": "clear"}
     assert service.requests[1]["body"] == {"baseline_evaluation_id": "b", "candidate_evaluation_id": "c",
                                            "margin": 0.02, "alpha": 0.05, "seed": 0}
+
+
+def mock_client(handler) -> JudgeserveClient:
+    """A client whose requests go to ``handler`` (an httpx.MockTransport), with no retries."""
+    return JudgeserveClient("http://judgeserve.test", retries=0, transport=httpx.MockTransport(handler))
+
+
+def test_a_redirect_is_an_unexpected_response_not_a_json_error():
+    """GET /v1/evaluations/ (an empty id) is redirected to the list; the client follows no redirect."""
+    listing = "http://judgeserve.test/v1/evaluations"
+    client = mock_client(lambda request: httpx.Response(307, headers={"Location": listing}))
+    with pytest.raises(UnexpectedResponse, match=rf"GET {listing}/: HTTP 307 redirect to {listing}, which the client "
+                                                 r"does not follow") as raised:
+        client.get_evaluation("")
+    assert raised.value.status == 307
+
+
+def test_a_success_whose_body_is_not_json_is_an_unexpected_response():
+    client = mock_client(lambda request: httpx.Response(200, headers={"Content-Type": "text/html"},
+                                                        content=b"<html>proxy login</html>"))
+    with pytest.raises(UnexpectedResponse, match=r"HTTP 200 with a body that is not JSON \(text/html\): "
+                                                 r"'<html>proxy login</html>'") as raised:
+        client.get_evaluation("ev-1")
+    assert raised.value.status == 200 and isinstance(raised.value, JudgeserveError)
+    with pytest.raises(UnexpectedResponse, match="not JSON"):
+        client.judges()
+
+
+def test_a_success_with_another_shape_is_an_unexpected_response():
+    """E.g. the list's answer where one evaluation was asked for."""
+    client = mock_client(lambda request: httpx.Response(200, json={"data": [], "next_cursor": None}))
+    with pytest.raises(UnexpectedResponse,
+                       match=r"does not read as Evaluation \(5 problem\(s\), first: id: Field required\)"):
+        client.get_evaluation("ev-1")
+
