@@ -98,7 +98,7 @@ def list_suites(session: SessionDep, project: ProjectDep) -> SuiteList:
 
 
 @router.get("/{name}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
-def get_latest(
+def get_suite(
     name: NamePath, session: SessionDep, project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -108,7 +108,7 @@ def get_latest(
 
 
 @router.get("/{name}/versions/{version}", response_model=SuiteDetail, responses={k: PROBLEMS[k] for k in (404, 422)})
-def get_version(
+def get_suite_version(
     name: NamePath, version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
