@@ -22,7 +22,8 @@ def list_evaluations(
         help=f"Only evaluations in this status ({', '.join(STATUSES)}).")] = None,
     suite: Annotated[Optional[str], typer.Option(help="Only evaluations on this suite.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only this candidate model's evaluations.")] = None,
-    protocol: Annotated[Optional[str], typer.Option(help="Only this protocol's (e.g. pairwise).")] = None,
+    protocol: Annotated[Optional[str], typer.Option(
+        help="Only this protocol's (`judgeserve protocols` lists them).")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Only this judge's.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many (newest first).")] = 50,
     url: URL = None,

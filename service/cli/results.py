@@ -12,6 +12,7 @@ from rich.table import Table
 
 from service.cli import arguments, remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL
+from service.core.protocols import DEFAULT_PROTOCOL
 
 EVALUATION_ID = Annotated[str, typer.Argument(help="The evaluation's id.", callback=arguments.evaluation_id)]
 
@@ -57,7 +58,7 @@ def verdicts(
 
 def leaderboard(
     suite: Annotated[str, typer.Argument(help="Suite name.")],
-    protocol: Annotated[str, typer.Option(help="Protocol of the leaderboard.")] = "pairwise",
+    protocol: Annotated[str, typer.Option(help="Protocol of the leaderboard.")] = DEFAULT_PROTOCOL,
     judge: Annotated[Optional[str], typer.Option(help="Judge (needed when several judges have one).")] = None,
     runs: Annotated[str, typer.Option(help="latest (one row per model) or all (every run).")] = "latest",
     url: URL = None,
@@ -65,7 +66,7 @@ def leaderboard(
     retries: RETRIES = 3,
     as_json: JSON_OUT = False,
 ) -> None:
-    """Show a suite's leaderboard as a table: metric with 95% interval, n, Elo and LC win rate per model."""
+    """Show a suite's leaderboard as a table: metric with 95% interval, n, Elo and the protocol's columns per model."""
     if runs not in ("latest", "all"):
         raise remote.fail(f"--runs must be latest or all, not {runs!r}", remote.ExitCode.USAGE)
     with remote.connect(url, api_key, retries) as client, remote.errors_to_exit_codes():
@@ -75,10 +76,12 @@ def leaderboard(
         return
     metric = board.metric or "value"
     table = Table(title=f"{board.suite} v{board.suite_version} · {board.protocol} · judge {board.judge} · {runs} runs")
-    for column in ("#", "model", metric, "95% CI", "n", "elo", "elo 95% CI", "lc_win_rate", "evaluation"):
+    extra = [c for c in board.columns if not c.endswith(("_ci95", "_note"))]  # intervals and notes: in --json
+    for column in ("#", "model", metric, "95% CI", "n", "elo", "elo 95% CI", *extra, "evaluation"):
         table.add_column(column, justify="right" if column not in ("model", "evaluation") else "left")
     for position, row in enumerate(board.rows, start=1):
+        values = row.model_dump()
         table.add_row(str(row.rank or position), row.model, remote.fmt(row.value), remote.fmt_ci(row.ci95),
                       remote.fmt(row.n), remote.fmt(row.elo, 1), remote.fmt_ci(row.elo_ci95, 1),
-                      remote.fmt(row.lc_win_rate), row.evaluation_id)
+                      *(remote.fmt(values.get(column)) for column in extra), row.evaluation_id)
     remote.stdout().print(table)

@@ -56,10 +56,11 @@ def label(
     review_id: Annotated[str, typer.Argument(help="The review's id.")],
     reviewer: Annotated[str, typer.Option(help="Who gives the label.")],
     label_: Annotated[Optional[str], typer.Option(
-        "--label", help="pairwise/href: a, b or tie; answer_matching: match or no_match.")] = None,
-    score: Annotated[Optional[float], typer.Option(help="rating: the score (1..K).")] = None,
+        "--label", help="A choice label (the protocol's label_form: `judgeserve protocols --json`), e.g. a or tie.")
+    ] = None,
+    score: Annotated[Optional[float], typer.Option(help="A score label: the score (1..K).")] = None,
     fields: Annotated[Optional[str], typer.Option(
-        "--fields", help="Other label fields as a JSON object, e.g. goal_success's '{\"goals\": {...}}'.")] = None,
+        "--fields", help="Other label fields as a JSON object, e.g. '{\"goals\": {...}}'.")] = None,
     note: Annotated[Optional[str], typer.Option(help="A note kept with the label.")] = None,
     url: URL = None,
     api_key: API_KEY = None,

@@ -16,11 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from service.cli import arguments, remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
 from service.client import (
-    DECISION_RULES, MAIN_METRIC, Comparison, Evaluation, JudgeserveClient, NotFound, WaitTimeout,
+    DECISION_RULES, Comparison, Evaluation, JudgeserveClient, NotFound, WaitTimeout,
 )
+from service.core.protocols import DEFAULT_PROTOCOL
 
 MAX_REPORTED_LINES = 20
-METRICS_HELP = ", ".join(f"{protocol}: {metric}" for protocol, metric in MAIN_METRIC.items())
 
 
 FORMATS = ("items", "alpacaeval", "fastchat")
@@ -104,7 +104,8 @@ def submit(
     format: Annotated[str, typer.Option(
         "--format", help="items (JSONL, one item per line), alpacaeval (AlpacaEval model_outputs.json) or fastchat "
                          "(FastChat MT-Bench answers); the last two are matched to --suite's items.")] = "items",
-    protocol: Annotated[str, typer.Option(help="pairwise, rating, answer_matching, href or goal_success.")] = "pairwise",
+    protocol: Annotated[str, typer.Option(
+        help="Protocol name (`judgeserve protocols` lists them).")] = DEFAULT_PROTOCOL,
     suite: Annotated[Optional[str], typer.Option(help="Evaluate on a stored suite (items reference it by id).")] = None,
     suite_version: Annotated[Optional[int], typer.Option(min=1, help="Suite version (default: the latest).")] = None,
     baseline_model: Annotated[Optional[str], typer.Option(help="Who wrote response B (default: the suite's).")] = None,
@@ -114,7 +115,8 @@ def submit(
     timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait before giving up (exit 3).")] = 3600.0,
     cancel_on_timeout: Annotated[bool, typer.Option(help="Cancel the evaluation when the wait times out.")] = False,
     fail_under: Annotated[Optional[float], typer.Option(
-        help=f"Exit 1 when the main metric (the summary field that summary.metric names) is below this value ({METRICS_HELP}).")] = None,
+        help="Exit 1 when the main metric (the summary field that summary.metric names: the protocol's "
+             "headline_metric in `judgeserve protocols`) is below this value.")] = None,
     gate_against: Annotated[Optional[str], typer.Option(
         help="Baseline evaluation id: exit 1 when the regression gate (POST /v1/comparisons) fails.",
         callback=arguments.evaluation_id)] = None,

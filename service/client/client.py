@@ -1,10 +1,10 @@
 """A small typed client for the judgeserve REST API (httpx, synchronous).
 
-    from service.client import JudgeserveClient
+    from service.client import JudgeserveClient, PairwiseSuiteItem
 
     with JudgeserveClient("http://judgeserve:8321", api_key="...") as client:
-        evaluation = client.submit_evaluation(protocol="pairwise", judge="qwen-7b", model="mine",
-                                              suite="chat", items=[{"id": "q1", "response": "..."}])
+        evaluation = client.submit_evaluation(judge="qwen-7b", model="mine", suite="chat",
+                                              items=[PairwiseSuiteItem(id="q1", response="...")])
         evaluation = client.wait(evaluation.id, timeout=1800)
         print(evaluation.metric, evaluation.metric_value)
 
@@ -32,9 +32,10 @@ from pydantic import BaseModel, ValidationError
 
 from service.client.errors import ConnectionFailed, Problem, UnexpectedResponse, WaitTimeout, error_for
 from service.client.models import (
-    Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, Review, ReviewPage,
-    Suite, Verdict, VerdictPage,
+    Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, ProtocolInfo, Review,
+    ReviewPage, Suite, Verdict, VerdictPage,
 )
+from service.core.protocols import DEFAULT_PROTOCOL
 from service.core.retry_after import retry_after_seconds
 
 DEFAULT_URL = "http://127.0.0.1:8321"
@@ -95,14 +96,18 @@ class JudgeserveClient:
 
     # -- evaluations ------------------------------------------------------------------------------
 
-    def submit_evaluation(self, *, protocol: str, judge: str, model: str, items: Iterable[Mapping[str, Any]],
-                          suite: str | None = None, suite_version: int | None = None,
-                          baseline_model: str | None = None, options: Mapping[str, Any] | None = None,
+    def submit_evaluation(self, *, judge: str, model: str, items: Iterable[Mapping[str, Any] | BaseModel],
+                          protocol: str = DEFAULT_PROTOCOL, suite: str | None = None, suite_version: int | None = None,
+                          baseline_model: str | None = None, options: Mapping[str, Any] | BaseModel | None = None,
                           idempotency_key: str | None = None, **fields: Any) -> Evaluation:
-        """POST /v1/evaluations (JSON body) → the queued evaluation. Extra ``fields`` go into the body as given."""
-        body: dict[str, Any] = {"protocol": protocol, "judge": judge, "model": model, "items": list(items)}
+        """POST /v1/evaluations (JSON body) → the queued evaluation. Extra ``fields`` go into the body as given.
+
+        Items and options are mappings, or the protocols' own models (``service.client.PairwiseItem``, …).
+        """
+        body: dict[str, Any] = {"protocol": protocol, "judge": judge, "model": model,
+                                "items": [_plain(item) for item in items]}
         optional = {"suite": suite, "suite_version": suite_version, "baseline_model": baseline_model,
-                    "options": dict(options) if options else None, **fields}
+                    "options": _plain(options) if options else None, **fields}
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or new_idempotency_key()
         response = self._request("POST", "/v1/evaluations", json=body, headers={"Idempotency-Key": key})
@@ -217,7 +222,7 @@ class JudgeserveClient:
             body["decision_rule"] = decision_rule
         return _parse(Comparison, self._request("POST", "/v1/comparisons", json=body))
 
-    def leaderboard(self, suite: str, *, protocol: str = "pairwise", judge: str | None = None,
+    def leaderboard(self, suite: str, *, protocol: str = DEFAULT_PROTOCOL, judge: str | None = None,
                     runs: str = "latest") -> Leaderboard:
         """GET /v1/leaderboards/{suite}, revalidated with ``If-None-Match`` against this client's last copy.
 
@@ -236,6 +241,10 @@ class JudgeserveClient:
         if etag:
             self._etags[key] = (etag, body)
         return Leaderboard.model_validate({**body, "etag": etag, "not_modified": False})
+
+    def protocols(self) -> list[ProtocolInfo]:
+        """GET /v1/protocols: every protocol the server runs, with its schemas, headline metric and label form."""
+        return [ProtocolInfo.model_validate(p) for p in _json(self._request("GET", "/v1/protocols"))["data"]]
 
     def judges(self) -> list[Judge]:
         """GET /v1/judges: configured judges and their live worker counts."""
@@ -265,8 +274,8 @@ class JudgeserveClient:
 
     def record_review(self, review_id: str, *, reviewer: str, label: str | None = None, score: float | None = None,
                       note: str | None = None, **fields: Any) -> Review:
-        """POST /v1/reviews/{id}: ``label`` (pairwise, href, answer matching), ``score`` (rating) or other
-        protocol fields (``goals=...`` for goal success), plus who gives it."""
+        """POST /v1/reviews/{id}: the protocol's label fields (``label``, ``score`` or others given as ``fields``:
+        its ``label_form`` and ``schemas.review`` in GET /v1/protocols), plus who gives it."""
         body = {"reviewer": reviewer, **{k: v for k, v in {"label": label, "score": score, "note": note}.items()
                                           if v is not None}, **fields}
         return _parse(Review, self._request("POST", f"/v1/reviews/{_seg(review_id)}", json=body))
@@ -398,3 +407,10 @@ def _body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+def _plain(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    """A body part as JSON values: a model with only the fields that were set (the server fills the defaults)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_unset=True)
+    return dict(value)

@@ -13,15 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
-# the metric ``summary.metric`` names per protocol (what --fail-under compares)
-MAIN_METRIC = {
-    "pairwise": "win_rate",
-    "href": "win_rate",
-    "rating": "mean_score",
-    "answer_matching": "accuracy",
-    "goal_success": "goal_success_rate",
-}
-
 # the regression gate's decision rules (POST /v1/comparisons ``decision_rule``, ``submit --gate-rule``); the
 # server's are service/core/paired.py's, which needs numpy: tests/service/client/test_typed_client.py keeps them equal
 DecisionRule = Literal["bound", "bound_or_significant"]
@@ -84,7 +75,7 @@ class Evaluation(_EvaluationState):
         """Name of the main metric (``summary.metric``), e.g. ``win_rate``."""
         if self.summary and self.summary.get("metric"):
             return str(self.summary["metric"])
-        return MAIN_METRIC.get(self.protocol)
+        return None
 
     @property
     def metric_value(self) -> float | None:
@@ -200,6 +191,10 @@ class Leaderboard(_Model):
     runs: str = "latest"
     rows: list[LeaderboardRow] = Field(default_factory=list)
     ranking: dict[str, Any] | None = None
+    metric_kind: dict[str, Any] | None = Field(default=None, description="How an item counts in the metric (kind, "
+                                                                        "range, counted_outcome).")
+    columns: list[str] = Field(default_factory=list, description="The protocol's extra row fields, e.g. an LC "
+                                                                 "win rate.")
     # set by the client, not the server
     etag: str | None = None
     not_modified: bool = Field(default=False, description="True when the server answered 304 and this is the cached copy.")
@@ -246,3 +241,16 @@ class Suite(_Model):
     n_items: int | None = None
     description: str | None = None
     baseline_model: str | None = None
+
+
+class ProtocolInfo(_Model):
+    """One protocol of GET /v1/protocols: what it accepts (JSON Schemas) and reports."""
+
+    name: str
+    description: str
+    headline_metric: str
+    metric_kind: dict[str, Any] = Field(default_factory=dict)
+    leaderboard: dict[str, Any] = Field(default_factory=dict)
+    label_form: dict[str, Any] = Field(default_factory=dict)
+    page_view: dict[str, Any] = Field(default_factory=dict)
+    schemas: dict[str, Any] = Field(default_factory=dict)

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class JudgeOutput:
     completion_tokens: int = 0
     latency_ms: float = 0.0
     error: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class JudgeBackend(Protocol):

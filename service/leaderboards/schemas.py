@@ -53,6 +53,7 @@ class LeaderboardOut(BaseModel):
     judge: str
     metric: str | None = Field(description="The headline metric every row's `value` holds.")
     metric_kind: MetricKindOut
+    columns: list[str] = Field(description="The protocol's leaderboard columns: extra fields of every row.")
     ranking: RankingMethod | None
     runs: Literal["latest", "all"] = Field(description="latest: the newest run per model, ranked; all: every run.")
     rows: list[LeaderboardRow]

@@ -34,5 +34,7 @@ def read(session: Session, project_id: str, suite: str, protocol: str, judge: st
         raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
                        f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")
     body = {k: v for k, v in snapshot.body.items() if k not in ("latest", "all")}
-    body.update(runs=runs, rows=snapshot.body[runs], metric_kind=get_protocol(protocol).metric_kind.as_json())
+    declared = get_protocol(protocol)  # what the protocol declares now, not when the snapshot was taken
+    body.update(runs=runs, rows=snapshot.body[runs], metric_kind=declared.metric_kind.as_json(),
+                columns=list(declared.leaderboard_columns))
     return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')

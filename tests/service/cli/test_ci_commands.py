@@ -259,7 +259,7 @@ def test_leaderboard_table(live, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert f"{SUITE} v1 · pairwise · judge scripted · latest runs" in result.stdout
-    assert any("win_rate" in line and "elo" in line for line in lines)
+    assert any("win_rate" in line and "elo" in line and "lc_win_rate" in line for line in lines)  # its columns
     ranked = [line for line in lines if "board-" in line]
     assert "board-long" in ranked[0] and "board-short" in ranked[-1]
     board = json.loads(judgeserve(live, "leaderboard", SUITE, "--judge", "scripted", "--json").stdout)
@@ -269,6 +269,19 @@ def test_leaderboard_table(live, tmp_path):
     assert rows["board-long"]["value"] > 0.5 > rows["board-short"]["value"]
     missing = judgeserve(live, "leaderboard", "no-such-suite")
     assert missing.returncode == 2 and "HTTP 404" in missing.stderr
+
+
+def test_protocols_lists_what_the_service_runs(live):
+    from service.core.protocol import get_protocol, protocol_names
+
+    table = judgeserve(live, "protocols")
+    assert table.returncode == 0, table.stderr
+    for name in protocol_names():
+        assert any(line.lstrip("│ ").startswith(name) and get_protocol(name).headline_metric in line
+                   for line in table.stdout.splitlines()), table.stdout
+    described = json.loads(judgeserve(live, "protocols", "--json").stdout)
+    assert [p["name"] for p in described] == protocol_names()
+    assert all(p["schemas"]["item"]["properties"]["id"] and p["label_form"]["kind"] for p in described)
 
 
 def test_leaderboard_polling_with_the_client_gets_304(live, tmp_path):
