@@ -23,6 +23,7 @@ from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 from service.config import Settings, get_settings
+from service.core.protocol import all_protocols
 from service.logging_setup import configure_logging
 from service.queue import JUDGE_CHUNK_JOB, webhook_queue
 from workers import runtime
@@ -113,6 +114,7 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
         log.error("unknown judge %r; configured: %s", judge_name, sorted(judges))
         return 2
     importlib.import_module(JUDGE_CHUNK_JOB.rpartition(".")[0])  # its imports (scipy...) now, not in the first job
+    all_protocols()  # every protocol registers (and is checked) now: a broken one stops the start, not a job
     runtime.configure(settings)
     backend = runtime.backend(judge_name)  # load the engine now, not in the first job
     tune_for_worker()

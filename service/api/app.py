@@ -16,6 +16,7 @@ from service.api.routers import (
 from service.api.routers.metrics import install_metrics
 from service.api.routers import ui
 from service.config import Settings, get_settings
+from service.core.protocol import all_protocols
 from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
 from service.evaluations.reaper import Reaper
@@ -30,7 +31,7 @@ UNAUTHORIZED = {401: {"description": "Missing, invalid or revoked API key (probl
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway. Embedded mode migrates its SQLite file and runs jobs in-process."""
     settings = settings or get_settings()
-
+    all_protocols()  # every protocol registers (and is checked) now: a broken one stops the start-up
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         configure_logging(settings.log_level)
