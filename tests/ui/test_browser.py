@@ -172,7 +172,7 @@ def test_leaderboard_renders_rows_chart_sorting_and_polls_with_etag(page, live, 
     assert [rows.nth(i).get_attribute("data-model") for i in range(3)] == [r["model"] for r in expected]
     headers = table.locator("thead th").all_inner_texts()
     assert any("Win rate" in h for h in headers) and any("Elo" in h for h in headers)
-    assert any("LC win rate" in h for h in headers)
+    assert any("Length-controlled win rate" in h for h in headers)  # the protocol's leaderboard column
     top = expected[0]
     assert f"{top['value']:.3f}" in rows.nth(0).inner_text()
     assert f"[{top['ci95'][0]:.3f}, {top['ci95'][1]:.3f}]" in rows.nth(0).inner_text()

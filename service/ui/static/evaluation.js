@@ -31,7 +31,8 @@
     const entries = [
       ["Status", el("span", {}, status, e.waiting_for_worker ? " no worker serves this judge yet" : "",
         e.status_detail ? ` ${e.status_detail}` : "")],
-      ["Protocol", e.protocol], ["Judge", e.judge], ["Model", e.model],
+      ["Protocol", el("span", {}, e.protocol, spec ? el("span", { class: "help", text: ` · ${spec.description}` }) : "")],
+      ["Judge", e.judge], ["Model", e.model],
     ];
     if (e.suite) {
       entries.push(["Suite", el("a", { href: UI.leaderboardHref(e.suite, e.protocol, e.judge),

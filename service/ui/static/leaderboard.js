@@ -21,7 +21,7 @@
     return `/v1/leaderboards/${encodeURIComponent(suite)}?${query}`;
   }
 
-  function columns(rows, metric) {
+  function columns(board, rows, metric) {
     const cols = [
       { key: "rank", label: "Rank", num: true, value: (r) => r.rank, show: (r) => num(r.rank) },
       { key: "model", label: "Model", value: (r) => r.model, show: (r) => r.model },
@@ -33,10 +33,15 @@
       cols.push({ key: "elo", label: "Elo (Bradley–Terry)", num: true, value: (r) => r.elo,
         show: (r) => (isNum(r.elo) ? `${num(r.elo, 0)} ${interval(r.elo_ci95, 0)}` : "–") });
     }
-    if (rows.some((r) => "lc_win_rate" in r)) {
-      cols.push({ key: "lc_win_rate", label: "LC win rate", num: true, value: (r) => r.lc_win_rate,
-        show: (r) => (isNum(r.lc_win_rate) ? `${num(r.lc_win_rate)} ${interval(r.lc_win_rate_ci95)}` : "–"),
-        title: (r) => r.lc_note || null });
+    // the protocol's own columns (GET /v1/protocols leaderboard.columns): a value shown with its `_ci95`
+    // interval, and its `_note` columns as the cell's tooltip
+    const declared = board.columns || [];
+    const notes = declared.filter((c) => c.endsWith("_note"));
+    for (const c of declared.filter((c) => !c.endsWith("_ci95") && !c.endsWith("_note"))) {
+      if (!rows.some((r) => c in r)) continue;
+      cols.push({ key: c, label: name(c), num: true, value: (r) => r[c],
+        show: (r) => (isNum(r[c]) ? `${num(r[c])} ${interval(r[`${c}_ci95`])}` : "–"),
+        title: (r) => notes.map((n) => r[n]).filter(Boolean).join(" ") || null });
     }
     cols.push(
       { key: "completed_at", label: "Completed", value: (r) => r.completed_at || "", show: (r) => UI.date(r.completed_at) },
@@ -63,7 +68,7 @@
 
   function renderTable() {
     const rows = board.rows || [];
-    const cols = columns(rows, board.metric);
+    const cols = columns(board, rows, board.metric);
     const thead = clear(table.tHead);
     const head = el("tr");
     for (const col of cols) {
