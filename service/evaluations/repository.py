@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Sequence
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult, all_protocols
 from service.db.clock import database_clock
-from service.db.conflict import among, insert_ignoring_conflicts_returning, upsert
+from service.db.conflict import among, insert_ignoring_conflicts, upsert
 from service.evaluations.schemas import EvaluationFilters
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
@@ -67,18 +67,20 @@ def add_evaluation(session: Session, evaluation: dict[str, Any], items: list[dic
 
 
 def add_new_items(session: Session, items: list[dict]) -> dict[str, int]:
-    """Store a batch of an evaluation's items (one statement); the ids already stored → their first position."""
+    """Store a batch of an evaluation's items (one insert, one read); the ids already stored → their first position.
+
+    On Postgres the batch travels as one array per column (``insert_ignoring_conflicts``), and the
+    positions are read back with one ``= ANY(array)``: a multi-row VALUES with RETURNING took twice
+    as long (its thousands of placeholders are parsed again for every batch).
+    """
     if not items:
         return {}
-    statement = insert_ignoring_conflicts_returning(session, Item, ("evaluation_id", "item_key"), Item.item_key)
-    stored = set(session.scalars(statement, items))
-    counts = Counter(row["item_key"] for row in items)
-    repeated = (set(counts) - stored) | {key for key, n in counts.items() if n > 1}
-    if not repeated:
-        return {}
-    query = select(Item.item_key, Item.position).where(Item.evaluation_id == items[0]["evaluation_id"],
-                                                       Item.item_key.in_(sorted(repeated)))
-    return {key: position for key, position in session.execute(query)}
+    insert_ignoring_conflicts(session, Item, items, ("evaluation_id", "item_key"))
+    stored: dict[str, int] = {}
+    for condition in among(session, Item.item_key, sorted({row["item_key"] for row in items})):
+        query = select(Item.item_key, Item.position).where(Item.evaluation_id == items[0]["evaluation_id"], condition)
+        stored.update((key, position) for key, position in session.execute(query))
+    return {row["item_key"]: stored[row["item_key"]] for row in items if stored[row["item_key"]] != row["position"]}
 
 
 def add_chunks_and_totals(session: Session, evaluation_id: str, chunks: list[dict], total: int) -> None:
