@@ -200,10 +200,10 @@ WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the call
     ("db/conflict.py", "_unnest_insert"), ("sqlalchemy/orm/session.py", "commit"), ("psycopg/connection.py", "wait"),
 ]
 SUBMIT_SPOTS = [
-    ("json/__init__.py", "loads"), ("pydantic/main.py", "model_validate"), ("evaluations/submission.py", "prepare"),
-    ("evaluations/submission.py", "_items"), ("evaluations/submission.py", "_first_bad_string"),
-    ("evaluations/submission.py", "_rows"), ("evaluations/repository.py", "add_evaluation"),
-    ("sqlalchemy/orm/session.py", "commit"), ("evaluations/service.py", "_enqueue_chunks"),
+    ("json/__init__.py", "loads"), ("pydantic/main.py", "model_validate"), ("evaluations/pipeline.py", "submit"),
+    ("evaluations/items.py", "feed"), ("evaluations/items.py", "validate_item"),
+    ("evaluations/items.py", "first_bad_string"), ("evaluations/repository.py", "add_new_items"),
+    ("sqlalchemy/orm/session.py", "commit"), ("evaluations/pipeline.py", "enqueue_or_withdraw"),
     ("evaluations/service.py", "get"), ("pydantic/main.py", "model_dump_json"),
 ]
 

@@ -65,8 +65,8 @@ def open_input(path: Path, format: str) -> InputFile:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            try:
-                item = json.loads(line)
+            try:  # without its line break, so a line cut short reports its own column, not "line 2 column 1"
+                item = json.loads(line.rstrip(b"\r\n"))
             except json.JSONDecodeError as exc:
                 result.problem(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
                 continue
