@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter, create_model
 
 from service.core.protocol import EvaluationProtocol, all_protocols
 from service.evaluations.schemas import EvaluationCreate, EvaluationOut
+from service.protocols.schemas import class_prefix, stored_summary_model
 
 REF = "#/components/schemas/{model}"
 CREATE_OPERATION = "createEvaluation"
@@ -59,11 +60,6 @@ def add_protocol_schemas(document: dict[str, Any]) -> None:
     _enumerate_protocols(document, [p.name for p in protocols])
 
 
-def class_prefix(protocol: EvaluationProtocol) -> str:
-    """``multi_turn_chat`` → ``MultiTurnChat``: the prefix of the protocol's generated schema names."""
-    return "".join(part.capitalize() for part in protocol.name.split("_"))
-
-
 def _create_member(protocol: EvaluationProtocol) -> type[BaseModel]:
     item: Any = protocol.item_model
     if protocol.suite_item_model is not None:
@@ -84,19 +80,8 @@ def _evaluation_member(protocol: EvaluationProtocol) -> type[BaseModel]:
         __doc__=f"An evaluation of protocol {protocol.name!r} with its typed options and, once completed, results.",
         protocol=(Literal[protocol.name], ...),  # type: ignore[valid-type]
         options=(protocol.options_model, ...),
-        summary=(_stored_summary(protocol) | None, ...),
+        summary=(stored_summary_model(protocol) | None, ...),
         reliability=(protocol.reliability_model | None, ...),
-    )
-
-
-def _stored_summary(protocol: EvaluationProtocol) -> type[BaseModel]:
-    """The protocol's summary as stored: plus the review counts the service keeps current."""
-    return create_model(
-        f"{class_prefix(protocol)}EvaluationSummary", __base__=protocol.summary_model,
-        __doc__=f"{protocol.summary_model.__doc__ or ''} With the review queue's counts.",
-        n_needs_review=(int | None, Field(default=None, description="Items flagged for human review.")),
-        n_reviews_open=(int | None, Field(default=None, description="Flagged items still waiting for a label.")),
-        n_reviewed=(int | None, Field(default=None, description="Items whose verdict a human label replaced.")),
     )
 
 

@@ -97,13 +97,16 @@ class JudgeserveClient:
     # -- evaluations ------------------------------------------------------------------------------
 
     def submit_evaluation(self, *, judge: str, model: str, items: Iterable[Mapping[str, Any] | BaseModel],
-                          protocol: str = DEFAULT_PROTOCOL, suite: str | None = None, suite_version: int | None = None,
+                          protocol: str | None = None, suite: str | None = None, suite_version: int | None = None,
                           baseline_model: str | None = None, options: Mapping[str, Any] | BaseModel | None = None,
                           idempotency_key: str | None = None, **fields: Any) -> Evaluation:
         """POST /v1/evaluations (JSON body) → the queued evaluation. Extra ``fields`` go into the body as given.
 
-        Items and options are mappings, or the protocols' own models (``service.client.PairwiseItem``, …).
+        Items and options are mappings, or the protocols' own models (``service.client.PairwiseItem``, …); with
+        models, ``protocol`` defaults to theirs (ValueError if they belong to another), else to the default one.
         """
+        items = list(items)
+        protocol = _protocol_of([*items, *([options] if options else [])], protocol)
         body: dict[str, Any] = {"protocol": protocol, "judge": judge, "model": model,
                                 "items": [_plain(item) for item in items]}
         optional = {"suite": suite, "suite_version": suite_version, "baseline_model": baseline_model,
@@ -409,8 +412,20 @@ def _body(response: httpx.Response) -> Any:
         return response.text
 
 
+PROTOCOL_PACKAGES = "service.core.protocols."
+
+
 def _plain(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
     """A body part as JSON values: a model with only the fields that were set (the server fills the defaults)."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_unset=True)
     return dict(value)
+
+
+def _protocol_of(parts: list[Any], named: str | None) -> str:
+    """The protocol whose package defines the model parts (``service.core.protocols.<name>.models``), if any."""
+    packages = {type(p).__module__.split(".")[-2] for p in parts
+                if isinstance(p, BaseModel) and type(p).__module__.startswith(PROTOCOL_PACKAGES)}
+    if len(packages) > 1 or (packages and named is not None and packages != {named}):
+        raise ValueError(f"items and options of protocols {sorted(packages)} cannot be sent as protocol {named!r}")
+    return named or (packages.pop() if packages else DEFAULT_PROTOCOL)

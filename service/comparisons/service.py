@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from service.comparisons import repository as comparisons_repo
 from service.comparisons.schemas import ComparisonCreate, ComparisonOut
 from service.core.paired import paired_difference
-from service.core.protocol import get_protocol
+from service.core.protocol import EvaluationProtocol, get_protocol
 from service.errors import FieldError, InvalidSubmission, NotFound
 from service.evaluations import repository as repo
 from service.models import Evaluation
@@ -32,7 +32,7 @@ def compare(session: Session, body: ComparisonCreate, project_id: str) -> Compar
                 title="Evaluations are not comparable")
     # the protocol's metric kind decides each item's value and the test: McNemar for a binary metric
     # (accuracy: match or not), sign-flip permutation for scores (a preference, a score, a share of goals)
-    metric_kind = get_protocol(baseline.protocol).metric_kind
+    metric_kind = _registered(baseline.protocol).metric_kind
     base_scores = comparisons_repo.metric_values_by_item(session, baseline.id, metric_kind)
     cand_scores = comparisons_repo.metric_values_by_item(session, candidate.id, metric_kind)
     if not set(base_scores) & set(cand_scores):
@@ -52,6 +52,16 @@ def compare(session: Session, body: ComparisonCreate, project_id: str) -> Compar
         margin=body.margin, alpha=body.alpha, decision=result.decision, decision_rule=body.decision_rule,
         rule=RULES[body.decision_rule],
     )
+
+
+def _registered(name: str) -> EvaluationProtocol:
+    """The protocol the evaluations were judged with; a 422 when this server no longer runs it."""
+    try:
+        return get_protocol(name)
+    except KeyError:
+        raise InvalidSubmission([FieldError("/baseline_evaluation_id", f"protocol {name!r} is not registered on "
+                                                                        "this server")],
+                                title="Evaluations are not comparable") from None
 
 
 def _completed(session: Session, evaluation_id: str, field: str, project_id: str) -> Evaluation:

@@ -144,6 +144,9 @@ def register(factory: Callable[[], EvaluationProtocol]) -> Callable[[], Evaluati
 
     instance = factory()
     check_declarations(instance)
+    if instance.name in _REGISTRY and type(_REGISTRY[instance.name]) is not type(instance):
+        raise ValueError(f"two protocols are called {instance.name!r}: {type(_REGISTRY[instance.name]).__qualname__} "
+                         f"and {type(instance).__qualname__}")
     _REGISTRY[instance.name] = instance
     return factory
 
@@ -181,8 +184,17 @@ def _load_registered_packages() -> None:
 
     from service.core.protocols import PACKAGES
 
+    if _LOADED:
+        return
     for package in PACKAGES:
-        importlib.import_module(f"{package}.protocol")  # each registers itself
+        module = importlib.import_module(f"{package}.protocol")  # each registers itself
+        if not any(type(p).__module__ == module.__name__ for p in _REGISTRY.values()):
+            raise ValueError(f"{package}.protocol registers no protocol (is its class decorated with @register?)")
+    _LOADED.append(True)
+
+
+# set once every registered package has been imported and checked
+_LOADED: list[bool] = []
 
 
 def call_seed(base_seed: int, item_id: str, order: str, sample: int) -> int:

@@ -9,7 +9,7 @@ unknown kind is an error at start-up, never a silent default.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,19 +113,49 @@ def check_declarations(protocol: Any) -> None:
     """Raise ValueError naming what a protocol declares wrongly or not at all (called when it registers)."""
     name = getattr(protocol, "name", None)
     problems = [f"{attr} missing" for attr in REQUIRED if not hasattr(protocol, attr)]
+    if not problems:
+        problems = _kind_problems(protocol) + _summary_problems(protocol) + _page_problems(protocol)
     if problems:
-        raise ValueError(f"protocol {name!r}: " + ", ".join(problems))
-    if not isinstance(protocol.metric_kind, MetricKind):
-        raise ValueError(f"protocol {name!r}: metric_kind must be a MetricKind")
+        raise ValueError(f"protocol {name!r}: " + "; ".join(problems))
+
+
+def _kind_problems(protocol: Any) -> list[str]:
+    kind = protocol.metric_kind
+    if not isinstance(kind, MetricKind):
+        return ["metric_kind must be a MetricKind"]
     if protocol.ranking is not None and protocol.ranking not in RANKINGS:
-        raise ValueError(f"protocol {name!r}: unknown ranking {protocol.ranking!r}; known: {list(RANKINGS)}")
-    if not isinstance(protocol.label_form, LabelForm) or not isinstance(protocol.page_view, PageView):
-        raise ValueError(f"protocol {name!r}: label_form must be a LabelForm and page_view a PageView")
-    if protocol.headline_metric not in protocol.summary_model.model_fields:
-        raise ValueError(f"protocol {name!r}: headline metric {protocol.headline_metric!r} is not a summary field")
-    for column in protocol.leaderboard_columns:
-        if column not in protocol.summary_model.model_fields:
-            raise ValueError(f"protocol {name!r}: leaderboard column {column!r} is not a summary field")
+        return [f"unknown ranking {protocol.ranking!r}; known: {list(RANKINGS)}"]
+    if protocol.ranking == "bradley_terry" and (kind.low, kind.high) != (0.0, 1.0):
+        return ["bradley_terry ranks by win shares: its metric must lie in [0, 1]"]
+    return []
+
+
+def _summary_problems(protocol: Any) -> list[str]:
+    fields = protocol.summary_model.model_fields
+    problems = [f"leaderboard column {c!r} is not a summary field" for c in protocol.leaderboard_columns
+                if c not in fields]
+    if protocol.headline_metric not in fields:
+        problems.append(f"headline metric {protocol.headline_metric!r} is not a summary field")
+    named = getattr(fields.get("metric"), "annotation", None)
+    if named is not None and get_origin(named) is Literal and get_args(named) != (protocol.headline_metric,):
+        problems.append(f"the summary's metric {get_args(named)} is not the headline metric {protocol.headline_metric!r}")
+    return problems
+
+
+def _page_problems(protocol: Any) -> list[str]:
+    form, view = protocol.label_form, protocol.page_view
+    if not isinstance(form, LabelForm) or not isinstance(view, PageView):
+        return ["label_form must be a LabelForm and page_view a PageView"]
+    items, reviews = protocol.item_model.model_fields, protocol.review_model.model_fields
+    problems = [f"page_view names {f!r}, not an item field" for f in (*(view.compared or ()), view.response)
+                if f is not None and f not in items]
+    if form.field not in reviews:
+        problems.append(f"label_form.field {form.field!r} is not a field of the review model")
+    if form.kind == "choice" and not form.choices:
+        problems.append("a choice label form lists its choices")
+    if form.kind == "score" and form.default_scale is None and form.scale_from not in items:
+        problems.append("a score label form gives default_scale or an item field as scale_from")
+    return problems
 
 
 REQUIRED = ("name", "description", "item_model", "options_model", "review_model", "summary_model",

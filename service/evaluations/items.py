@@ -127,6 +127,12 @@ def validate_item(protocol, raw: Any, max_chars: int, suite: SuiteContext | None
             errors.append(FieldError(pointer(*where, "id"),
                                      f"no item {raw.get('id')!r} in suite {suite.name!r} version {suite.version}"))
             return None
+        if protocol.suite_item_model is not None:  # the reduced item, as the contract declares it
+            try:
+                protocol.suite_item_model.model_validate(raw)
+            except ValidationError as exc:
+                errors.extend(pydantic_errors(exc, *where))
+                return None
         try:
             raw = protocol.from_suite(suite.items[str(raw["id"])], raw)
         except ValueError as exc:

@@ -53,6 +53,9 @@ class LeaderboardOut(BaseModel):
     judge: str
     metric: str | None = Field(description="The headline metric every row's `value` holds.")
     metric_kind: MetricKindOut
+    ranked_by: Literal["bradley_terry"] | None = Field(
+        default=None, description="The protocol's ranking: bradley_terry means each value is a win rate against the "
+                                  "baseline (0.5 is parity) and rows carry Elo.")
     columns: list[str] = Field(description="The protocol's leaderboard columns: extra fields of every row.")
     ranking: RankingMethod | None
     runs: Literal["latest", "all"] = Field(description="latest: the newest run per model, ranked; all: every run.")

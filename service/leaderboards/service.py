@@ -34,7 +34,10 @@ def read(session: Session, project_id: str, suite: str, protocol: str, judge: st
         raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
                        f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")
     body = {k: v for k, v in snapshot.body.items() if k not in ("latest", "all")}
-    declared = get_protocol(protocol)  # what the protocol declares now, not when the snapshot was taken
+    try:
+        declared = get_protocol(protocol)  # what the protocol declares now, not when the snapshot was taken
+    except KeyError:
+        raise NotFound(f"protocol {protocol!r} is not registered on this server") from None
     body.update(runs=runs, rows=snapshot.body[runs], metric_kind=declared.metric_kind.as_json(),
-                columns=list(declared.leaderboard_columns))
+                columns=list(declared.leaderboard_columns), ranked_by=declared.ranking)
     return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')

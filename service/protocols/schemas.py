@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from service.core.protocol import EvaluationProtocol, all_protocols
 from service.core.protocol_meta import LabelForm, PageView
@@ -36,7 +37,7 @@ class ProtocolSchemas(BaseModel):
                                                           "protocol does not run on suites.")
     options: dict[str, Any] = Field(description="`options` of `POST /v1/evaluations`.")
     review: dict[str, Any] = Field(description="A human label: the body of `POST /v1/reviews/{id}` (with reviewer).")
-    summary: dict[str, Any] = Field(description="`summary` of a completed evaluation.")
+    summary: dict[str, Any] = Field(description="`summary` of a completed evaluation, with the review counts.")
     reliability: dict[str, Any] = Field(description="`reliability` of a completed evaluation.")
 
 
@@ -59,6 +60,23 @@ class ProtocolList(BaseModel):
     data: list[ProtocolOut]
 
 
+def class_prefix(protocol: EvaluationProtocol) -> str:
+    """``multi_turn_chat`` → ``MultiTurnChat``: the prefix of the protocol's generated schema names."""
+    return "".join(part.capitalize() for part in protocol.name.split("_"))
+
+
+@functools.cache
+def stored_summary_model(protocol: EvaluationProtocol) -> type[BaseModel]:
+    """The protocol's summary as stored: plus the review counts the service keeps current."""
+    return create_model(
+        f"{class_prefix(protocol)}EvaluationSummary", __base__=protocol.summary_model,
+        __doc__=f"{protocol.summary_model.__doc__ or ''} With the review queue's counts.",
+        n_needs_review=(int | None, Field(default=None, description="Items flagged for human review.")),
+        n_reviews_open=(int | None, Field(default=None, description="Flagged items still waiting for a label.")),
+        n_reviewed=(int | None, Field(default=None, description="Items whose verdict a human label replaced.")),
+    )
+
+
 def describe(protocol: EvaluationProtocol) -> ProtocolOut:
     """The protocol's public description, its schemas generated from its own models."""
     suite_item = protocol.suite_item_model
@@ -72,7 +90,7 @@ def describe(protocol: EvaluationProtocol) -> ProtocolOut:
             suite_item=suite_item.model_json_schema() if suite_item is not None else None,
             options=protocol.options_model.model_json_schema(),
             review=protocol.review_model.model_json_schema(),
-            summary=protocol.summary_model.model_json_schema(mode="serialization"),
+            summary=stored_summary_model(protocol).model_json_schema(mode="serialization"),
             reliability=protocol.reliability_model.model_json_schema(mode="serialization"),
         ),
     )

@@ -185,6 +185,9 @@ def test_a_protocol_registered_in_one_file_works_through_the_whole_api(client):
                                                "items": [{"id": "q0", "prompt": "p", "respons": "typo"}]})
     assert bad.status_code == 422
     assert {e["pointer"] for e in bad.json()["errors"]} >= {"/items/0/response"}
+    extra = client.post("/v1/evaluations", json={"protocol": NAME, "judge": "scripted", "model": "x", "suite": "toy",
+                                                 "items": [{"id": "q0", "response": "r", "bogus": 1}]})
+    assert extra.status_code == 422 and [e["pointer"] for e in extra.json()["errors"]] == ["/items/0/bogus"]
 
     good = judged(client, "good-model", [0.9, 0.8, 0.9, 0.7, 0.9, 0.8, 0.9, 0.6], options={"review_fraction": 0.25})
     poor = judged(client, "poor-model", [0.1, 0.2, 0.3, 0.1, 0.4, 0.2, 0.9, 0.1])

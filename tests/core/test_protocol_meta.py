@@ -55,7 +55,7 @@ class Declared:
     leaderboard_columns: ClassVar[tuple[str, ...]] = ()
     ranking: ClassVar[str | None] = None
     label_form: ClassVar[Any] = LabelForm(kind="score", field="score", default_scale=5)
-    page_view: ClassVar[Any] = PageView(response="response")
+    page_view: ClassVar[Any] = PageView()
 
 
 def variant(**overrides: Any) -> type:
@@ -68,6 +68,13 @@ def variant(**overrides: Any) -> type:
     ({"headline_metric": "accuracy"}, "headline metric 'accuracy' is not a summary field"),
     ({"leaderboard_columns": ("lc_win_rate",)}, "leaderboard column 'lc_win_rate' is not a summary field"),
     ({"label_form": {"kind": "choice"}}, "label_form must be a LabelForm"),
+    ({"label_form": LabelForm(kind="choice", field="score")}, "a choice label form lists its choices"),
+    ({"label_form": LabelForm(kind="choice", field="verdict", choices=[])}, "'verdict' is not a field of the review"),
+    ({"label_form": LabelForm(kind="score", field="score")}, "gives default_scale or an item field"),
+    ({"page_view": PageView(compared=("response_a", "response_b"))}, "page_view names 'response_a', not an item"),
+    ({"headline_metric": "score", "summary_model": type("Other", (Summary,), {"__annotations__": {
+        "metric": Literal["accuracy"]}})}, "the summary's metric .* is not the headline metric"),
+    ({"ranking": "bradley_terry"}, "its metric must lie in \\[0, 1\\]"),
 ])
 def test_a_wrong_declaration_is_refused_when_the_protocol_registers(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -82,6 +89,13 @@ def test_a_missing_declaration_is_named():
 
     with pytest.raises(ValueError, match="headline_metric missing.*metric_kind missing"):
         register(Undeclared)
+
+
+def test_a_second_protocol_of_the_same_name_is_refused():
+    all_protocols()  # the built-ins are registered first
+    with pytest.raises(ValueError, match="two protocols are called 'pairwise'"):
+        register(variant(name="pairwise"))
+    assert type(get_protocol("pairwise")).__name__ == "PairwiseProtocol"
 
 
 def test_a_correct_declaration_registers_and_unregisters():

@@ -5,7 +5,6 @@
   const { el, svg, clear, num, interval, name, isNum } = UI;
   const { suite, protocol, judge, runs } = UI.main.dataset;
   const POLL_MS = 3000;
-  const RATE_METRICS = new Set(["win_rate", "accuracy", "goal_success_rate"]);
   const table = document.getElementById("leaderboard-table");
   const chart = document.getElementById("chart");
   const caption = document.getElementById("chart-caption");
@@ -104,8 +103,10 @@
     if (!rows.length) body.append(el("tr", {}, el("td", { colspan: cols.length, text: "No rows yet." })));
   }
 
-  function niceDomain(rows, metric) {
-    if (RATE_METRICS.has(metric)) return [0, 1];
+  /* The metric's declared range when it is a share (GET /v1/protocols metric_kind), else one fitted to the rows. */
+  function niceDomain(rows) {
+    const range = board.metric_kind && board.metric_kind.range;
+    if (range && range[0] === 0 && range[1] === 1) return [0, 1];
     const values = rows.flatMap((r) => [r.value, ...(r.ci95 || [])]).filter(isNum);
     if (!values.length) return [0, 1];
     let lo = Math.min(...values);
@@ -121,7 +122,7 @@
     for (const node of [...chart.querySelectorAll("svg")]) node.remove();
     const metric = board.metric || "value";
     caption.textContent = `${name(metric)} of each model (dot) with its 95% interval (bar)` +
-      (metric === "win_rate" ? "; the dashed line at 0.5 is parity with the baseline." : ".");
+      (board.ranked_by ? "; the dashed line at 0.5 is parity with the baseline." : ".");
     if (!rows.length) return;
     const width = Math.max(300, Math.min(900, chart.clientWidth || 640));
     const labelWidth = Math.min(170, Math.round(width * 0.32));
@@ -130,7 +131,7 @@
     const bottom = 34;
     const right = 16;
     const height = top + rows.length * rowHeight + bottom;
-    const [lo, hi] = niceDomain(rows, metric);
+    const [lo, hi] = niceDomain(rows);
     const x = (v) => labelWidth + ((Math.max(lo, Math.min(hi, v)) - lo) / (hi - lo)) * (width - labelWidth - right);
     const titleId = "chart-title";
     const summary = rows.map((r) => `${r.model} ${num(r.value)} ${interval(r.ci95)}`).join("; ");
@@ -151,7 +152,7 @@
     axis.append(svg("text", { x: labelWidth + (width - labelWidth - right) / 2, y: height - 4, "text-anchor": "middle",
       text: name(metric) }));
     root.append(axis);
-    if (metric === "win_rate") {
+    if (board.ranked_by) {  // values are win rates against the baseline
       root.append(svg("line", { class: "ref", x1: x(0.5), x2: x(0.5), y1: top, y2: height - bottom, "aria-hidden": "true" }));
     }
     rows.forEach((row, i) => {

@@ -382,3 +382,31 @@ def test_a_success_with_another_shape_is_an_unexpected_response():
                        match=r"does not read as Evaluation \(5 problem\(s\), first: id: Field required\)"):
         client.get_evaluation("ev-1")
 
+
+
+QUEUED_RATING = {"id": "e1", "status": "queued", "protocol": "rating", "judge": "j", "model": "m", "suite": None,
+              "suite_version": None, "baseline_model": None, "created_at": "2026-12-06T12:00:00+00:00",
+              "started_at": None, "completed_at": None, "links": {},
+              "progress": {"total": 1, "done": 0, "failed": 0, "chunks_total": 1, "chunks_done": 0}}
+
+
+def test_typed_items_send_their_protocol_with_only_the_fields_set():
+    from service.client import PairwiseOptions, RatingItem, RatingOptions
+
+    sent = []
+
+    def handler(request):
+        sent.append(json.loads(request.content))
+        return httpx.Response(202, json=QUEUED_RATING)
+
+    with mock_client(handler) as client:
+        client.submit_evaluation(judge="j", model="m", items=[RatingItem(id="q1", prompt="p", response="r")],
+                                 options=RatingOptions(samples=1))
+        with pytest.raises(ValueError, match="protocols \\['pairwise', 'rating'\\]"):
+            client.submit_evaluation(judge="j", model="m", items=[RatingItem(id="q1", prompt="p", response="r")],
+                                     options=PairwiseOptions())
+        with pytest.raises(ValueError, match="cannot be sent as protocol 'href'"):
+            client.submit_evaluation(protocol="href", judge="j", model="m",
+                                     items=[RatingItem(id="q1", prompt="p", response="r")])
+    assert sent == [{"protocol": "rating", "judge": "j", "model": "m", "options": {"samples": 1},
+                     "items": [{"id": "q1", "prompt": "p", "response": "r"}]}]
