@@ -169,14 +169,16 @@ def get_protocol(name: str) -> EvaluationProtocol:
 
 def protocol_names() -> list[str]:
     """Names of all registered protocols, in registry order."""
-    _load_registered_packages()
-    return list(_REGISTRY)
+    return [protocol.name for protocol in all_protocols()]
 
 
 def all_protocols() -> list[EvaluationProtocol]:
-    """Every registered protocol, in registry order."""
+    """Every registered protocol: the registry's packages in its order (whatever imported one first), then others."""
+    from service.core.protocols import PACKAGES
+
     _load_registered_packages()
-    return list(_REGISTRY.values())
+    rank = {f"{package}.protocol": index for index, package in enumerate(PACKAGES)}
+    return sorted(_REGISTRY.values(), key=lambda protocol: rank.get(type(protocol).__module__, len(rank)))
 
 
 def _load_registered_packages() -> None:

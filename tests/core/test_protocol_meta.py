@@ -111,3 +111,9 @@ def test_every_registered_protocol_declares_a_kind_the_gate_knows():
     for protocol in all_protocols():
         assert protocol.metric_kind.paired_test in ("binary", "continuous")
         assert protocol.headline_metric in protocol.summary_model.model_fields
+
+
+def test_protocols_come_in_registry_order_whatever_was_imported_first():
+    from service.core.protocols import PACKAGES
+
+    assert [type(p).__module__ for p in all_protocols()] == [f"{package}.protocol" for package in PACKAGES]
