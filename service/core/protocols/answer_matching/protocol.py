@@ -60,16 +60,6 @@ RATIONALE_QUESTION = (
 )
 
 
-
-
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------- rule pre-check
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")

@@ -71,18 +71,6 @@ RATIONALE_QUESTION = (
 )
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def render_conversation(item: GoalSuccessItem) -> str:
     """The conversation with numbered turns, between delimiters (turn texts enclosed: no fake turns)."""
     lines = [f"[Turn {i}] {turn.role.capitalize()}: {enclose(turn.content)}"

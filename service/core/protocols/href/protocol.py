@@ -67,15 +67,6 @@ SYSTEM_PROMPT_WITH_REFERENCE = SYSTEM_PROMPT + (
 )
 
 
-
-
-
-
-
-
-
-
-
 def method_for(category: str, options: HrefOptions | None = None) -> str | None:
     """The method for a category, or None when it has none (``default_method`` null)."""
     options = options or HrefOptions()

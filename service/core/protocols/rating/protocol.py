@@ -64,14 +64,6 @@ def verdict_question(scale: int) -> str:
             f"{', '.join(quoted[:-1])} or {quoted[-1]}.")
 
 
-
-
-
-
-
-
-
-
 def render_messages(item: RatingItem, question: str | None = None) -> tuple[dict[str, str], ...]:
     """Prompt: rubric, question and reference first (shared), then the delimited response, then the question."""
     rubric = "\n".join(f"{score}: {enclose(text)}" for score, text in enumerate(item.descriptions(), start=1))
