@@ -41,8 +41,9 @@
     if (message) UI.say(`${message} ${name(s.metric || "metric")} is now ${num(value)}.`);
   }
 
-  /* Text fields of the item, shown once above the two orders. */
-  function context(item) {
+  /* Text fields of the item, shown once above the two orders: the common ones first, then any other field
+   * of the protocol's item (not its id, category, human labels or the responses its page view shows). */
+  function context(item, spec) {
     const box = el("div");
     const add = (label, text) => {
       if (text === undefined || text === null || text === "") return;
@@ -60,6 +61,12 @@
     add("Human reference", item.human_reference);
     if (item.reference_answers) add("Reference answers", item.reference_answers.join("\n"));
     if (Array.isArray(item.goals)) add("Goals", item.goals.map((g) => `${g.id}: ${g.description}`).join("\n"));
+    const view = spec.page_view;
+    const shown = new Set(["id", "category", "conversation", "prompt", "question", "turns", "rubric", "reference",
+      "human_reference", "reference_answers", "goals", ...(view.compared || []), view.response]);
+    for (const [key, value] of Object.entries(item)) {
+      if (!shown.has(key) && !key.startsWith("human_")) add(name(key), value);
+    }
     return box;
   }
 
@@ -180,7 +187,7 @@
         UI.isNum(v.score) ? ` (score ${num(v.score)})` : "", ` · BPDE ${num(review.bpde)} · `,
         el("a", { href: `/ui/evaluations/${encodeURIComponent(review.evaluation_id)}`, text: "evaluation" }), " ",
         UI.badges(v)),
-      context(review.item || {}),
+      context(review.item || {}, spec),
       UI.compares(spec) && review.item ? orders(review, spec) : singleResponse(review, spec),
     );
     if (review.status === "done") result.textContent = `Labelled ${describeLabel(review.label)} by ${review.reviewer}.`;
