@@ -21,7 +21,7 @@ from service.protocols.schemas import class_prefix, stored_summary_model
 
 REF = "#/components/schemas/{model}"
 CREATE_OPERATION = "createEvaluation"
-# fields named so hold a protocol name wherever they appear (bodies, responses, query parameters)
+# fields named so hold a protocol name wherever they appear in bodies and responses
 PROTOCOL_FIELD = "protocol"
 
 
