@@ -44,11 +44,6 @@ def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict
     session.execute(statement, list(rows))
 
 
-def insert_ignoring_conflicts_returning(session: Session, model: type, keys: Sequence[str], returning: Any):
-    """An INSERT statement (execute it with rows) that skips rows whose ``keys`` exist and returns ``returning``."""
-    return _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys)).returning(returning)
-
-
 def upsert(
     session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str],
     where: Any = None,

@@ -308,3 +308,11 @@ def test_interval_and_metric_types_in_the_schema():
     assert array["minItems"] == array["maxItems"] == 2 and array["prefixItems"] == [{"type": "number"}] * 2
     assert properties["metric"].get("const") == "win_rate" or properties["metric"].get("enum") == ["win_rate"]
 
+
+def summarize_fixtures(protocol, fixtures: dict) -> dict[str, dict]:
+    """Each fixture's ``{"summary", "reliability"}`` as the protocol's summarize() reports them."""
+    out = {}
+    for name, build in fixtures.items():
+        summary, reliability = protocol.summarize(*build())
+        out[name] = {"summary": summary, "reliability": reliability}
+    return out

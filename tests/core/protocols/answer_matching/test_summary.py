@@ -15,6 +15,7 @@ from service.core.protocols.answer_matching.summary import (
 )
 from service.core.report_models import undeclared_keys
 from tests.core.test_report_models import (
+    summarize_fixtures,
     FAILED_BEFORE_COMBINING,
     add_key,
     assert_exact,
@@ -91,11 +92,7 @@ FIXTURES = {f.__name__: f for f in (rule_and_judge_matches_labels_reviews_unscor
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name, build in FIXTURES.items():
-        summary, reliability = PROTOCOL.summarize(*build())
-        out[name] = {"summary": summary, "reliability": reliability}
-    return out
+    return summarize_fixtures(PROTOCOL, FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)

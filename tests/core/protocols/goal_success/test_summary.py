@@ -21,6 +21,7 @@ from service.core.protocols.goal_success.summary import (
 )
 from service.core.report_models import undeclared_keys
 from tests.core.test_report_models import (
+    summarize_fixtures,
     FAILED_BEFORE_COMBINING,
     add_key,
     assert_exact,
@@ -114,11 +115,7 @@ FIXTURES = {f.__name__: f for f in (given_and_segmented_goals_labels_reviews_uns
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name, build in FIXTURES.items():
-        summary, reliability = PROTOCOL.summarize(*build())
-        out[name] = {"summary": summary, "reliability": reliability}
-    return out
+    return summarize_fixtures(PROTOCOL, FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)

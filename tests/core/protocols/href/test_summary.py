@@ -11,6 +11,7 @@ from service.core.protocols.href.protocol import HrefProtocol
 from service.core.protocols.href.summary import HrefMethod, HrefReliability, HrefSummary
 from service.core.report_models import undeclared_keys
 from tests.core.test_report_models import (
+    summarize_fixtures,
     FAILED_BEFORE_COMBINING,
     add_key,
     assert_exact,
@@ -108,11 +109,7 @@ FIXTURES = {f.__name__: f for f in (all_three_methods_labels_reviews_unscored_an
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name, build in FIXTURES.items():
-        summary, reliability = PROTOCOL.summarize(*build())
-        out[name] = {"summary": summary, "reliability": reliability}
-    return out
+    return summarize_fixtures(PROTOCOL, FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)

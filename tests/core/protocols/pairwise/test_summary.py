@@ -12,6 +12,7 @@ from service.core.protocols.pairwise.protocol import PairwiseProtocol
 from service.core.protocols.pairwise.summary import PairwiseReliability, PairwiseSummary
 from service.core.report_models import TwoResponseReliability, undeclared_keys
 from tests.core.test_report_models import (
+    summarize_fixtures,
     FAILED_BEFORE_COMBINING,
     add_key,
     assert_exact,
@@ -95,11 +96,7 @@ FIXTURES = {f.__name__: f for f in (human_labels_reviews_unscored_and_failed, en
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name, build in FIXTURES.items():
-        summary, reliability = PROTOCOL.summarize(*build())
-        out[name] = {"summary": summary, "reliability": reliability}
-    return out
+    return summarize_fixtures(PROTOCOL, FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)

@@ -19,6 +19,7 @@ from service.core.protocols.rating.summary import (
 )
 from service.core.report_models import undeclared_keys
 from tests.core.test_report_models import (
+    summarize_fixtures,
     FAILED_BEFORE_COMBINING,
     add_key,
     assert_exact,
@@ -104,11 +105,7 @@ FIXTURES = {f.__name__: f for f in (human_scores_samples_reviews_unscored_and_fa
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name, build in FIXTURES.items():
-        summary, reliability = PROTOCOL.summarize(*build())
-        out[name] = {"summary": summary, "reliability": reliability}
-    return out
+    return summarize_fixtures(PROTOCOL, FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
