@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
@@ -33,6 +33,9 @@ class JudgeConfig(BaseModel):
     max_concurrency: int = Field(default=8, ge=1, le=1024)
     request_timeout_seconds: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
+    # "project": a cached call serves only the project that made it; "global": every project (more
+    # hits, but a project learns from a cached: true that another one judged the same call before)
+    cache_scope: Literal["project", "global"] = "project"
 
     @model_validator(mode="after")
     def _openai_needs_url(self) -> "JudgeConfig":
@@ -102,6 +105,9 @@ class WebhookSettings(BaseModel):
     max_retry_after_seconds: float = Field(default=86400, gt=0)  # a longer Retry-After is capped
     poll_seconds: float = Field(default=5.0, gt=0)  # how often workers look for due deliveries
     public_url: str | None = None  # base URL for absolute links in payloads (default: paths only)
+    max_endpoints_per_project: int = Field(default=20, ge=1)  # registered endpoints (the default secret not counted)
+    # loops in every worker process that send deliveries, beside (never instead of) its judge loops
+    delivery_threads: int = Field(default=2, ge=1, le=32)
 
 
 class Settings(BaseSettings):
@@ -131,6 +137,8 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = Field(default=15.0, gt=0)
     queue_prefix: str = "judgeserve"
     log_level: str = "INFO"
+    # when set, GET /metrics needs "Authorization: Bearer <token>"
+    metrics_token: SecretStr | None = None
     limits: Limits = Field(default_factory=Limits)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.db.conflict import insert_ignoring_conflicts
-from service.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from service.models import Project, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 DEFAULT_KIND = "default"
 ENDPOINT_KIND = "endpoint"
@@ -52,6 +52,15 @@ def list_endpoints(session: Session, project_id: str) -> list[WebhookEndpoint]:
              .where(WebhookEndpoint.project_id == project_id, WebhookEndpoint.kind == ENDPOINT_KIND)
              .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id))
     return list(session.scalars(query))
+
+
+def count_endpoints_locked(session: Session, project_id: str) -> int:
+    """How many endpoints a project has registered, with its project row locked until the transaction ends
+    (so two registrations at once cannot both pass the limit; SQLite has one writer anyway)."""
+    session.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+    query = select(func.count()).select_from(WebhookEndpoint).where(
+        WebhookEndpoint.project_id == project_id, WebhookEndpoint.kind == ENDPOINT_KIND)
+    return session.scalar(query) or 0
 
 
 def active_endpoints(session: Session, project_id: str) -> list[WebhookEndpoint]:

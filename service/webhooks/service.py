@@ -41,11 +41,17 @@ def create_once(session: Session, settings: Settings, body: WebhookCreate, proje
     """Register an endpoint once per Idempotency-Key; a replay shows the same endpoint and secret."""
     _check_url(body.url, settings)
     return idempotency.once(session, project_id, idempotency_key, "POST /v1/webhooks", body.model_dump_json().encode(),
-                            lambda claim: _register(session, body, project_id, claim),
+                            lambda claim: _register(session, settings, body, project_id, claim),
                             replay=lambda earlier: _registered_earlier(session, project_id, earlier.body["id"]))
 
 
-def _register(session: Session, body: WebhookCreate, project_id: str, claim: idempotency.Claim | None) -> WebhookCreated:
+def _register(session: Session, settings: Settings, body: WebhookCreate, project_id: str,
+              claim: idempotency.Claim | None) -> WebhookCreated:
+    limit = settings.webhooks.max_endpoints_per_project
+    if repo.count_endpoints_locked(session, project_id) >= limit:
+        raise InvalidSubmission([FieldError("", f"this project already has {limit} webhook endpoints, the "
+                                            f"limit (webhooks.max_endpoints_per_project); delete one first")],
+                                title="Too many webhook endpoints")
     endpoint = repo.add_endpoint(session, {
         "id": str(uuid.uuid4()), "project_id": project_id, "kind": repo.ENDPOINT_KIND, "url": body.url,
         "event_types": _unique(body.event_types), "description": body.description, "secret": new_secret(),

@@ -369,6 +369,24 @@ def test_endpoints_can_be_changed_and_deleted(allowed, receivers):
         assert client.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
 
 
+def test_a_project_registers_at_most_the_limit_of_endpoints(allowed, receivers):
+    receiver = receivers()
+    assert allowed.webhooks.max_endpoints_per_project == 20  # the default
+    with api_client(allowed) as client:
+        client.get("/v1/webhooks/default-secret")  # the default secret is not a registered endpoint
+        hooks = [client.post("/v1/webhooks", json={"url": receiver.url()}) for _ in range(20)]
+        assert [h.status_code for h in hooks] == [201] * 20
+        refused = client.post("/v1/webhooks", json={"url": receiver.url()}, headers={"Idempotency-Key": "21st"})
+        assert refused.status_code == 422, refused.text
+        assert "20 webhook endpoints" in refused.text and "max_endpoints_per_project" in refused.text
+        assert len(client.get("/v1/webhooks").json()["data"]) == 20
+        assert client.delete(f"/v1/webhooks/{hooks[0].json()['id']}").status_code == 204
+        again = client.post("/v1/webhooks", json={"url": receiver.url()}, headers={"Idempotency-Key": "21st"})
+        assert again.status_code == 201, again.text  # the refused request gave its key back
+    with api_client(with_webhooks(allowed, allow_hosts=["127.0.0.1"], max_endpoints_per_project=21)) as client:
+        assert client.post("/v1/webhooks", json={"url": receiver.url()}).status_code == 201
+
+
 def test_the_same_idempotency_key_registers_once_and_shows_the_same_secret(allowed, receivers):
     receiver = receivers()
     with api_client(allowed) as client:
