@@ -1,8 +1,16 @@
-"""The judge-call cache: queries only (what is cacheable is decided by JudgeRequest.cache_key)."""
+"""The judge-call cache: queries only (what is cacheable is decided by JudgeRequest.cache_key).
+
+An entry serves only the project that made it (its stored key binds the call's key to the project),
+unless the judge's configuration says ``cache_scope: global``: then every project's identical call
+hits it, which saves judge calls across tenants but tells a project (by ``cached: true``) that
+another one judged that exact call before. Entries made before scopes existed have no project and
+serve global judges only (see migration 0010).
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import hashlib
+from typing import Literal, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,10 +34,19 @@ def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
     return found
 
 
-def store(session: Session, fingerprint: str, entries: Sequence[tuple[str, JudgeOutput]]) -> None:
-    """Remember successful outputs under their keys (one statement; existing keys are kept)."""
+def scoped_key(call_key: str, scope: Literal["project", "global"], project_id: str) -> str:
+    """The stored key of a call's entry: the call's key for a global judge, else one bound to the project."""
+    if scope == "global":
+        return call_key
+    return hashlib.sha256(f"{project_id}\n{call_key}".encode()).hexdigest()
+
+
+def store(session: Session, fingerprint: str, entries: Sequence[tuple[str, JudgeOutput]],
+          project_id: str | None = None) -> None:
+    """Remember successful outputs under their stored keys (one statement; existing keys are kept);
+    ``project_id``: the project whose entries they are (None for a global judge's)."""
     rows = {
-        key: {"key": key, "fingerprint": fingerprint, "text": storable(out.text),
+        key: {"key": key, "project_id": project_id, "fingerprint": fingerprint, "text": storable(out.text),
               "verdict_top_logprobs": out.verdict_top_logprobs, "rationale": storable(out.rationale),
               "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens}
         for key, out in entries if out.error is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, JsonDoc, Timestamp, utcnow
@@ -16,6 +16,9 @@ class JudgeCacheEntry(Base):
     __tablename__ = "judge_cache"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # whose entry it is (its key is bound to the project); NULL: any project's (a cache_scope: global judge's)
+    project_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("projects.id", ondelete="CASCADE"),
+                                                   index=True)
     fingerprint: Mapped[str] = mapped_column(String(256))
     text: Mapped[str] = mapped_column(Text)
     verdict_top_logprobs: Mapped[dict | None] = mapped_column(JsonDoc)

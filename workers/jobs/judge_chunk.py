@@ -236,9 +236,11 @@ def _from_cache(session: Session, work: _Work, calls: list[_Call]) -> dict[int, 
     """Outputs the judge-call cache already holds, by call index (none when the evaluation opts out)."""
     if not calls or not getattr(work.options, "cache", False):
         return {}
-    fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
+    judge = runtime.settings().judges()[work.evaluation.judge]
+    fingerprint = judge.fingerprint()
     for call in calls:
-        call.cache_key = call.planned.request.cache_key(fingerprint)
+        key = call.planned.request.cache_key(fingerprint)
+        call.cache_key = key and judge_cache.scoped_key(key, judge.cache_scope, work.evaluation.project_id)
     hits = judge_cache.lookup(session, [c.cache_key for c in calls if c.cache_key])
     return {i: hits[c.cache_key] for i, c in enumerate(calls) if c.cache_key in hits}
 
@@ -328,7 +330,8 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
     """
     if not calls:
         return True
-    fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
+    judge = runtime.settings().judges()[work.evaluation.judge]
+    fingerprint = judge.fingerprint()
     rows = []
     for call, output in zip(calls, outputs):
         result = work.results[call.item.id][(call.planned.order, call.planned.sample)]
@@ -344,7 +347,8 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
         })
     all_written = repo.add_judgments(session, rows)
     judge_cache.store(session, fingerprint, [(c.cache_key, o) for c, o in zip(calls, outputs)
-                                             if c.cache_key and not o.extra.get("cached")])
+                                             if c.cache_key and not o.extra.get("cached")],
+                      None if judge.cache_scope == "global" else work.evaluation.project_id)
     for row in rows:  # what was stored (e.g. NULs replaced), as a re-read would give it
         work.results[row["item_id"]][(row["order"], row["sample"])] = CallResult(
             row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"])
