@@ -8,6 +8,9 @@ registered there that this client does not know; for those, items are plain mapp
 from service.core.protocols.answer_matching.models import (
     AnswerMatchingItem, AnswerMatchingOptions, AnswerMatchingReview, AnswerMatchingSuiteItem,
 )
+from service.core.protocols.constraints.models import (
+    Candidate, Constraint, ConstraintsItem, ConstraintsOptions, ConstraintsReview, ConstraintsSuiteItem,
+)
 from service.core.protocols.goal_success.models import (
     Goal, GoalLabel, GoalSuccessItem, GoalSuccessOptions, GoalSuccessReview, Turn,
 )
@@ -19,6 +22,7 @@ from service.core.protocols.rating.models import RatingItem, RatingOptions, Rati
 
 __all__ = [
     "AnswerMatchingItem", "AnswerMatchingOptions", "AnswerMatchingReview", "AnswerMatchingSuiteItem",
+    "Candidate", "Constraint", "ConstraintsItem", "ConstraintsOptions", "ConstraintsReview", "ConstraintsSuiteItem",
     "Goal", "GoalLabel", "GoalSuccessItem", "GoalSuccessOptions", "GoalSuccessReview", "Turn",
     "HrefItem", "HrefOptions", "HrefReview", "HrefSuiteItem",
     "Message", "PairwiseItem", "PairwiseOptions", "PairwiseReview", "PairwiseSuiteItem",

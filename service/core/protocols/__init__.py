@@ -10,6 +10,7 @@ PACKAGES = (
     "service.core.protocols.answer_matching",
     "service.core.protocols.href",
     "service.core.protocols.goal_success",
+    "service.core.protocols.constraints",
 )
 # what the CLI, the client and the leaderboard pages ask for when no protocol is named
 DEFAULT_PROTOCOL = "pairwise"
