@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
-import string
-import unicodedata
-from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 from pydantic import BaseModel
@@ -24,12 +19,15 @@ from service.core.protocol import (
     register,
 )
 from service.core.protocol_meta import LabelChoice, LabelForm, MetricKind, PageView
+from service.core.protocols.answer_matching.forms import final_answer_segment
 from service.core.protocols.answer_matching.models import (
     AnswerMatchingItem,
     AnswerMatchingOptions,
     AnswerMatchingReview,
     AnswerMatchingSuiteItem,
 )
+from service.core.protocols.answer_matching.normalize import normalize_answer
+from service.core.protocols.answer_matching.quantities import quantities_match, read_quantity
 from service.core.protocols.answer_matching.summary import (
     AnswerMatchingReliability,
     AnswerMatchingSummary,
@@ -62,122 +60,23 @@ RATIONALE_QUESTION = (
 
 # ---------------------------------------------------------------- rule pre-check
 
-_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-_MARKER = re.compile(r"\banswer\s*(?:is\b|[:=])", re.I)
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
-_NUMBER = re.compile(r"""
-    (?<![\w.^/])                                        # not inside a word, a number or an exponent
-    (?P<sign>[-+\u2212])?
-    (?:
-        (?P<whole>\d{1,3})[ ](?P<mnum>\d+)/(?P<mden>\d+)  # mixed number: 1 1/2
-      | (?P<num>\d+)\s*/\s*(?P<den>\d+)                   # simple fraction: 3/4
-      | (?P<dec>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?P<exp>[eE][-+]?\d+)?
-    )
-    (?P<pct>\s*(?:%|percent\b|per\s+cent\b))?
-""", re.X | re.I)
-_OPERATOR_BEFORE = re.compile(r"(?:[*×÷/^·]|[\d)]\s*[-+\u2212])\s*$")
-_OPERATOR_AFTER = re.compile(r"\s*(?:\^|[-+\u2212*×÷/·]\s*[\d(.])")
-
-
-def _is_punctuation(ch: str) -> bool:
-    return ch in string.punctuation or unicodedata.category(ch).startswith("P")
-
-
-def _keep_punctuation(text: str, i: int) -> bool:
-    """Keep what carries a number's value: a decimal point, a fraction bar, a minus sign, a percent sign."""
-    before = text[i - 1] if i > 0 else ""
-    after = text[i + 1] if i + 1 < len(text) else ""
-    ch = text[i]
-    if before.isdigit() and after.isdigit():  # 3.14, 1/2, 3-4; but a thousands comma goes (1,000 == 1000)
-        return not (ch == "," and re.match(r"\d{3}(?!\d)", text[i + 1:]))
-    if ch == "-" and after.isdigit():
-        return not before.isalnum()
-    return ch == "%" and before.isdigit()
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD-style normalisation: casefold, drop punctuation and articles, collapse whitespace.
-
-    Unlike SQuAD, punctuation that changes a number's value is kept (3.14 ≠ 314, -5 ≠ 5, 1/2 ≠ 12).
-    """
-    text = unicodedata.normalize("NFKC", text).replace("\u2212", "-").casefold()
-    kept = "".join(ch for i, ch in enumerate(text) if not _is_punctuation(ch) or _keep_punctuation(text, i))
-    return " ".join(_ARTICLES.sub(" ", kept).split())
-
-
-def final_answer_segment(response: str) -> str | None:
-    """The text after the response's last answer marker ("answer:", "the answer is", ``\\boxed{}``), or None."""
-    found = [(m.start(), response[m.end():]) for m in _MARKER.finditer(response)]
-    found += [(m.start(), m.group(1) + response[m.end():]) for m in _BOXED.finditer(response)]
-    return max(found)[1] if found else None
-
-
-@dataclass(frozen=True)
-class Number:
-    """A number found in a text; ``percent`` when written as a percentage."""
-
-    value: float
-    percent: bool
-    operand: bool  # part of an unevaluated expression (2^10, 6*7), not a stated value
-
-    def values(self) -> tuple[float, ...]:
-        """The values it may stand for: 50% is 50 or 0.5."""
-        return (self.value, self.value / 100.0) if self.percent else (self.value,)
-
-
-def _number_value(m: re.Match[str]) -> float | None:
-    if m.group("mden") is not None:
-        den = int(m.group("mden"))
-        value = int(m.group("whole")) + int(m.group("mnum")) / den if den else None
-    elif m.group("den") is not None:
-        den = int(m.group("den"))
-        value = int(m.group("num")) / den if den else None
-    else:
-        value = float(m.group("dec").replace(",", "") + (m.group("exp") or ""))
-    if value is None or not math.isfinite(value):
-        return None
-    return -value if m.group("sign") in ("-", "\u2212") else value
-
-
-def extract_numbers(text: str) -> list[Number]:
-    """Every number in a text, in order: signs, thousands commas, decimals, fractions, percentages."""
-    text = _BOLD.sub(r"\1", unicodedata.normalize("NFKC", text))
-    numbers = []
-    for m in _NUMBER.finditer(text):
-        value = _number_value(m)
-        if value is None:
-            continue
-        operand = bool(_OPERATOR_BEFORE.search(text[:m.start()]) or _OPERATOR_AFTER.match(text[m.end():]))
-        numbers.append(Number(value, m.group("pct") is not None, operand))
-    return numbers
-
-
-def final_number(text: str) -> Number | None:
-    """The last number of a text's final answer (after its last answer marker, when it has one)."""
-    segment = final_answer_segment(text)
-    numbers = extract_numbers(text if segment is None else segment)
-    return numbers[-1] if numbers else None
-
-
-def numbers_match(response: Number, reference: Number, tolerance: float) -> bool:
-    """|x − r| <= tolerance·|r| for any reading of the two numbers (a percentage may be x or x/100)."""
-    return any(abs(x - r) <= tolerance * abs(r) for x in response.values() for r in reference.values())
-
-
 def rule_match(item: AnswerMatchingItem) -> dict[str, Any] | None:
     """How the rule pre-check matched the response to a reference, or None (then the judge decides).
 
-    The rule only ever decides a match: a failed check is no evidence of a wrong answer.
+    The rule only ever decides a match, and only when it is certain: a numeric item needs one quantity read
+    unambiguously on both sides (``quantities.read_quantity``), a text item the same normalised text
+    (``normalize.normalize_answer``). A failed check is no evidence of a wrong answer, so it never decides
+    "no match": 0.5, 1/2 and 50% written differently go to the judge when the rule cannot equate them.
     """
     if item.answer_type == "numeric":
-        answer = final_number(item.response)
-        if answer is None or answer.operand:
+        answer = read_quantity(item.response)
+        if answer is None:
             return None
         for reference in item.reference_answers:
-            expected = final_number(reference)
-            if expected is not None and numbers_match(answer, expected, item.tolerance):
-                return {"kind": "numeric", "reference": reference, "value": answer.value}
+            expected = read_quantity(reference)
+            if expected is not None and quantities_match(answer, expected, item.tolerance):
+                return {"kind": "numeric", "reference": reference, "value": answer.value,
+                        **({"unit": answer.unit} if answer.unit else {})}
         return None
     segment = final_answer_segment(item.response)
     candidates = {normalize_answer(t) for t in (item.response, segment) if t is not None} - {""}
