@@ -99,18 +99,21 @@ class JudgeserveClient:
     def submit_evaluation(self, *, judge: str, model: str, items: Iterable[Mapping[str, Any] | BaseModel],
                           protocol: str | None = None, suite: str | None = None, suite_version: int | None = None,
                           baseline_model: str | None = None, options: Mapping[str, Any] | BaseModel | None = None,
+                          tags: Mapping[str, str] | None = None, leaderboard: bool | None = None,
                           idempotency_key: str | None = None, **fields: Any) -> Evaluation:
         """POST /v1/evaluations (JSON body) → the queued evaluation. Extra ``fields`` go into the body as given.
 
         Items and options are mappings, or the protocols' own models (``service.client.PairwiseItem``, …); with
         models, ``protocol`` defaults to theirs (ValueError if they belong to another), else to the default one.
+        ``tags`` are string tags (``{"branch": "main"}``); ``leaderboard=False`` keeps the run off leaderboards.
         """
         items = list(items)
         protocol = _protocol_of([*items, *([options] if options else [])], protocol)
         body: dict[str, Any] = {"protocol": protocol, "judge": judge, "model": model,
                                 "items": [_plain(item) for item in items]}
         optional = {"suite": suite, "suite_version": suite_version, "baseline_model": baseline_model,
-                    "options": _plain(options) if options else None, **fields}
+                    "options": _plain(options) if options else None, "tags": dict(tags) if tags else None,
+                    "leaderboard": leaderboard, **fields}
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or new_idempotency_key()
         response = self._request("POST", "/v1/evaluations", json=body, headers={"Idempotency-Key": key})
@@ -119,7 +122,8 @@ class JudgeserveClient:
     def upload_evaluation(self, source: str | os.PathLike[str] | bytes, *, protocol: str, judge: str,
                           model: str | None = None, suite: str | None = None, suite_version: int | None = None,
                           baseline_model: str | None = None, options: Mapping[str, Any] | None = None,
-                          format: str = "items", idempotency_key: str | None = None) -> Evaluation:
+                          format: str = "items", tags: Mapping[str, str] | None = None, leaderboard: bool | None = None,
+                          idempotency_key: str | None = None) -> Evaluation:
         """POST /v1/evaluations as an upload streamed from a file path (or bytes), in bounded memory.
 
         ``format="items"``: NDJSON, one protocol item per line (with ``suite``: ``{id, response}``).
@@ -129,7 +133,9 @@ class JudgeserveClient:
         """
         params = _params(protocol=protocol, judge=judge, model=model, suite=suite, suite_version=suite_version,
                          baseline_model=baseline_model, options=json.dumps(dict(options)) if options else None,
-                         format=None if format == "items" else format)
+                         format=None if format == "items" else format,
+                         tags=json.dumps(dict(tags)) if tags else None,
+                         leaderboard=None if leaderboard is None else str(leaderboard).lower())
         media = "application/json" if format == "alpacaeval" else "application/x-ndjson"
         headers = {"Content-Type": media, "Idempotency-Key": idempotency_key or new_idempotency_key()}
         if isinstance(source, (bytes, bytearray)):
@@ -146,21 +152,26 @@ class JudgeserveClient:
         return _parse(Evaluation, self._request("GET", f"/v1/evaluations/{_seg(evaluation_id)}"))
 
     def evaluations_page(self, *, status: str | None = None, suite: str | None = None, model: str | None = None,
-                         protocol: str | None = None, judge: str | None = None, limit: int = 50,
+                         protocol: str | None = None, judge: str | None = None,
+                         tags: Mapping[str, str | None] | None = None, limit: int = 50,
                          cursor: str | None = None) -> EvaluationPage:
-        """One page of GET /v1/evaluations (the project's evaluations, newest first); filters match exactly."""
+        """One page of GET /v1/evaluations (the project's evaluations, newest first); filters match exactly.
+
+        ``tags``: every tag must match; a value of None or ``"*"`` matches any value of that key.
+        """
         params = _params(status=status, suite=suite, model=model, protocol=protocol, judge=judge, limit=limit,
-                         cursor=cursor)
+                         cursor=cursor, tag=_tag_filters(tags))
         return _parse(EvaluationPage, self._request("GET", "/v1/evaluations", params=params))
 
     def evaluations(self, *, status: str | None = None, suite: str | None = None, model: str | None = None,
                     protocol: str | None = None, judge: str | None = None,
+                    tags: Mapping[str, str | None] | None = None,
                     page_size: int = 100) -> Iterator[EvaluationListItem]:
         """Every evaluation matching the filters, newest first, following ``next_cursor``."""
         cursor = None
         while True:
             page = self.evaluations_page(status=status, suite=suite, model=model, protocol=protocol, judge=judge,
-                                         limit=page_size, cursor=cursor)
+                                         tags=tags, limit=page_size, cursor=cursor)
             yield from page.data
             if not page.next_cursor:
                 return
@@ -216,11 +227,23 @@ class JudgeserveClient:
 
     # -- comparisons, leaderboards, judges ---------------------------------------------------------
 
-    def compare(self, baseline_evaluation_id: str, candidate_evaluation_id: str, *, margin: float = 0.0,
-                alpha: float = 0.05, seed: int = 0, decision_rule: DecisionRule | None = None) -> Comparison:
-        """POST /v1/comparisons: the paired regression gate (candidate − baseline); the server's rule unless given."""
-        body = {"baseline_evaluation_id": baseline_evaluation_id, "candidate_evaluation_id": candidate_evaluation_id,
-                "margin": margin, "alpha": alpha, "seed": seed}
+    def compare(self, baseline_evaluation_id: str | None, candidate_evaluation_id: str, *, margin: float = 0.0,
+                alpha: float = 0.05, seed: int = 0, decision_rule: DecisionRule | None = None,
+                latest: Mapping[str, Any] | None = None) -> Comparison:
+        """POST /v1/comparisons: the paired regression gate (candidate − baseline); the server's rule unless given.
+
+        Name the baseline by id, or pass ``baseline_evaluation_id=None`` and ``latest={"model": …, "tags": {…}}``:
+        the server uses the newest completed evaluation like the candidate that matches (``Comparison``
+        names it in ``baseline_evaluation_id``).
+        """
+        if (baseline_evaluation_id is None) == (latest is None):
+            raise ValueError("give a baseline_evaluation_id or latest=..., not both or neither")
+        body: dict[str, Any] = {"candidate_evaluation_id": candidate_evaluation_id, "margin": margin, "alpha": alpha,
+                                "seed": seed}
+        if latest is not None:
+            body["baseline"] = {"latest": {k: v for k, v in dict(latest).items() if v is not None}}
+        else:
+            body["baseline_evaluation_id"] = baseline_evaluation_id
         if decision_rule is not None:  # servers from before decision_rule refuse the field
             body["decision_rule"] = decision_rule
         return _parse(Comparison, self._request("POST", "/v1/comparisons", json=body))
@@ -379,6 +402,13 @@ def _seg(value: str) -> str:
 
 def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _tag_filters(tags: Mapping[str, str | None] | None) -> list[str] | None:
+    """``{"branch": "main", "release": None}`` as repeated ``tag`` parameters: ``branch=main``, ``release``."""
+    if not tags:
+        return None
+    return [key if value in (None, "*") else f"{key}={value}" for key, value in tags.items()]
 
 
 def _json(response: httpx.Response) -> Any:

@@ -13,13 +13,15 @@ from service.core.protocol import CallResult, all_protocols
 from service.db.clock import database_clock
 from service.db.conflict import among, insert_ignoring_conflicts, upsert
 from service.evaluations.schemas import EvaluationFilters
+from service.evaluations.tag_queries import tag_condition
 from service.models import Chunk, Evaluation, Item, Judgment, Verdict
 
 TERMINAL = ("completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 VERDICT_COLUMNS = ("outcome", "score", "unscored", "failed", "position_inconsistent", "bpde", "details")
 LIST_COLUMNS = ("id", "status", "protocol", "judge", "model", "suite", "suite_version", "baseline_model", "total",
-                "done", "failed", "chunks_total", "chunks_done", "created_at", "started_at", "completed_at")
+                "done", "failed", "chunks_total", "chunks_done", "created_at", "started_at", "completed_at", "tags",
+                "leaderboard")
 
 
 class ItemRow(NamedTuple):
@@ -321,8 +323,10 @@ def evaluation_page(session: Session, project_id: str, filters: EvaluationFilter
     """
     query = select(*(getattr(Evaluation, name) for name in LIST_COLUMNS), *_headline_columns())
     query = query.where(Evaluation.project_id == project_id)
-    for name, value in filters.model_dump(exclude_none=True).items():
+    for name, value in filters.model_dump(exclude_none=True, exclude={"tags"}).items():
         query = query.where(getattr(Evaluation, name) == value)
+    if filters.tags:
+        query = query.where(tag_condition(filters.tags))
     if after is not None:  # a row comparison: one index range on (project_id, created_at, id)
         query = query.where(tuple_(Evaluation.created_at, Evaluation.id) < tuple_(*after))
     query = query.order_by(Evaluation.created_at.desc(), Evaluation.id.desc()).limit(limit)

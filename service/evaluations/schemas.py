@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.tags import TagFilter, Tags
+
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
@@ -29,6 +31,10 @@ class EvaluationCreate(BaseModel):
         default=None, max_length=2048,
         description="Also send this evaluation's webhook events here, signed with the project's default secret "
                     "(GET /v1/webhooks/default-secret).")
+    tags: Tags = Field(default_factory=dict)
+    leaderboard: bool = Field(
+        default=True, description="False: judged and compared like any other evaluation, but never a leaderboard row "
+                                  "(e.g. a CI run of a pull request).")
 
 
 class Progress(BaseModel):
@@ -56,7 +62,17 @@ class EvaluationState(BaseModel):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    tags: dict[str, str] = Field(default_factory=dict, description="The tags set at submission.")
+    leaderboard: bool = Field(default=True, description="Whether the evaluation may appear on leaderboards.")
     links: dict[str, str]
+
+
+class ReliabilityWarningOut(BaseModel):
+    """A weakness of the judge's reliability report that a reader of the result must see."""
+
+    code: str = Field(description="Stable identifier, e.g. `low_position_consistency`, `position_bias`.")
+    measured: str = Field(description="What was measured, with the threshold it crossed.")
+    meaning: str = Field(description="What it means for the result.")
 
 
 class EvaluationOut(EvaluationState):
@@ -70,6 +86,9 @@ class EvaluationOut(EvaluationState):
     error: str | None
     reviews: dict[str, int] | None = Field(
         default=None, description="Items in the human review queue by status (open items await a label).")
+    warnings: list[ReliabilityWarningOut] = Field(
+        default_factory=list, description="Warnings the reliability report and summary call for (empty when the "
+                                          "judge looks sound or there is no report yet).")
 
 
 class EvaluationFilters(BaseModel):
@@ -80,6 +99,7 @@ class EvaluationFilters(BaseModel):
     model: str | None = None
     protocol: str | None = None
     judge: str | None = None
+    tags: list[TagFilter] = Field(default_factory=list, description="All must match (``key=value`` or ``key``).")
 
 
 class EvaluationListItem(EvaluationState):

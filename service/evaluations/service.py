@@ -8,6 +8,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.core.reliability_warnings import reliability_warnings
 from service import cursors
 from service.errors import Conflict, NotFound
 from service.evaluations import pipeline
@@ -101,7 +102,9 @@ def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = N
         progress=Progress(total=evaluation.total, done=evaluation.done, failed=evaluation.failed,
                           chunks_total=evaluation.chunks_total, chunks_done=evaluation.chunks_done),
         summary=evaluation.summary, reliability=evaluation.reliability, error=evaluation.error, reviews=reviews,
+        warnings=[w.as_dict() for w in reliability_warnings(evaluation.reliability, evaluation.summary)],
         created_at=evaluation.created_at, started_at=evaluation.started_at, completed_at=evaluation.completed_at,
+        tags=evaluation.tags or {}, leaderboard=evaluation.leaderboard,
         links={"self": base, "verdicts": f"{base}/verdicts", "cancel": f"{base}/cancel",
                "reviews": f"/v1/reviews?status=open&evaluation_id={evaluation.id}"},
     )
@@ -126,7 +129,7 @@ def _list_item(row) -> EvaluationListItem:
                           chunks_done=row.chunks_done),
         metric=row.metric, metric_value=_number(row.metric_value), metric_ci95=_interval(row.metric_ci95),
         created_at=row.created_at, started_at=row.started_at, completed_at=row.completed_at,
-        links={"self": base, "verdicts": f"{base}/verdicts"},
+        tags=row.tags or {}, leaderboard=row.leaderboard, links={"self": base, "verdicts": f"{base}/verdicts"},
     )
 
 

@@ -129,6 +129,7 @@ def evaluation_row(header: Header, suite: SuiteContext | None) -> dict[str, Any]
         "baseline_model": fields.baseline_model or (suite.baseline_model if suite else None),
         "options": header.options.model_dump(mode="json"), "status": "queued", "webhook_url": header.webhook_url,
         "total": 0, "done": 0, "failed": 0, "chunks_total": 0, "chunks_done": 0,
+        "tags": dict(getattr(fields, "tags", None) or {}), "leaderboard": getattr(fields, "leaderboard", True),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, JsonDoc, Timestamp, utcnow
@@ -39,3 +39,8 @@ class Evaluation(Base):
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     webhook_url: Mapped[str | None] = mapped_column(Text)  # signed with the project's default webhook secret
+    # string tags set at submission (branch, commit, pr, release…): GET /v1/evaluations, leaderboards and the
+    # gate's baseline query select by them (service.evaluations.tag_queries)
+    tags: Mapped[dict] = mapped_column(JsonDoc, default=dict, server_default="{}", nullable=False)
+    # False: judged and compared like any other, but never a leaderboard row (a CI run of a branch)
+    leaderboard: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)

@@ -17,7 +17,8 @@ from service.models import Evaluation
 from tests.support import api_client, project_id, query_plan, run_worker, wait_for
 
 ROW_FIELDS = {"id", "status", "protocol", "judge", "model", "suite", "suite_version", "baseline_model", "progress",
-              "metric", "metric_value", "metric_ci95", "created_at", "started_at", "completed_at", "links"}
+              "metric", "metric_value", "metric_ci95", "created_at", "started_at", "completed_at", "tags",
+              "leaderboard", "links"}
 
 
 def submit(client, model="m", judge="unserved", n=2, **extra) -> str:
