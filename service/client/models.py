@@ -51,6 +51,8 @@ class _EvaluationState(_Model):
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    leaderboard: bool = True
     links: dict[str, str] = Field(default_factory=dict)
 
     @property
@@ -202,6 +204,7 @@ class Leaderboard(_Model):
 
 class Comparison(_Model):
     baseline_evaluation_id: str
+    baseline_query: dict[str, Any] | None = None  # the query that found the baseline (``{"latest": {…}}``)
     candidate_evaluation_id: str
     protocol: str
     judge: str
