@@ -222,6 +222,10 @@ class Comparison(_Model):
     decision: str
     decision_rule: str | None = None  # absent from servers older than the rule's choice
     rule: str = ""
+    # shared items whose value differs between the runs (absent from older servers)
+    n_changed: int | None = None
+    n_improved: int | None = None
+    n_regressed: int | None = None
 
     @property
     def passed(self) -> bool:

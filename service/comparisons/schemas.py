@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.core.paired import DecisionRule
@@ -42,3 +44,45 @@ class ComparisonOut(BaseModel):
     decision: str
     decision_rule: str
     rule: str
+    n_changed: int = Field(description="Shared items whose value in the metric differs between the runs "
+                                       "(GET /v1/comparisons/items lists them).")
+    n_improved: int = Field(description="Changed items whose value is higher in the candidate.")
+    n_regressed: int = Field(description="Changed items whose value is lower in the candidate.")
+
+
+class ItemRun(BaseModel):
+    """One run's result on an item: its value in the metric, the verdict behind it, and the judged response."""
+
+    value: float = Field(description="The item's value in the metric (1/0 for a counted outcome, else the score).")
+    outcome: str | None = Field(description="The verdict's outcome label.")
+    score: float | None = Field(description="The verdict's score.")
+    response: Any = Field(description="The judged response: the item field the protocol's page view names (the "
+                                      "first compared response, or the one response); when it names none, the "
+                                      "item's fields other than id and category.")
+
+
+class ChangedItem(BaseModel):
+    """A shared item whose value in the metric differs between the baseline and the candidate."""
+
+    item_id: str
+    category: str | None
+    change: Literal["improved", "regressed"] = Field(description="improved: higher in the candidate.")
+    difference: float = Field(description="candidate value − baseline value.")
+    baseline: ItemRun
+    candidate: ItemRun
+    item: dict[str, Any] = Field(description="The baseline run's stored item (prompt, references, …), for context.")
+
+
+class ChangedItemPage(BaseModel):
+    """A page of changed items, largest change first; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    baseline_evaluation_id: str
+    candidate_evaluation_id: str
+    protocol: str
+    metric: str
+    response_field: str | None = Field(description="The item field shown as each run's response (null: the item).")
+    categories: dict[str, int] = Field(description="Changed items per category over every category (`\"\"`: none), "
+                                                   "whatever the `category` filter.")
+    n_changed: int = Field(description="Changed items that pass the filters.")
+    data: list[ChangedItem]
+    next_cursor: str | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from service.comparisons import changes
 from service.comparisons import repository as comparisons_repo
 from service.comparisons.schemas import ComparisonCreate, ComparisonOut
 from service.core.paired import paired_difference
@@ -50,7 +51,7 @@ def compare(session: Session, body: ComparisonCreate, project_id: str) -> Compar
         n_shared=result.n_shared, mean_baseline=result.mean_baseline, mean_candidate=result.mean_candidate,
         difference=result.difference, difference_ci95=shown.interval, p_value=result.p_value, test=result.test,
         margin=body.margin, alpha=body.alpha, decision=result.decision, decision_rule=body.decision_rule,
-        rule=RULES[body.decision_rule],
+        rule=RULES[body.decision_rule], **changes.counts(base_scores, cand_scores),
     )
 
 
