@@ -35,8 +35,9 @@ _LATEX_ESCAPED = re.compile(r"\\([%$&#])")
 _LATEX_SPACE = re.compile(r"\\[,;:> ]|\\q?quad(?![A-Za-z])|(?<=[\d}])~(?=[A-Za-z\\])")
 _LATEX_DROPPED = re.compile(r"\\!|\\(?:left|right|big|Big|bigg|Bigg|displaystyle|textstyle)(?![A-Za-z])")
 _LATEX_TEXT = re.compile(
-    r"\\(?:text|textrm|textup|textnormal|mathrm|mathit|mathbf|textbf|textit|mbox|operatorname|rm)\s*\{([^{}]*)\}")
-_LATEX_FRACTION = re.compile(r"\\[dt]?frac\s*(?:\{([^{}]*)\}\s*\{([^{}]*)\}|(\d)(\d))")
+    r"\\(?:text|textrm|textup|textnormal|mathrm|mathit|mathbf|textbf|textit|mbox|operatorname|rm)\s*\{")
+_LATEX_FRACTION = re.compile(r"\\[dt]?frac\s*\{")
+_LATEX_SHORT_FRACTION = re.compile(r"\\[dt]?frac\s*(\d)(\d)")
 _SIMPLE = re.compile(r"[\w.]+")
 
 _MARKER = re.compile(r"\banswer\s*(?:is\b|[:=])", re.I)
@@ -62,11 +63,45 @@ def unicode_forms(text: str) -> str:
     return text.translate(_DASHES).replace("\u2044", "/").replace("\u2019", "'")
 
 
-def _fraction(m: re.Match[str]) -> str:
-    numerator, denominator = (m.group(1), m.group(2)) if m.group(3) is None else (m.group(3), m.group(4))
-    numerator, denominator = numerator.strip(), denominator.strip()
-    wrap = [part if _SIMPLE.fullmatch(part) else f"({part})" for part in (numerator, denominator)]
-    return f"{wrap[0]}/{wrap[1]}"
+def _closing_brace(text: str, i: int) -> int | None:
+    """The index of the brace that closes the group opened just before ``i``, or None when unbalanced."""
+    depth = 1
+    while i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+        i += 1
+    return None
+
+
+def _unwrap_text(text: str) -> str:
+    """``\\mathrm{J\\,K^{-1}}`` is ``J K^{-1}``: the command goes, its (balanced) argument stays."""
+    m = _LATEX_TEXT.search(text)
+    while m is not None:
+        end = _closing_brace(text, m.end())
+        if end is None:
+            break
+        text = text[:m.start()] + text[m.end():end] + text[end + 1:]
+        m = _LATEX_TEXT.search(text, m.start())
+    return text
+
+
+def _fractions(text: str) -> str:
+    """``\\frac{a}{b}`` is ``a/b`` (a part that is not one token is bracketed: ``(x+1)/2``)."""
+    text = _LATEX_SHORT_FRACTION.sub(r"\1/\2", text)
+    m = _LATEX_FRACTION.search(text)
+    while m is not None:
+        numerator_end = _closing_brace(text, m.end())
+        if numerator_end is None or text[numerator_end + 1:numerator_end + 2] != "{":
+            break
+        denominator_end = _closing_brace(text, numerator_end + 2)
+        if denominator_end is None:
+            break
+        parts = (text[m.end():numerator_end].strip(), text[numerator_end + 2:denominator_end].strip())
+        wrapped = [part if _SIMPLE.fullmatch(part) else f"({part})" for part in parts]
+        text = text[:m.start()] + f"{wrapped[0]}/{wrapped[1]}" + text[denominator_end + 1:]
+        m = _LATEX_FRACTION.search(text, m.start())
+    return text
 
 
 def plain_markup(text: str) -> str:
@@ -80,10 +115,7 @@ def plain_markup(text: str) -> str:
     text = _LATEX_DROPPED.sub("", text)
     text = _LATEX_SPACE.sub(" ", text)
     text = _LATEX_SYMBOL.sub(lambda m: _LATEX_SYMBOLS[m.group(1)], text)
-    for _ in range(3):  # \text{} inside \frac{} inside \boxed{}: a few nested levels
-        text = _LATEX_TEXT.sub(r"\1", text)
-        text = _LATEX_FRACTION.sub(_fraction, text)
-    return text
+    return _fractions(_unwrap_text(text))
 
 
 def prepare(text: str) -> str:

@@ -19,6 +19,8 @@ _SIMPLE_GROUP = re.compile(r"([\^_])\{\s*([-+]?\d+(?:\.\d+)?|[-+]?[^\W\d_]+|[-+]
 _QUOTES = "\"`«»“”„‟‹›‘‚¿¡"
 _ARTICLES = {"a", "an", "the"}
 _ALNUM_RUN = re.compile(r"[^\W_]+")
+_WORD_BEFORE = re.compile(r"[^\W\d_]{2}\W*$")
+_WORD_AFTER = re.compile(r"\W*(?:(?:a|an|the)\s+)?[^\W\d_]{2}", re.I)
 _ENCLOSING = {"(": ")", '"': '"', "'": "'", "“": "”", "‘": "'", "«": "»"}
 
 
@@ -55,10 +57,11 @@ def _char_form(text: str, i: int) -> str:
     lone_before = before.isalnum() and (i < 2 or not text[i - 2].isalnum())  # n! and f' but not Paris! or don't
     if ch == ".":  # 3.14 and .5 keep their point; U.S.A. and a full stop lose theirs
         return "." if after.isdigit() and (before.isdigit() or not before.isalnum()) else ""
-    if ch == ",":  # 1,000 is 1000; 1,5 stays (a decimal comma or a list); in prose a comma separates
+    if ch == ",":  # 1,000 is 1000; 1,5 stays (a decimal comma or a list); between words a comma separates
         if before.isdigit() and after.isdigit():
             return "" if _is_thousands_comma(text, i) else ","
-        return " "
+        between_words = _WORD_BEFORE.search(text[:i]) and _WORD_AFTER.match(text[i + 1:])
+        return " " if between_words else ","  # but (x, y) is a pair, not x y
     if ch == ":":  # a ratio 3:2 or A:B
         return ":" if before.isalnum() and after.isalnum() else " "
     if ch == ";":
@@ -82,7 +85,7 @@ def _drop_articles(tokens: list[str]) -> list[str]:
     if any(ch in _OPERATORS or ch.isdigit() for token in tokens for ch in token):
         return tokens
     words = [t for t in tokens if t.casefold() not in _ARTICLES]
-    if not words or any(len(t) == 1 for t in words):
+    if not words or any(len(re.sub(r"\W", "", t)) <= 1 for t in words):
         return tokens
     return words
 
@@ -93,7 +96,7 @@ def normalize_answer(text: str) -> str:
     for spelt, symbol in _SPELT_OPERATORS:
         text = text.replace(spelt, symbol)
     text = _SIMPLE_GROUP.sub(r"\1\2", text)
-    text = _strip_enclosing(text.strip())
+    text = _strip_enclosing(text.strip().rstrip(".").strip())  # "(B)." is (B)
     text = "".join(_char_form(text, i) for i in range(len(text)))
     text = _AROUND_OPERATOR.sub(r"\1", text)
     tokens = _drop_articles(text.split())

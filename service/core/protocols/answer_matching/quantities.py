@@ -41,7 +41,9 @@ _IN_FORMULA = re.compile(r"(?<![\w.])[^\W\d_][\w]*")               # H2O, T1, CO
 
 _BEFORE_OK = set("=≈~:,$€£¥₹")        # what may stand right before the number, besides a space
 _OPERATOR_END = set("+-*/×÷·^<>≤≥≠±∓(|\\[{")
-_FORBIDDEN_SYMBOLS = set("<>≤≥≠±∓≪≫∝!?¬|∉∈⊂⊆→⇒∞")
+# Besides letters, digits (masked ones: H2O, x^2) and spaces, what the text before the number may hold:
+# x =, [H+] =, T_{1} =, f(x) =, a + b = ... but not √, \sqrt, <, ±, !, ?, % or any other sign.
+_LEAD_SYMBOLS = set("=≈~:,.'$€£¥₹_{}[]()+-*/·^")
 _FORBIDDEN_WORDS = frozenset("""
     not no never neither nor none cannot without except excluding but instead rather wrong incorrect false unless
     besides other apart less more fewer greater larger smaller bigger higher lower least most max maximum min
@@ -50,7 +52,8 @@ _FORBIDDEN_WORDS = frozenset("""
     square squared cube cubed root sqrt log ln exp sin cos tan reciprocal inverse factor increase increases
     increased decrease decreases decreased change changes changed by difference ratio order per percent each every
     multiple fraction product sum divided multiplied maybe perhaps possibly probably guess either or unsure
-    uncertain if wait actually
+    uncertain if wait actually arcsin arccos arctan sinh cosh tanh sec csc cot det lim mod floor ceil abs gcd
+    lcm choose factorial power exponent
 """.split())
 _CURRENCY = re.compile(r"([$€£¥₹])\s*$")
 _UNIT_FACTOR = re.compile(rf"([^\W\d_][\w']*|°[^\W\d_]?|[$€£¥₹‰])\s*({_POWER})?")
@@ -103,7 +106,7 @@ def _plain_lead(lead: str) -> bool:
     stripped = lead.rstrip()
     if stripped and stripped[-1] in _OPERATOR_END:
         return False
-    if any(ch in _FORBIDDEN_SYMBOLS for ch in lead):
+    if any(not (ch.isalnum() or ch.isspace() or ch in _LEAD_SYMBOLS) for ch in lead):
         return False
     words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", lead.casefold())
     return not any(w in _FORBIDDEN_WORDS or w.endswith("n't") for w in words)
