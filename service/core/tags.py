@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Mapping
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 MAX_TAGS = 32
 MAX_TAG_FILTERS = 8
@@ -28,7 +28,9 @@ def _printable(value: str) -> str:
     return value
 
 
-TagKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+# validated by check_key (defined below) for a message that says the rule; the schema still shows the pattern
+TagKey = Annotated[str, AfterValidator(lambda key: check_key(key)),
+                   WithJsonSchema({"type": "string", "pattern": KEY_PATTERN})]
 TagValue = Annotated[str, StringConstraints(max_length=MAX_VALUE_LENGTH), AfterValidator(_printable)]
 Tags = Annotated[dict[TagKey, TagValue], Field(
     max_length=MAX_TAGS,
