@@ -33,6 +33,11 @@ class LeaderboardRow(BaseModel):
                                                        "null when not finite).")
     elo_ci95: tuple[float | None, float | None] | None = Field(default=None, description="Bootstrap 95% interval "
                                                                                          "of the Elo.")
+    rank_best: int | None = Field(default=None, description="Best rank the intervals allow: 1 + the models whose "
+                                                           "interval lies entirely above this one (Elo's where every "
+                                                           "ranked row has one, else the metric's; latest runs only).")
+    rank_worst: int | None = Field(default=None, description="Worst rank the intervals allow: the models whose "
+                                                            "interval does not lie entirely below this one.")
 
 
 class RankingMethod(BaseModel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from service.core.protocol import get_protocol
+from service.core.rank_ranges import rank_ranges
 from service.errors import FieldError, InvalidSubmission, NotFound
 from service.leaderboards import repository as repo
 
@@ -38,6 +40,31 @@ def read(session: Session, project_id: str, suite: str, protocol: str, judge: st
         declared = get_protocol(protocol)  # what the protocol declares now, not when the snapshot was taken
     except KeyError:
         raise NotFound(f"protocol {protocol!r} is not registered on this server") from None
-    body.update(runs=runs, rows=snapshot.body[runs], metric_kind=declared.metric_kind.as_json(),
+    body.update(runs=runs, rows=with_rank_ranges(snapshot.body[runs]), metric_kind=declared.metric_kind.as_json(),
                 columns=list(declared.leaderboard_columns), ranked_by=declared.ranking)
     return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')
+
+
+def with_rank_ranges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of the rows with ``rank_best``/``rank_worst`` from the intervals of what ranks them.
+
+    Ranked rows (latest runs) are ranked by Elo where every one has a finite Elo interval, else by the
+    metric, so their ranges come from those intervals; unranked rows (every run) get none.
+    """
+    ranked = [row for row in rows if row.get("rank") is not None]
+    key = "elo_ci95" if ranked and all(_interval(row.get("elo_ci95")) for row in ranked) else "ci95"
+    ranges = iter(rank_ranges([_interval(row.get(key)) for row in ranked]))
+    out = []
+    for row in rows:
+        found = next(ranges) if row.get("rank") is not None else None
+        out.append({**row, "rank_best": found[0] if found else None, "rank_worst": found[1] if found else None})
+    return out
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    """A finite [low, high] pair, else None."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value) or value[0] > value[1]:
+        return None
+    return float(value[0]), float(value[1])
