@@ -101,7 +101,7 @@ def _patterns(name: str, value: Any) -> list[str]:
 
 
 def _relation(name: str, value: Any) -> str:
-    if value not in RELATIONS:
+    if not isinstance(value, str) or value not in RELATIONS:
         raise ValueError(f"{name} must be one of {list(RELATIONS)}, not {value!r}")
     return value
 
