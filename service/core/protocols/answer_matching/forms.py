@@ -44,15 +44,17 @@ _MARKER = re.compile(r"\banswer\s*(?:is\b|[:=])", re.I)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
+_VULGAR = "".join(chr(c) for c in (*range(0xBC, 0xBF), *range(0x2150, 0x2160), 0x2189)
+                  if unicodedata.decomposition(chr(c)).startswith("<fraction>"))
+_VULGAR_FRACTION = re.compile(f"(\\d?)([{_VULGAR}])")
+
+
 def _vulgar_fractions(text: str) -> str:
     """½ is 1/2 and 1½ is 1 1/2 (NFKC alone would make 1½ read 11/2)."""
-    out = []
-    for i, ch in enumerate(text):
-        if unicodedata.decomposition(ch).startswith("<fraction>"):
-            plain = unicodedata.normalize("NFKC", ch).replace("\u2044", "/")
-            ch = (" " if i and text[i - 1].isdigit() else "") + plain
-        out.append(ch)
-    return "".join(out)
+    def spelt(m: re.Match[str]) -> str:
+        plain = unicodedata.normalize("NFKC", m.group(2)).replace("\u2044", "/")
+        return f"{m.group(1)} {plain}" if m.group(1) else plain
+    return _VULGAR_FRACTION.sub(spelt, text)
 
 
 def unicode_forms(text: str) -> str:

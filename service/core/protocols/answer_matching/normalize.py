@@ -17,6 +17,7 @@ _SPELT_OPERATORS = (("<=", "≤"), (">=", "≥"), ("!=", "≠"), ("=<", "≤"), 
 _AROUND_OPERATOR = re.compile(rf"\s*([{re.escape(_OPERATORS)}])\s*")
 _SIMPLE_GROUP = re.compile(r"([\^_])\{\s*([-+]?\d+(?:\.\d+)?|[-+]?[^\W\d_]+|[-+])\s*\}")
 _QUOTES = "\"`«»“”„‟‹›‘‚¿¡"
+_PUNCTUATION = re.compile(f"[.,:;!'{re.escape(_QUOTES)}]")  # what _char_form may change; the rest stays
 _ARTICLES = {"a", "an", "the"}
 _ALNUM_RUN = re.compile(r"[^\W_]+")
 _WORD_BEFORE = re.compile(r"[^\W\d_]{2}\W*$")
@@ -45,8 +46,11 @@ def _strip_enclosing(text: str) -> str:
     return text
 
 
+_THREE_DIGITS = re.compile(r"\d{3}(?!\d)")
+
+
 def _is_thousands_comma(text: str, i: int) -> bool:
-    return bool(re.match(r"\d{3}(?!\d)", text[i + 1:]))
+    return bool(_THREE_DIGITS.match(text, i + 1))
 
 
 def _char_form(text: str, i: int) -> str:
@@ -60,7 +64,7 @@ def _char_form(text: str, i: int) -> str:
     if ch == ",":  # 1,000 is 1000; 1,5 stays (a decimal comma or a list); between words a comma separates
         if before.isdigit() and after.isdigit():
             return "" if _is_thousands_comma(text, i) else ","
-        between_words = _WORD_BEFORE.search(text[:i]) and _WORD_AFTER.match(text[i + 1:])
+        between_words = _WORD_BEFORE.search(text[max(0, i - 64):i]) and _WORD_AFTER.match(text, i + 1)
         return " " if between_words else ","  # but (x, y) is a pair, not x y
     if ch == ":":  # a ratio 3:2 or A:B
         return ":" if before.isalnum() and after.isalnum() else " "
@@ -97,7 +101,7 @@ def normalize_answer(text: str) -> str:
         text = text.replace(spelt, symbol)
     text = _SIMPLE_GROUP.sub(r"\1\2", text)
     text = _strip_enclosing(text.strip().rstrip(".").strip())  # "(B)." is (B)
-    text = "".join(_char_form(text, i) for i in range(len(text)))
+    text = _PUNCTUATION.sub(lambda m: _char_form(m.string, m.start()), text)
     text = _AROUND_OPERATOR.sub(r"\1", text)
     tokens = _drop_articles(text.split())
     return " ".join(_ALNUM_RUN.sub(lambda m: _fold_case(m.group()), token) for token in tokens)
