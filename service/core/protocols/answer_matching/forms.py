@@ -17,10 +17,10 @@ _DASHES = str.maketrans({ch: "-" for ch in "\u2010\u2011\u2012\u2013\u2014\u2015
 # Thousands grouped by a thin or no-break space (SI style) or LaTeX's \, : 53 211 is 53211.
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:[\u00a0\u2009\u202f]|\\,)\d{3})+(?![\d.,])")
 
-_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.S)
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
 # Pandoc's rule for inline math: $ then no space; no space then $ not followed by a digit ($5 and $6 is money).
 _INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\d$])")
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.S)
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.DOTALL)
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 
 _LATEX_SYMBOLS = {
@@ -40,7 +40,7 @@ _LATEX_FRACTION = re.compile(r"\\[dt]?frac\s*\{")
 _LATEX_SHORT_FRACTION = re.compile(r"\\[dt]?frac\s*(\d)(\d)")
 _SIMPLE = re.compile(r"[\w.]+")
 
-_MARKER = re.compile(r"\banswer\s*(?:is\b|[:=])", re.I)
+_MARKER = re.compile(r"\banswer\s*(?:is\b|[:=])", re.IGNORECASE)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 

@@ -21,7 +21,7 @@ _PUNCTUATION = re.compile(f"[.,:;!'{re.escape(_QUOTES)}]")  # what _char_form ma
 _ARTICLES = {"a", "an", "the"}
 _ALNUM_RUN = re.compile(r"[^\W_]+")
 _WORD_BEFORE = re.compile(r"[^\W\d_]{2}\W*$")
-_WORD_AFTER = re.compile(r"\W*(?:(?:a|an|the)\s+)?[^\W\d_]{2}", re.I)
+_WORD_AFTER = re.compile(r"\W*(?:(?:a|an|the)\s+)?[^\W\d_]{2}", re.IGNORECASE)
 _ENCLOSING = {"(": ")", '"': '"', "'": "'", "“": "”", "‘": "'", "«": "»"}
 
 

@@ -32,7 +32,7 @@ _QUANTITY = re.compile(rf"""
     )
     (?![\d.,]?\d)
     (?P<pct>\s*(?:%|percent\b|per\s?cent\b))?
-""", re.X)
+""", re.VERBOSE)
 
 # What is masked before quantities are looked for: it holds digits that are not a stated number.
 _SUBSCRIPT = re.compile(r"_\s*(?:\{[^{}]*\}|\w+)")
@@ -73,19 +73,26 @@ def _power(text: str) -> int:
     return int(re.sub(r"[\^{}()\s]", "", text))
 
 
+def _magnitude(m: re.Match[str]) -> float | None:
+    """The token's unsigned value; None for a zero denominator or a mixed number like 1 3/2."""
+    if m.group("bare") is not None:
+        return float(f"1e{_power(m.group('bare'))}")
+    if m.group("mden") is not None:
+        numerator, denominator = int(m.group("mnum")), int(m.group("mden"))
+        return int(m.group("whole")) + numerator / denominator if 0 <= numerator < denominator else None
+    if m.group("den") is not None:
+        denominator = int(m.group("den"))
+        return int(m.group("num")) / denominator if denominator else None
+    power = int(m.group("e")) if m.group("e") else _power(m.group("p10")) if m.group("p10") else 0
+    return float(f"{m.group('mant').replace(',', '')}e{power}")  # one rounding: 4.7x10^-9 is 4.7e-9
+
+
 def _value(m: re.Match[str]) -> float | None:
     """The token's value, or None when it is not a finite number (3/0, 1e999)."""
-    if m.group("bare") is not None:
-        value = float(f"1e{_power(m.group('bare'))}")
-    elif m.group("mden") is not None:
-        den = int(m.group("mden"))
-        value = int(m.group("whole")) + int(m.group("mnum")) / den if den else None
-    elif m.group("den") is not None:
-        den = int(m.group("den"))
-        value = int(m.group("num")) / den if den else None
-    else:
-        power = int(m.group("e")) if m.group("e") else _power(m.group("p10")) if m.group("p10") else 0
-        value = float(f"{m.group('mant').replace(',', '')}e{power}")  # one rounding: 4.7x10^-9 is 4.7e-9
+    try:
+        value = _magnitude(m)
+    except OverflowError:
+        return None
     if value is None or not math.isfinite(value):
         return None
     return -value if m.group("sign") == "-" else value
@@ -93,7 +100,8 @@ def _value(m: re.Match[str]) -> float | None:
 
 def _mask(text: str) -> str:
     """The text with subscripts, powers of letters and digits inside formulas blanked out (same length)."""
-    blank = lambda m: "\0" * len(m.group())  # noqa: E731
+    def blank(m: re.Match[str]) -> str:
+        return "\0" * len(m.group())
     text = _SUBSCRIPT.sub(blank, text)
     text = _UNIT_POWER.sub(blank, text)
     return _IN_FORMULA.sub(lambda m: re.sub(r"\d", "\0", m.group()), text)

@@ -121,6 +121,7 @@ WRONG = [
     ("5 /", "5", NUM, JUDGE),
     ("5-", "5", NUM, JUDGE),
     ("0x1F", "0", NUM, JUDGE),
+    ("1 3/2", "2.5", NUM, JUDGE),              # 1 and 3/2, or a mixed number written oddly
 ]
 
 RIGHT = [
