@@ -53,7 +53,9 @@ _FORBIDDEN_WORDS = frozenset("""
     increased decrease decreases decreased change changes changed by difference ratio order per percent each every
     multiple fraction product sum divided multiplied maybe perhaps possibly probably guess either or unsure
     uncertain if wait actually arcsin arccos arctan sinh cosh tanh sec csc cot det lim mod floor ceil abs gcd
-    lcm choose factorial power exponent
+    lcm choose factorial power exponent doubt doubtful unlikely hardly barely scarcely impossible could might may
+    should would suppose supposing assume assuming whether aside unlike versus vs compared initially previously
+    originally earlier formerly
 """.split())
 _CURRENCY = re.compile(r"([$€£¥₹])\s*$")
 _UNIT_FACTOR = re.compile(rf"([^\W\d_][\w']*|°[^\W\d_]?|[$€£¥₹‰])\s*({_POWER})?")

@@ -121,7 +121,11 @@ WRONG = [
     ("5 /", "5", NUM, JUDGE),
     ("5-", "5", NUM, JUDGE),
     ("0x1F", "0", NUM, JUDGE),
-    ("1 3/2", "2.5", NUM, JUDGE),              # 1 and 3/2, or a mixed number written oddly
+    ("1 3/2", "2.5", NUM, JUDGE),
+    ("I doubt it is 5", "5", NUM, JUDGE),
+    ("It might be 5", "5", NUM, JUDGE),
+    ("I don’t think it is 5", "5", NUM, JUDGE),
+    ("Initially 5", "5", NUM, JUDGE),              # 1 and 3/2, or a mixed number written oddly
 ]
 
 RIGHT = [
