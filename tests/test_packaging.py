@@ -22,10 +22,10 @@ from service.cli.server_extra import SERVER_HINT, SERVER_MODULES
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 EXTRAS = PROJECT["optional-dependencies"]
-LIGHT = {"pydantic", "httpx", "typer"}
+LIGHT = {"pydantic", "httpx", "typer", "pyyaml"}  # pyyaml: the CLI reads judgeserve.yaml
 # what the base install must never import: the gateway's, the workers' and the judges' libraries
 HEAVY = {"fastapi", "starlette", "sqlalchemy", "alembic", "psycopg", "redis", "rq", "numpy", "scipy", "uvicorn",
-         "prometheus_client", "standardwebhooks", "pydantic_settings", "vllm", "torch", "yaml", "workers"}
+         "prometheus_client", "standardwebhooks", "pydantic_settings", "vllm", "torch", "workers"}
 ENTRY_MODULES = ("service.client", "service.cli.main")
 
 
@@ -123,7 +123,7 @@ def third_party_imports(entry_modules: tuple[str, ...]) -> dict[str, str]:
 def test_base_dependencies_are_the_light_list_and_the_extras_imply_server():
     assert requirement_names(PROJECT["dependencies"]) == LIGHT
     server = requirement_names(EXTRAS["server"])
-    assert {"fastapi", "uvicorn", "pydantic-settings", "pyyaml", "sqlalchemy", "alembic", "psycopg", "redis", "rq",
+    assert {"fastapi", "uvicorn", "pydantic-settings", "sqlalchemy", "alembic", "psycopg", "redis", "rq",
             "numpy", "scipy"} <= server
     assert not server & LIGHT
     for extra in ("cpu", "gpu", "dev"):

@@ -1,5 +1,5 @@
 """`judgeserve`: serve, worker, demo, db, models, suites, keys; and the remote (REST) commands for CI:
-submit, status, verdicts, evaluations, leaderboard, protocols, reviews, webhooks.
+run (from judgeserve.yaml), submit, status, verdicts, evaluations, leaderboard, protocols, reviews, webhooks.
 
 The remote commands need only the base install (the client); the server commands import the gateway,
 the database and the workers inside the command and first check the `server` extra (service/cli/server_extra.py).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from service.cli import (
-    db, demo, evaluations, keys, models, protocols, results, reviews, serve, submit, suites, webhooks, worker,
+    db, demo, evaluations, keys, models, protocols, results, reviews, run, serve, submit, suites, webhooks, worker,
 )
 from service.cli.server_extra import server_command, server_group
 
@@ -26,6 +26,7 @@ app.add_typer(server_group(suites.app), name="suites")
 app.add_typer(server_group(keys.app), name="keys")
 # remote commands: talk to a running service over REST (service/cli/remote.py has their shared options)
 app.command("submit")(submit.submit)
+app.command("run")(run.run)
 app.command("status")(results.status)
 app.command("verdicts")(results.verdicts)
 app.add_typer(evaluations.app, name="evaluations")

@@ -16,7 +16,7 @@ import typer
 SERVER_HINT = "this command needs the server extra: pip install 'judgeserve[server]'"
 # top-level modules of the server extra's distributions (tests/test_packaging.py keeps them in the extra)
 SERVER_MODULES = (
-    "fastapi", "uvicorn", "pydantic_settings", "yaml", "sqlalchemy", "alembic", "psycopg", "redis", "rq", "numpy",
+    "fastapi", "uvicorn", "pydantic_settings", "sqlalchemy", "alembic", "psycopg", "redis", "rq", "numpy",
     "scipy", "prometheus_client", "standardwebhooks",
 )
 

@@ -109,7 +109,9 @@ def test_json_output_and_the_regression_gate(live, tmp_path):
     assert gate.decision == "fail" and gate.difference < -0.02
     assert (f"gate against {base_id}: FAIL (win_rate difference {gate.difference:+.3f}, 95% CI "
             f"[{gate.difference_ci95[0]:.3f}, {gate.difference_ci95[1]:.3f}], p = {gate.p_value:.3g} ({gate.test}), "
-            f"margin 0.02, alpha 0.05, rule bound, {N_ITEMS} shared items)") in worse.stdout
+            f"margin 0.02, alpha 0.05, rule bound, {N_ITEMS} shared items, {gate.n_changed} changed outcome)") \
+        in worse.stdout
+    assert 0 < gate.n_changed <= N_ITEMS
 
     same = submit(live, tmp_path, "gate-same", "long", "--gate-against", base_id, "--margin", "0.02",
                   "--fail-under", "0.5", "--json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.cli.submit import open_input
+from service.cli.input_file import open_input
 
 
 @pytest.mark.parametrize(("content", "line", "column"), [
