@@ -74,6 +74,14 @@ class ConstraintsItem(BaseModel):
     constraints: list[Constraint] | None = Field(default=None, description="Constraints in the generic form.")
     category: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _id_from_key(cls, data: Any) -> Any:
+        """An IFEval line as published (``key``, no ``id``) takes its key as its id."""
+        if isinstance(data, dict) and "id" not in data and isinstance(data.get("key"), int):
+            return {**data, "id": str(data["key"])}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> "ConstraintsItem":
         if (self.response is None) == (self.responses is None):

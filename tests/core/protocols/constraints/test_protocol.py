@@ -27,6 +27,11 @@ def test_both_forms_make_one_list_ifevals_first():
                             ("keywords:existence", {"keywords": ["hi"]})]
 
 
+def test_an_ifeval_line_as_published_takes_its_key_as_id():
+    line = {"key": 1001, "prompt": "P", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}], "response": "r"}
+    assert protocol.item_model.model_validate(line).id == "1001"
+
+
 def test_hugging_face_kwargs_with_null_values_are_accepted():
     """IFEval's copy on Hugging Face lists every argument name of every type, null where unused."""
     hf = item(instruction_id_list=["punctuation:no_comma", "length_constraints:number_words"],
