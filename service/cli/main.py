@@ -22,7 +22,7 @@ app.command("worker")(server_command(worker.worker))
 app.command("demo")(server_command(demo.demo))
 app.add_typer(server_group(db.app), name="db")
 app.add_typer(server_group(models.app), name="models")
-app.add_typer(server_group(suites.app), name="suites")
+app.add_typer(suites.app, name="suites")  # create/list/show are remote; load-examples needs the server
 app.add_typer(server_group(keys.app), name="keys")
 # remote commands: talk to a running service over REST (service/cli/remote.py has their shared options)
 app.command("submit")(submit.submit)

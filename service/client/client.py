@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from service.client.errors import ConnectionFailed, Problem, UnexpectedResponse, WaitTimeout, error_for
 from service.client.models import (
     Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, ProtocolInfo, Review,
-    ReviewPage, Suite, Verdict, VerdictPage,
+    ReviewPage, Suite, SuiteDetail, Verdict, VerdictPage,
 )
 from service.core.protocols import DEFAULT_PROTOCOL
 from service.core.retry_after import retry_after_seconds
@@ -319,6 +319,28 @@ class JudgeserveClient:
     def suites(self) -> list[Suite]:
         """GET /v1/suites: the latest version of every suite."""
         return [Suite.model_validate(s) for s in _json(self._request("GET", "/v1/suites"))["data"]]
+
+    def upload_suite(self, source: str | os.PathLike[str] | bytes, *, name: str, description: str | None = None,
+                     baseline_model: str | None = None, idempotency_key: str | None = None) -> Suite:
+        """POST /v1/suites as a JSONL upload (one item per line): a new suite, or the next version of one.
+
+        A bad line is a ``ValidationFailed`` whose errors carry the 1-based ``line``.
+        """
+        params = _params(name=name, description=description, baseline_model=baseline_model)
+        headers = {"Content-Type": "application/x-ndjson", "Idempotency-Key": idempotency_key or new_idempotency_key()}
+        if isinstance(source, (bytes, bytearray)):
+            body: bytes | Callable[[], Iterator[bytes]] = bytes(source)
+        else:
+            path = os.fspath(source)
+            headers["Content-Length"] = str(os.path.getsize(path))
+            body = lambda: _read_chunks(path)  # noqa: E731 - a fresh stream for every attempt
+        return _parse(Suite, self._request("POST", "/v1/suites", params=params, content=body, headers=headers))
+
+    def get_suite(self, name: str, *, version: int | None = None, limit: int = 100,
+                  cursor: str | None = None) -> SuiteDetail:
+        """GET /v1/suites/{name} (the latest version) or /versions/{version}, with one page of its items."""
+        path = f"/v1/suites/{_seg(name)}" + (f"/versions/{int(version)}" if version is not None else "")
+        return _parse(SuiteDetail, self._request("GET", path, params=_params(limit=limit, cursor=cursor)))
 
     # -- health -----------------------------------------------------------------------------------
 

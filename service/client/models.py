@@ -248,6 +248,14 @@ class Suite(_Model):
     n_items: int | None = None
     description: str | None = None
     baseline_model: str | None = None
+    created_at: datetime | None = None
+
+
+class SuiteDetail(Suite):
+    """GET /v1/suites/{name}[/versions/{version}]: a suite version with one page of its items."""
+
+    items: list[dict[str, Any]] = Field(default_factory=list)
+    next_cursor: str | None = None
 
 
 class ProtocolInfo(_Model):
