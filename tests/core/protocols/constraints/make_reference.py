@@ -48,7 +48,7 @@ def main(reference_root: str) -> None:
     sys.path.insert(0, reference_root)
     import langdetect
 
-    langdetect.DetectorFactory.seed = 0  # as IFEval's current code (and its test) fix it
+    langdetect.DetectorFactory.seed = 0  # IFEval fixes the seed (its instructions_test.py checks seed == 0)
     from lm_eval.tasks.ifeval import instructions_registry  # type: ignore[import-not-found]
 
     def follows(type_id, kwargs, response, loose):
