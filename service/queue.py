@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -31,8 +32,10 @@ class QueueUnavailable(RuntimeError):
 class Dispatcher(Protocol):
     """Where jobs go."""
 
-    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
-        """Queue ``job`` (a dotted function name) with ``args`` (IDs only)."""
+    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int,
+                fair_key: str | None = None) -> None:
+        """Queue ``job`` (a dotted function name) with ``args`` (IDs only); ``fair_key``: whose work it is
+        (jobs of different keys take turns on the queue, see ``FairQueue``)."""
         ...
 
     def ping(self) -> bool:
@@ -61,14 +64,17 @@ class RQDispatcher:
             settings.redis_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
         )
 
-    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
-        """Put the job on the named RQ queue (same job id → same job)."""
+    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int,
+                fair_key: str | None = None) -> None:
+        """Put the job on the named RQ queue (same job id → same job); a chunk in its project's turn."""
         from redis.exceptions import RedisError
-        from rq import Queue, Retry
+        from rq import Retry
 
         retry = Retry(max=self.retries, interval=[10, 60, 300]) if self.retries else None
+        if fair_key is None and job == JUDGE_CHUNK_JOB:  # e.g. queued again by the reaper: a turn of its own
+            fair_key = f"evaluation:{args[0]}"
         try:
-            Queue(queue, connection=self.redis).enqueue(
+            fair_queue(queue, self.redis, fair_key).enqueue(
                 job, *args, job_id=job_id, job_timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400,
                 retry=retry,
             )
@@ -89,8 +95,110 @@ class RQDispatcher:
         self.redis.close()
 
 
+# Start-time fair queueing of one RQ queue between fairness keys (projects). Each job gets a virtual
+# start tag: one more than the later of the queue's clock (the tag of the last job a worker took) and
+# the tag of its key's previous job. The queue list is kept in tag order, so a key with a long backlog
+# does not hold back a key that queues one job: that job waits for about one job of each busy key.
+# Jobs pushed without a tag (RQ's scheduled retries push plainly, at the tail) get the clock's next tag
+# and their place at the next fair push. Tags and flows expire with the queue's activity.
+_FAIR_PUSH = """
+local list, tags, flows = KEYS[1], KEYS[2], KEYS[3]
+local job, key, ttl = ARGV[1], 'k:' .. ARGV[2], tonumber(ARGV[3])
+local clock = tonumber(redis.call('HGET', flows, '~clock') or '0')
+local function tag_of(id)
+  local tag = redis.call('HGET', tags, id)
+  if tag then return tonumber(tag) end
+  return nil
+end
+local function place(id, tag)  -- after the last job (from the tail) whose tag is <= tag; untagged ones are passed
+  local n = redis.call('LLEN', list)
+  local stop = -1
+  while stop >= -n do
+    local start = math.max(stop - 99, -n)
+    local batch = redis.call('LRANGE', list, start, stop)
+    for i = #batch, 1, -1 do
+      local other = tag_of(batch[i])
+      if other and other <= tag then
+        redis.call('LINSERT', list, 'AFTER', batch[i], id)
+        return
+      end
+    end
+    stop = start - 1
+  end
+  redis.call('LPUSH', list, id)
+end
+local untagged = {}
+while true do
+  local last = redis.call('LINDEX', list, -1)
+  if not last or tag_of(last) then break end
+  table.insert(untagged, 1, redis.call('RPOP', list))
+end
+for _, id in ipairs(untagged) do
+  redis.call('HSET', tags, id, clock + 1)
+  place(id, clock + 1)
+end
+local tag = math.max(clock, tonumber(redis.call('HGET', flows, key) or '0')) + 1
+redis.call('HSET', flows, key, tag)
+redis.call('HSET', tags, job, tag)
+place(job, tag)
+redis.call('EXPIRE', tags, ttl)
+redis.call('EXPIRE', flows, ttl)
+return tag
+"""
+_FAIR_TAKEN = """
+local tag = redis.call('HGET', KEYS[1], ARGV[1])
+if tag then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  if tonumber(tag) > tonumber(redis.call('HGET', KEYS[2], '~clock') or '0') then
+    redis.call('HSET', KEYS[2], '~clock', tag)
+  end
+end
+return tag
+"""
+FAIR_STATE_TTL_SECONDS = 7 * 86400
+
+
+def _fair_keys(queue_name: str) -> list[str]:
+    """Redis keys of a queue's fairness state: the jobs' tags, and each key's last tag plus the clock."""
+    return [f"judgeserve:fair:{queue_name}:tags", f"judgeserve:fair:{queue_name}:flows"]
+
+
+@functools.cache
+def _fair_queue_class():
+    from rq import Queue  # imported on first use: embedded mode needs no RQ
+
+    class FairQueue(Queue):
+        """An RQ queue whose pushes take the turn of their ``fair_key`` (a plain push without one)."""
+
+        fair_key: str | None = None
+
+        def push_job_id(self, job_id: str, pipeline=None, at_front: bool = False) -> None:
+            if self.fair_key is None or at_front:
+                return super().push_job_id(job_id, pipeline=pipeline, at_front=at_front)
+            script = self.connection.register_script(_FAIR_PUSH)
+            script(keys=[self.key, *_fair_keys(self.name)], args=[job_id, self.fair_key, FAIR_STATE_TTL_SECONDS],
+                   client=pipeline if pipeline is not None else self.connection)
+
+    return FairQueue
+
+
+def fair_queue(name: str, connection, fair_key: str | None = None):
+    """The RQ queue ``name``, pushing in ``fair_key``'s turn."""
+    queue = _fair_queue_class()(name, connection=connection)
+    queue.fair_key = fair_key
+    return queue
+
+
+def fair_job_taken(connection, queue_name: str, job_id: str) -> None:
+    """A worker took the job: its tag becomes the queue's clock (a no-op for a job queued without a key)."""
+    connection.register_script(_FAIR_TAKEN)(keys=_fair_keys(queue_name), args=[job_id])
+
+
 class InProcessDispatcher:
     """Embedded mode: run jobs one at a time in a background thread of this process.
+
+    Webhook deliveries have a thread of their own, so that a project's fan-out never waits in
+    front of judge work (as the delivery loops of a production worker).
 
     A job that raises is run again up to ``job_retries`` times, later (like RQ's retries; one that
     raised for an outage, until the process stops, as the reaper would queue it again). Jobs
@@ -101,22 +209,27 @@ class InProcessDispatcher:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgeserve-job")
+        self._deliveries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgeserve-deliveries")
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._executor.submit(self._call, EMBEDDED_RUNTIME_START, (settings, self))
 
-    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int) -> None:
-        """Run the job after the ones already queued."""
-        self._executor.submit(self._run, job, args, 0)
+    def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int,
+                fair_key: str | None = None) -> None:
+        """Run the job after the ones already queued (on its queue's thread; one user: FIFO, no fairness)."""
+        self._executor_of(queue).submit(self._run, job, args, 0, queue)
 
-    def _run(self, job: str, args: tuple[Any, ...], retries_done: int) -> None:
+    def _executor_of(self, queue: str) -> ThreadPoolExecutor:
+        return self._deliveries if queue == webhook_queue(self.settings) else self._executor
+
+    def _run(self, job: str, args: tuple[Any, ...], retries_done: int, queue: str = "") -> None:
         error = self._call(job, args)
         # an outage (e.g. a judge server restarting) is waited out; a chunk job bounds its own runs
         if error is None or (retries_done >= self.settings.job_retries and not is_transient(error)):
             return
         delay = IN_PROCESS_RETRY_DELAYS[min(retries_done, len(IN_PROCESS_RETRY_DELAYS) - 1)]
-        timer = threading.Timer(delay, self._resubmit, (job, args, retries_done + 1))
+        timer = threading.Timer(delay, self._resubmit, (job, args, retries_done + 1, queue))
         timer.daemon = True
         with self._lock:
             if self._closed:  # stopping: a chunk stays pending and is queued again on start
@@ -124,11 +237,11 @@ class InProcessDispatcher:
             self._timers.add(timer)
             timer.start()
 
-    def _resubmit(self, job: str, args: tuple[Any, ...], retries_done: int) -> None:
+    def _resubmit(self, job: str, args: tuple[Any, ...], retries_done: int, queue: str) -> None:
         with self._lock:
             self._timers.discard(threading.current_thread())  # type: ignore[arg-type]
         try:
-            self._executor.submit(self._run, job, args, retries_done)
+            self._executor_of(queue).submit(self._run, job, args, retries_done, queue)
         except RuntimeError:  # closed meanwhile: a chunk stays pending and is queued again on start
             log.info("in-process job %s%r not retried: the service is stopping", job, args)
 
@@ -154,6 +267,7 @@ class InProcessDispatcher:
         for timer in timers:
             timer.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._deliveries.shutdown(wait=True, cancel_futures=True)
         self._call(EMBEDDED_RUNTIME_STOP, ())
 
 

@@ -25,7 +25,7 @@ from rq.timeouts import TimerDeathPenalty
 from service.config import Settings, get_settings
 from service.core.protocol import all_protocols
 from service.logging_setup import configure_logging
-from service.queue import JUDGE_CHUNK_JOB, webhook_queue
+from service.queue import JUDGE_CHUNK_JOB, fair_job_taken, webhook_queue
 from workers import runtime
 from workers.gc_tuning import tune_for_worker
 from workers.heartbeat import Heartbeat
@@ -34,18 +34,29 @@ log = logging.getLogger(__name__)
 
 # how long an idle loop in a thread blocks on Redis before it looks at a stop request again
 THREAD_DEQUEUE_SECONDS = 5
+# how often a loop's command-channel thread looks at its stop flag
+PUBSUB_POLL_SECONDS = 1.0
 # backends whose engine lives in this process and must not be called from two threads at once
 IN_PROCESS_ENGINES = ("vllm", "scripted")
 
 
-def queues_in_order(settings: Settings, judge_name: str) -> list[str]:
-    """The queues a worker serves, first served first.
+def queues_in_order(settings: Settings, judge_name: str, burst: bool = False) -> list[str]:
+    """The queues a judge loop serves, first served first.
 
-    Webhook deliveries and leaderboard refreshes are short (bounded by the webhook timeout; one
-    deduplicated job per leaderboard) and people wait on them: they go before the judge's backlog,
-    which could otherwise hold a leaderboard stale for as long as judging takes.
+    Leaderboard refreshes are short (one deduplicated job per leaderboard) and people wait on them:
+    they go before the judge's backlog, which could otherwise hold a leaderboard stale for as long
+    as judging takes. Webhook deliveries are not a judge loop's work: a project's fan-out (endpoints
+    × completions) could otherwise hold every project's judging back; the process's delivery loops
+    (``delivery_queues``) send them. Only a burst worker's judge loops take them, after the judge's
+    queue is empty, so that it does not exit with its own evaluations' deliveries unsent.
     """
-    return [webhook_queue(settings), settings.aggregate_queue, settings.queue_name(judge_name)]
+    queues = [settings.aggregate_queue, settings.queue_name(judge_name)]
+    return queues + [webhook_queue(settings)] if burst else queues
+
+
+def delivery_queues(settings: Settings) -> list[str]:
+    """The queues a delivery loop serves: webhook deliveries only."""
+    return [webhook_queue(settings)]
 
 
 class JudgeWorker(SimpleWorker):
@@ -59,6 +70,26 @@ class JudgeWorker(SimpleWorker):
         for sibling in self.siblings:
             sibling.stop_after_current_job()
         super().request_stop(signum, frame)
+
+    def subscribe(self):
+        """RQ's command channel, with a thread that looks at its stop flag every second (RQ's 60 s).
+
+        With redis-py 8, ``unsubscribe`` waits for that thread; when it has seen the unsubscription
+        before the stop flag it sleeps its whole period, and a warm shutdown took up to a minute.
+        """
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """The next job; a fairly queued one moves its queue's clock on (see ``service.queue.FairQueue``)."""
+        found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        if found is not None:
+            job, queue = found
+            fair_job_taken(self.connection, queue.name, job.id)
+        return found
 
 
 class InFlightWorker(JudgeWorker):
@@ -87,6 +118,10 @@ class InFlightWorker(JudgeWorker):
             if found is not None:
                 return found
         return None
+
+
+class DeliveryWorker(InFlightWorker):
+    """A loop in a thread of the worker process that sends webhook deliveries and takes no judge work."""
 
 
 def take_turns(backend) -> None:
@@ -125,17 +160,22 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     name = name or runtime.worker_id()
     runtime.start_heartbeat([judge_name], name)
     runtime.start_webhook_sweeper()
-    queues = queues_in_order(settings, judge_name)
+    queues = queues_in_order(settings, judge_name, burst)
     worker = JudgeWorker(queues, connection=Redis.from_url(settings.redis_url), name=name)
-    worker.siblings = [InFlightWorker(queues, connection=Redis.from_url(settings.redis_url), name=f"{name}-{k}")
-                       for k in range(1, in_flight)]
-    # each loop in a thread beats under its own RQ name as well: the reaper looks a started job's worker up by name
-    beats = [Heartbeat(settings, sibling.name, [judge_name]) for sibling in worker.siblings]
-    threads = [threading.Thread(target=sibling.work, name=f"judgeserve-chunk-{k}", daemon=True,
+    chunk_loops = [InFlightWorker(queues, connection=Redis.from_url(settings.redis_url), name=f"{name}-{k}")
+                   for k in range(1, in_flight)]
+    delivery_loops = [DeliveryWorker(delivery_queues(settings), connection=Redis.from_url(settings.redis_url),
+                                     name=f"{name}-webhooks-{k}")
+                      for k in range(1, settings.webhooks.delivery_threads + 1)]
+    worker.siblings = chunk_loops + delivery_loops
+    # each chunk loop in a thread beats under its own RQ name as well: the reaper looks a started job's worker
+    # up by name (delivery loops do not beat: they serve no judge, and a lost delivery is found by the sweep)
+    beats = [Heartbeat(settings, loop.name, [judge_name]) for loop in chunk_loops]
+    threads = [threading.Thread(target=sibling.work, name=f"judgeserve-loop-{k}", daemon=True,
                                 kwargs={"burst": burst, "logging_level": settings.log_level})
                for k, sibling in enumerate(worker.siblings, start=1)]
-    log.info("worker %s serving judge %s on queue %s, %d chunk(s) in flight", worker.name, judge_name,
-             settings.queue_name(judge_name), in_flight)
+    log.info("worker %s serving judge %s on queue %s, %d chunk(s) in flight, %d delivery loop(s)", worker.name,
+             judge_name, settings.queue_name(judge_name), in_flight, len(delivery_loops))
     try:
         for beat in beats:
             beat.start()

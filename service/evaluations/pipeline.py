@@ -54,7 +54,7 @@ def submit(session: Session, dispatcher: Dispatcher, settings: Settings, submiss
     location = f"/v1/evaluations/{evaluation_id}"
     idempotency.complete(session, claim, 202, {"id": evaluation_id}, {"Location": location})
     session.commit()
-    enqueue_or_withdraw(session, dispatcher, settings, evaluation_id, header.fields.judge, n_chunks)
+    enqueue_or_withdraw(session, dispatcher, settings, evaluation_id, header.fields.judge, n_chunks, project_id)
     return evaluation_id
 
 
@@ -97,11 +97,11 @@ def store(session: Session, settings: Settings, header: Header, suite: SuiteCont
 
 
 def enqueue_or_withdraw(session: Session, dispatcher: Dispatcher, settings: Settings, evaluation_id: str,
-                        judge: str, n_chunks: int) -> None:
+                        judge: str, n_chunks: int, project_id: str | None = None) -> None:
     """Queue every chunk of a committed evaluation; if the queue fails, delete the evaluation and answer 503."""
     try:
         for index in range(n_chunks):
-            enqueue_chunk(dispatcher, settings, evaluation_id, judge, index)
+            enqueue_chunk(dispatcher, settings, evaluation_id, judge, index, project_id)
     except QueueUnavailable as exc:
         evaluation = repo.get_evaluation(session, evaluation_id)
         if evaluation is not None:
@@ -115,9 +115,11 @@ def chunk_job_id(evaluation_id: str, index: int) -> str:
     return f"judge-chunk_{evaluation_id}_{index}"
 
 
-def enqueue_chunk(dispatcher: Dispatcher, settings: Settings, evaluation_id: str, judge: str, index: int) -> None:
-    """Queue one chunk's job on its judge's queue."""
+def enqueue_chunk(dispatcher: Dispatcher, settings: Settings, evaluation_id: str, judge: str, index: int,
+                  project_id: str | None = None) -> None:
+    """Queue one chunk's job on its judge's queue, in its project's turn (projects take turns on a queue)."""
     dispatcher.enqueue(
         JUDGE_CHUNK_JOB, (evaluation_id, index), queue=settings.queue_name(judge),
         job_id=chunk_job_id(evaluation_id, index), timeout=settings.job_timeout_seconds,
+        fair_key=f"project:{project_id}" if project_id else None,
     )

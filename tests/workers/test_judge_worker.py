@@ -99,13 +99,14 @@ def test_a_worker_with_chunks_in_flight_beats_per_loop_and_stops_on_sigterm(prod
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         redis = Redis.from_url(prod_settings.redis_url)
-        # the main loop and two loops in threads are three RQ workers, idle once they wait for jobs
-        # (the main loop handles signals from then on)
-        wait_for(lambda: [redis.hget(key, "state") for key in redis.smembers("rq:workers")] == [b"idle"] * 3,
+        # the main loop, two chunk loops and two delivery loops in threads are five RQ workers, idle once
+        # they wait for jobs (the main loop handles signals from then on)
+        wait_for(lambda: [redis.hget(key, "state") for key in redis.smembers("rq:workers")] == [b"idle"] * 5,
                  timeout=60)
         names = {key.decode().removeprefix("rq:worker:") for key in redis.smembers("rq:workers")}
-        # every loop beats under its RQ name: the reaper finds a started job's worker by that name
-        wait_for(lambda: set(heartbeats(prod_settings)) == names, timeout=30)
+        assert len({name for name in names if "-webhooks-" in name}) == prod_settings.webhooks.delivery_threads == 2
+        # every chunk loop beats under its RQ name: the reaper finds a started job's worker by that name
+        wait_for(lambda: set(heartbeats(prod_settings)) == {n for n in names if "-webhooks-" not in n}, timeout=30)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
         assert not redis.smembers("rq:workers") and not heartbeats(prod_settings)  # every loop left cleanly
@@ -114,9 +115,13 @@ def test_a_worker_with_chunks_in_flight_beats_per_loop_and_stops_on_sigterm(prod
             worker.kill()
 
 
-def test_short_jobs_people_wait_on_are_served_before_the_judges_backlog(prod_settings):
+def test_leaderboard_refreshes_go_first_and_webhook_deliveries_have_loops_of_their_own(prod_settings):
     from service.queue import webhook_queue
-    from workers.judge_worker import queues_in_order
+    from workers.judge_worker import delivery_queues, queues_in_order
 
     assert queues_in_order(prod_settings, "scripted") == [
-        webhook_queue(prod_settings), prod_settings.aggregate_queue, prod_settings.queue_name("scripted")]
+        prod_settings.aggregate_queue, prod_settings.queue_name("scripted")]
+    assert delivery_queues(prod_settings) == [webhook_queue(prod_settings)]
+    # a burst worker sends its own evaluations' deliveries before it exits, once no judge work is left
+    assert queues_in_order(prod_settings, "scripted", burst=True) == [
+        prod_settings.aggregate_queue, prod_settings.queue_name("scripted"), webhook_queue(prod_settings)]

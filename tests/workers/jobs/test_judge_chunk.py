@@ -24,9 +24,11 @@ class RecordingDispatcher:
 
     def __init__(self):
         self.jobs = []
+        self.fair_keys = []
 
-    def enqueue(self, job, args, queue, job_id, timeout):
+    def enqueue(self, job, args, queue, job_id, timeout, fair_key=None):
         self.jobs.append((job, args, queue, job_id, timeout))
+        self.fair_keys.append(fair_key)
 
     def ping(self):
         return True
@@ -63,6 +65,7 @@ def test_jobs_are_enqueued_by_name_with_ids_only(submitted):
         ("workers.jobs.judge_chunk.run", (evaluation_id, 1), settings.queue_name("scripted")),
     ]
     assert all(timeout == settings.job_timeout_seconds for *_, timeout in dispatcher.jobs)
+    assert dispatcher.fair_keys == [f"project:{project_id(settings)}"] * 2  # a project's chunks take its turns
 
 
 def test_a_chunk_executed_twice_leaves_no_duplicates(submitted):
