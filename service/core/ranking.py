@@ -2,6 +2,8 @@
 
 A battle is ``(model_a, model_b, score_a)`` where ``score_a`` in [0, 1] is the share of the
 win credited to ``model_a`` (1 win, 0.5 tie, 0 loss); ``model_b`` receives ``1 - score_a``.
+A fourth element, ``weight`` > 0, makes it count as that many battles (Arena-Hard counts a strong
+verdict as 3); a battle without one counts once. A bootstrap resample draws weighted battles whole.
 Strengths are the Bradley–Terry maximum-likelihood estimates, fitted with the classic
 MM / Zermelo iteration ``p_i <- W_i / sum_j n_ij / (p_i + p_j)`` and normalised to sum 1.
 No pseudo-counts are added, so the fit reproduces the published reference scores exactly.
@@ -22,7 +24,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-Battle = tuple[str, str, float]
+Battle = tuple[str, str, float] | tuple[str, str, float, float]
 
 ELO_PER_LOG_STRENGTH = 400.0 / math.log(10.0)
 DEFAULT_TOLERANCE = 1e-12
@@ -33,27 +35,37 @@ BOOTSTRAP_TOLERANCE = 1e-8
 BOOTSTRAP_MAX_ITERATIONS = 500
 
 
-def _index_battles(battles: Iterable[Battle]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Validate battles and turn them into model names plus index/score arrays."""
+Indexed = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _index_battles(battles: Iterable[Battle]) -> Indexed:
+    """Validate battles and turn them into model names plus index/score/weight arrays."""
     names: dict[str, int] = {}
-    left, right, scores = [], [], []
-    for model_a, model_b, score_a in battles:
+    left, right, scores, weights = [], [], [], []
+    for battle in battles:
+        model_a, model_b, score_a = battle[:3]
+        weight = float(battle[3]) if len(battle) > 3 else 1.0
         score = float(score_a)
         if model_a == model_b:
             raise ValueError(f"a model cannot battle itself: {model_a!r}")
         if not 0.0 <= score <= 1.0:
             raise ValueError(f"score_a must lie in [0, 1], got {score_a!r}")
+        if not (weight > 0.0 and math.isfinite(weight)):
+            raise ValueError(f"a battle's weight must be a positive number, got {weight!r}")
         left.append(names.setdefault(model_a, len(names)))
         right.append(names.setdefault(model_b, len(names)))
         scores.append(score)
-    return list(names), np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp), np.asarray(scores)
+        weights.append(weight)
+    return (list(names), np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp), np.asarray(scores),
+            np.asarray(weights))
 
 
-def _win_matrix(n_models: int, left: np.ndarray, right: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Matrix whose (i, j) entry is the win credit of model i against model j."""
+def _win_matrix(n_models: int, left: np.ndarray, right: np.ndarray, scores: np.ndarray,
+                weights: np.ndarray) -> np.ndarray:
+    """Matrix whose (i, j) entry is the (weighted) win credit of model i against model j."""
     wins = np.zeros((n_models, n_models))
-    np.add.at(wins, (left, right), scores)
-    np.add.at(wins, (right, left), 1.0 - scores)
+    np.add.at(wins, (left, right), weights * scores)
+    np.add.at(wins, (right, left), weights * (1.0 - scores))
     return wins
 
 
@@ -80,11 +92,11 @@ def fit_strengths(
 def bradley_terry(
     battles: Iterable[Battle], tolerance: float = DEFAULT_TOLERANCE, max_iterations: int = DEFAULT_MAX_ITERATIONS
 ) -> dict[str, float]:
-    """Bradley–Terry ML strengths (ties = half a win each), normalised to sum 1."""
-    names, left, right, scores = _index_battles(battles)
+    """Bradley–Terry ML strengths (ties = half a win each, a weighted battle counting weight times), summing to 1."""
+    names, left, right, scores, weights = _index_battles(battles)
     if not names:
         return {}
-    strengths, _ = fit_strengths(_win_matrix(len(names), left, right, scores), tolerance, max_iterations)
+    strengths, _ = fit_strengths(_win_matrix(len(names), left, right, scores, weights), tolerance, max_iterations)
     return {name: float(value) for name, value in zip(names, strengths)}
 
 
@@ -134,7 +146,7 @@ def bootstrap_elo_intervals(
     or has strength 0 are skipped; a model missing from a resample is left out of that model's
     percentiles; None is returned for a model no usable resample contains.
     """
-    names, left, right, scores = _index_battles(battles)
+    names, left, right, scores, weights = _index_battles(battles)
     if not names:
         return {}
     if anchor is not None and anchor not in names:
@@ -145,18 +157,20 @@ def bootstrap_elo_intervals(
     ratings = np.full((n_resamples, len(names)), np.nan)
     for row in range(n_resamples):
         picked = rng.integers(0, left.size, size=left.size)
-        ratings[row] = _resample_ratings(names, left[picked], right[picked], scores[picked], anchor, anchor_rating)
+        ratings[row] = _resample_ratings(names, left[picked], right[picked], scores[picked], weights[picked], anchor,
+                                         anchor_rating)
     return {name: _percentile_interval(ratings[:, col], confidence) for col, name in enumerate(names)}
 
 
 def _resample_ratings(
-    names: list[str], left: np.ndarray, right: np.ndarray, scores: np.ndarray, anchor: str | None, anchor_rating: float
+    names: list[str], left: np.ndarray, right: np.ndarray, scores: np.ndarray, weights: np.ndarray,
+    anchor: str | None, anchor_rating: float,
 ) -> np.ndarray:
     """Elo ratings for one resample; NaN for absent models, all NaN when the anchor is unusable."""
     present = np.zeros(len(names), dtype=bool)
     present[left] = True
     present[right] = True
-    strengths, _ = fit_strengths(_win_matrix(len(names), left, right, scores), BOOTSTRAP_TOLERANCE,
+    strengths, _ = fit_strengths(_win_matrix(len(names), left, right, scores, weights), BOOTSTRAP_TOLERANCE,
                                  BOOTSTRAP_MAX_ITERATIONS)
     fitted = {name: float(strengths[i]) for i, name in enumerate(names) if present[i]}
     out = np.full(len(names), np.nan)

@@ -6,7 +6,8 @@ The judge sees the two responses as "Response 1" and "Response 2"; order ``ab`` 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
 
 from pydantic import Field
 
@@ -27,6 +28,30 @@ RATIONALE_QUESTION = (
 )
 
 
+@dataclass(frozen=True)
+class VerdictScale:
+    """The labels a two-response judge answers with, and what each one means for the response shown first.
+
+    ``first_credit``: the share of the win each label gives the first-shown response (1 win, ½ tie,
+    0 loss); the second-shown response gets the rest. ``battle_weight``: how many Bradley–Terry
+    battles a label counts as (1 unless listed). ``slot_names``: what the prompt calls the two slots.
+    """
+
+    labels: tuple[str, ...]
+    first_credit: Mapping[str, float]
+    question: str
+    rationale_question: str = RATIONALE_QUESTION
+    battle_weight: Mapping[str, float] = field(default_factory=dict)
+    slot_names: tuple[str, str] = ("Response 1", "Response 2")
+
+    def weight(self, label: str) -> float:
+        """Bradley–Terry battles the label counts as."""
+        return float(self.battle_weight.get(label, 1.0))
+
+
+THREE_POINT = VerdictScale(labels=LABELS, first_credit={FIRST: 1.0, SECOND: 0.0, TIE: 0.5}, question=VERDICT_QUESTION)
+
+
 class TwoResponseOptions(CalibrationOptions):
     """Calibration options plus the orders each comparison is judged in and the tie margin."""
 
@@ -40,39 +65,69 @@ class TwoResponseOptions(CalibrationOptions):
         return ("ab", "ba") if self.orders == "both" else ("ab",)
 
 
-def preference_for_a(order: str, label: str | None, probs: dict[str, float] | None) -> float | None:
-    """P(A better) + ½·P(tie) of one call, mapped back from its order's positions."""
+def _label_probs(label: str | None, probs: dict[str, float] | None,
+                 scale: VerdictScale) -> dict[str, float] | None:
+    """The call's probability of each label: its label probabilities, else certainty on its label."""
     if probs:
-        p_first, p_second, p_tie = (probs.get(x, 0.0) for x in LABELS)
-    elif label is not None:
-        p_first, p_second, p_tie = (float(label == x) for x in LABELS)
-    else:
+        return {x: probs.get(x, 0.0) for x in scale.labels}
+    if label is not None:
+        return {x: float(label == x) for x in scale.labels}
+    return None
+
+
+def _credit_for_a(order: str, label: str, scale: VerdictScale) -> float:
+    credit = scale.first_credit[label]
+    return credit if ORDERS[order][0] == "a" else 1.0 - credit
+
+
+def preference_for_a(order: str, label: str | None, probs: dict[str, float] | None,
+                     scale: VerdictScale = THREE_POINT) -> float | None:
+    """P(A better) + ½·P(tie) of one call, mapped back from its order's positions."""
+    given = _label_probs(label, probs, scale)
+    if given is None:
         return None
-    p_a = p_first if ORDERS[order][0] == "a" else p_second
-    return p_a + 0.5 * p_tie
+    return sum(p * _credit_for_a(order, x, scale) for x, p in given.items())
 
 
-def label_for_a(order: str, label: str | None) -> str | None:
+def battle_for_a(order: str, label: str | None, probs: dict[str, float] | None,
+                 scale: VerdictScale = THREE_POINT) -> tuple[float, float] | None:
+    """(win credit of A, battles) of one call in Bradley–Terry: each label counts as its weight in battles."""
+    given = _label_probs(label, probs, scale)
+    if given is None:
+        return None
+    credit = sum(p * scale.weight(x) * _credit_for_a(order, x, scale) for x, p in given.items())
+    return credit, sum(p * scale.weight(x) for x, p in given.items())
+
+
+def label_for_a(order: str, label: str | None, scale: VerdictScale = THREE_POINT) -> str | None:
     """A call's positional label as an item outcome: 'a', 'b' or 'tie'."""
     if label is None:
         return None
-    if label == TIE:
-        return "tie"
-    return ORDERS[order][0] if label == FIRST else ORDERS[order][1]
+    credit = _credit_for_a(order, label, scale)
+    return "tie" if credit == 0.5 else "a" if credit > 0.5 else "b"
 
 
-def plan_two_response_calls(item: Any, options: TwoResponseOptions, render: Any, template: str) -> list[PlannedCall]:
+def slot_label(label: str | None, scale: VerdictScale = THREE_POINT) -> str | None:
+    """A call's label as the winning slot ('1', '2' or 'tie'), what the reliability report counts."""
+    if label is None:
+        return None
+    credit = scale.first_credit[label]
+    return TIE if credit == 0.5 else FIRST if credit > 0.5 else SECOND
+
+
+def plan_two_response_calls(item: Any, options: TwoResponseOptions, render: Any, template: str,
+                            scale: VerdictScale = THREE_POINT) -> list[PlannedCall]:
     """Every order × sample of a two-response comparison rendered by ``render(item, order, question)``."""
     rationale = options.rationale_budget()
-    question = RATIONALE_QUESTION if rationale else VERDICT_QUESTION
+    question = scale.rationale_question if rationale else scale.question
     calls = []
     for order in options.order_names():
         messages = render(item, order, question)
         for sample in range(options.samples):
             request = JudgeRequest(
-                messages=messages, choices=LABELS, temperature=options.effective_temperature(),
+                messages=messages, choices=scale.labels, temperature=options.effective_temperature(),
                 seed=options.call_seed(item.id, order, sample), rationale_tokens=rationale,
-                verdict_followup=VERDICT_QUESTION, template=template,
+                verdict_followup=scale.question, template=template,
             )
             calls.append(PlannedCall(order=order, sample=sample, request=request))
     return calls

@@ -3,32 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.db.conflict import upsert
-from service.models import Evaluation, LeaderboardSnapshot, Verdict
+from service.core.tags import TagFilter
+from service.evaluations.tag_queries import tag_condition
+from service.models import Evaluation, Item, LeaderboardSnapshot, Verdict
 
 
-def completed_evaluations(session: Session, project_id: str, suite: str, protocol: str, judge: str) -> list[Evaluation]:
-    """Completed evaluations of a project's suite × protocol × judge, oldest first."""
+def completed_evaluations(session: Session, project_id: str, suite: str, protocol: str, judge: str,
+                          tags: Sequence[TagFilter] = ()) -> list[Evaluation]:
+    """Completed evaluations of a project's suite × protocol × judge that may be on leaderboards, oldest first.
+
+    Evaluations submitted with ``leaderboard: false`` never are; ``tags`` narrows to those with these tags.
+    """
     query = select(Evaluation).where(
         Evaluation.project_id == project_id, Evaluation.suite == suite, Evaluation.protocol == protocol, Evaluation.judge == judge,
-        Evaluation.status == "completed",
+        Evaluation.status == "completed", Evaluation.leaderboard.is_(True), tag_condition(tags),
     )
     return list(session.scalars(query.order_by(Evaluation.completed_at, Evaluation.id)))
 
 
-def scores_of(session: Session, evaluation_ids: list[str]) -> list[tuple[str, float]]:
-    """(evaluation id, score) of every scored verdict of these evaluations."""
+def mean_lengths(session: Session, evaluation_ids: list[str], field: str) -> dict[str, float]:
+    """Evaluation id → mean length in characters of its items' ``field`` (the judged response)."""
+    if not evaluation_ids:
+        return {}
+    length = func.avg(func.length(Item.payload[field].as_string()))
+    query = select(Item.evaluation_id, length).where(Item.evaluation_id.in_(evaluation_ids)).group_by(Item.evaluation_id)
+    return {evaluation_id: float(mean) for evaluation_id, mean in session.execute(query) if mean is not None}
+
+
+def scores_of(session: Session, evaluation_ids: list[str]) -> list[tuple[str, float, Any]]:
+    """(evaluation id, score, battle) of every scored verdict of these evaluations.
+
+    ``battle`` is the verdict's ``details.battle`` (``{score, weight}``) when its protocol weights
+    battles, else None.
+    """
     if not evaluation_ids:
         return []
-    query = select(Verdict.evaluation_id, Verdict.score).where(
+    query = select(Verdict.evaluation_id, Verdict.score, Verdict.details["battle"]).where(
         Verdict.evaluation_id.in_(evaluation_ids), Verdict.unscored.is_(False), Verdict.failed.is_(False)
     )
-    return [(evaluation_id, score) for evaluation_id, score in session.execute(query)]
+    return [(evaluation_id, score, battle) for evaluation_id, score, battle in session.execute(query)]
 
 
 def put_snapshot(session: Session, project_id: str, suite: str, protocol: str, judge: str, etag: str,

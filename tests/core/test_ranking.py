@@ -67,7 +67,38 @@ def test_model_without_win_credit_gets_zero_strength():
     assert elo_scores(loser, anchor="a")["b"] == -math.inf
 
 
-@pytest.mark.parametrize("battles", [[("a", "a", 1.0)], [("a", "b", 1.5)], [("a", "b", -0.1)]])
+@pytest.mark.parametrize(
+    "weighted, repeated",
+    [
+        # a battle of weight 3 is three battles (Arena-Hard's strong verdict)
+        ([("a", "b", 1.0, 3.0), ("a", "b", 0.0)], [("a", "b", 1.0)] * 3 + [("a", "b", 0.0)]),
+        ([("a", "b", 1.0, 3.0), ("b", "a", 1.0, 1.0)], [("a", "b", 1.0)] * 3 + [("b", "a", 1.0)]),
+        # a strong loss weighs as much as a strong win
+        ([("a", "b", 1.0, 3.0), ("a", "b", 0.0, 3.0), ("a", "b", 1.0)], [("a", "b", 1.0)] * 4 + [("a", "b", 0.0)] * 3),
+        # fractional weights (probability-averaged strength) and soft scores; the repeated list doubles every
+        # count, which leaves the maximum-likelihood strengths unchanged
+        ([("a", "b", 0.75, 2.0), ("a", "c", 0.5, 1.5), ("b", "c", 1.0)],
+         [("a", "b", 0.75)] * 4 + [("a", "c", 0.5)] * 3 + [("b", "c", 1.0)] * 2),
+    ],
+)
+def test_a_weighted_battle_counts_as_that_many_battles(weighted, repeated):
+    assert bradley_terry(weighted) == pytest.approx(bradley_terry(repeated), rel=1e-9)
+
+
+def test_the_strong_weight_changes_a_ranking():
+    # a: one strong win and two slight losses against c; b: two slight wins and one strong loss against c
+    a_vs_c = [("a", "c", 1.0, 3.0), ("a", "c", 0.0), ("a", "c", 0.0)]
+    b_vs_c = [("b", "c", 1.0), ("b", "c", 1.0), ("b", "c", 0.0, 3.0)]
+    weighted = bradley_terry(a_vs_c + b_vs_c)
+    assert weighted["a"] > weighted["c"] > weighted["b"]
+    unweighted = bradley_terry([battle[:3] for battle in a_vs_c + b_vs_c])
+    assert unweighted["b"] > unweighted["c"] > unweighted["a"]
+    intervals = bootstrap_elo_intervals(a_vs_c + b_vs_c, anchor="c", n_resamples=50, seed=1)
+    assert set(intervals) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("battles", [[("a", "a", 1.0)], [("a", "b", 1.5)], [("a", "b", -0.1)], [("a", "b", 1.0, 0.0)],
+                                     [("a", "b", 1.0, -2.0)], [("a", "b", 1.0, math.inf)]])
 def test_invalid_battles_raise(battles):
     with pytest.raises(ValueError):
         bradley_terry(battles)

@@ -12,7 +12,8 @@ tests put into the item's text:
 - ``<<scripted:LABEL=P,LABEL=P>>``: the label probabilities of a constrained verdict (the
   first marker in the prompt). At temperature > 0 the label is drawn from them with the
   request's seed (so Multiple Evidence Calibration can be tested); else the likeliest wins.
-  Without a marker, every label is equally likely and the first label is answered.
+  Without a marker, every label is equally likely and the first label is answered. A label
+  holding ``>``, ``=`` or ``,`` is percent-encoded in the marker (``A%3E%3EB=1`` for ``A>>B``).
 - ``<<scripted-json:TEXT>>``: the text of a JSON-constrained answer (default ``{}``).
 """
 
@@ -23,6 +24,7 @@ import random
 import re
 import time
 from typing import Sequence
+from urllib.parse import unquote
 
 from service.config import JudgeConfig
 from service.core.judging import JudgeOutput, JudgeRequest
@@ -93,7 +95,8 @@ def _marked(prompt: str, request: JudgeRequest) -> tuple[dict[str, float], str]:
     found = _LABEL_MARKER.search(prompt)
     probs = {c: 1.0 / len(choices) for c in choices}
     if found:
-        given = dict(part.split("=", 1) for part in found.group(1).split(",") if "=" in part)
+        # a label holding '>', '=' or ',' is written percent-encoded (A%3E%3EB for A>>B)
+        given = {unquote(k): v for k, v in (part.split("=", 1) for part in found.group(1).split(",") if "=" in part)}
         probs = {c: float(given.get(c, 0.0)) for c in choices}
         total = sum(probs.values()) or 1.0
         probs = {c: p / total for c, p in probs.items()}

@@ -38,8 +38,26 @@ class PairwiseItem(BaseModel):
         return self
 
 
+# Arena-Hard counts a strong verdict (A>>B, B>>A) as three battles
+STRONG_WEIGHT = 3
+
+
 class PairwiseOptions(TwoResponseOptions):
     """Calibration and sampling options of a pairwise evaluation (both orders by default)."""
+
+    scale: Literal[3, 5] = Field(
+        default=3, description="Verdict labels: 3 (1, 2, tie) or 5 (Arena-Hard's A>>B, A>B, A=B, B>A, B>>A, "
+                               "A being the response shown first).")
+    strong_weight: int = Field(
+        default=STRONG_WEIGHT, ge=1, le=10, description="With scale 5: the Bradley–Terry battles a strong verdict (A>>B, B>>A) "
+                                            "counts as on leaderboards (Arena-Hard: 3).")
+
+    @model_validator(mode="after")
+    def _strong_weight_needs_five_points(self) -> "PairwiseOptions":
+        # options read back from storage carry the default: only a weight that would change something is refused
+        if self.strong_weight != STRONG_WEIGHT and self.scale != 5:
+            raise ValueError("strong_weight applies only with scale 5 (the three-label scale has no strong verdict)")
+        return self
 
 
 class PairwiseReview(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any, ClassVar, Sequence
 
 from pydantic import BaseModel
@@ -27,18 +28,23 @@ from service.core.protocols.pairwise.models import (
     PairwiseReview,
     PairwiseSuiteItem,
 )
+from service.core.protocols.pairwise.scales import scale_of
 from service.core.protocols.pairwise.summary import PairwiseReliability, PairwiseSummary
 from service.core.statistics import bootstrap_mean_ci
 from service.core.two_responses import (
-    LABELS,
     ORDERS,
+    THREE_POINT,
     VERDICT_QUESTION,
+    VerdictScale,
+    battle_for_a,
     label_for_a,
     plan_two_response_calls,
     preference_for_a,
+    slot_label,
 )
 
 TEMPLATE = "pairwise/1"
+TEMPLATE_FIVE_POINT = "pairwise-scale5/1"
 OUTCOME_SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
 SUITE_SUBMISSION_FIELDS = tuple(PairwiseSuiteItem.model_fields)
 
@@ -50,10 +56,11 @@ SYSTEM_PROMPT = (
 )
 
 
-def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION) -> tuple[dict[str, str], ...]:
+def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION,
+                    slot_names: tuple[str, str] = THREE_POINT.slot_names) -> tuple[dict[str, str], ...]:
     """Prompt for one order: shared text first, then the two responses, then the question.
 
-    Everything before ``[Response 1]`` is identical in both orders (prefix-cache friendly).
+    Everything before the first slot (``[Response 1]``) is identical in both orders (prefix-cache friendly).
     Submitted text is enclosed (``service.core.delimiters``): none of its lines reads as a header.
     """
     first, second = (getattr(item, f"response_{side}") for side in ORDERS[order])
@@ -63,8 +70,8 @@ def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUES
     parts.append(f"[User request]\n{_render_request(item)}")
     if item.reference:
         parts.append(f"[Reference answer]\n{enclose(item.reference)}")
-    parts.append(f"[Response 1]\n{enclose(first)}")
-    parts.append(f"[Response 2]\n{enclose(second)}")
+    parts.append(f"[{slot_names[0]}]\n{enclose(first)}")
+    parts.append(f"[{slot_names[1]}]\n{enclose(second)}")
     parts.append(question)
     return (
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -106,17 +113,26 @@ class PairwiseProtocol:
 
     def plan_calls(self, item: PairwiseItem, options: PairwiseOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
-        """Every order × sample for one item."""
-        return plan_two_response_calls(item, options, render_messages, TEMPLATE)
+        """Every order × sample for one item, on the options' verdict scale."""
+        scale = scale_of(options)
+        render = partial(render_messages, slot_names=scale.slot_names)
+        template = TEMPLATE if scale is THREE_POINT else TEMPLATE_FIVE_POINT
+        return plan_two_response_calls(item, options, render, template, scale)
 
     def apply_review(self, item: PairwiseItem, verdict: ItemVerdict, label: PairwiseReview) -> ItemVerdict:
-        """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0."""
-        return reviewed_verdict(verdict, label.label, OUTCOME_SCORES[label.label], label.model_dump())
+        """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0 (one plain battle)."""
+        return reviewed_verdict(verdict, label.label, OUTCOME_SCORES[label.label], label.model_dump(), battle=None)
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: PairwiseOptions) -> CallResult:
-        """Label from the constrained text; probabilities from the verdict token's logprobs."""
-        label = parse_label(output.text, LABELS) if output.error is None else None
-        probs = label_probs_from_top_logprobs(output.verdict_top_logprobs, LABELS)
+        """Label from the constrained text; probabilities from the verdict token's logprobs.
+
+        On the five-point scale the labels share their first token (``A``, ``>>``, ``B``) with most
+        tokenizers, so the first verdict token's logprobs tell them apart only when a tokenizer has a
+        token per label; otherwise the call counts its label (a hard verdict).
+        """
+        labels = scale_of(options).labels
+        label = parse_label(output.text, labels) if output.error is None else None
+        probs = label_probs_from_top_logprobs(output.verdict_top_logprobs, labels)
         if probs is not None and label is None:
             label = max(probs, key=probs.get)
         return CallResult(call.order, call.sample, label, probs, output.text)
@@ -125,14 +141,12 @@ class PairwiseProtocol:
         self, item: PairwiseItem, results: Sequence[CallResult], options: PairwiseOptions
     ) -> ItemVerdict:
         """Average preferences over all calls, decide, and flag position inconsistency."""
-        calls = []
-        for r in results:
-            pref = preference_for_a(r.order, r.label, r.label_probs)
-            calls.append({"order": r.order, "sample": r.sample, "label": r.label,
-                          "outcome": label_for_a(r.order, r.label), "preference": pref})
+        scale = scale_of(options)
+        calls = [_call_details(r, scale) for r in results]
         scored = [c for c in calls if c["preference"] is not None]
         if not scored:
             return ItemVerdict(outcome=None, score=None, unscored=True, details={"calls": calls})
+        battle = _item_battle(results, scale) if scale is not THREE_POINT else None
         preference = sum(c["preference"] for c in scored) / len(scored)
         majorities = {
             order: calibration.majority_label(
@@ -147,7 +161,7 @@ class PairwiseProtocol:
             unscored=False,
             position_inconsistent=len(present) == 2 and present[0] != present[1],
             bpde=calibration.bpde([c["outcome"] for c in scored]),
-            details={"calls": calls, "order_majority": majorities},
+            details={"calls": calls, "order_majority": majorities, **({"battle": battle} if battle else {})},
         )
 
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
@@ -187,9 +201,38 @@ class PairwiseProtocol:
             "losses": outcomes.get("b", 0),
             "ties": outcomes.get("tie", 0),
         }
+        if options.scale == 5:
+            summary["weighted_win_rate"] = _weighted_win_rate(scored)
         summary.update(_human_agreement(items, verdicts, options.order_names()))
         summary.update(_length_controlled(items, verdicts, seed))
         return summary, calibration.reliability_report(verdicts, options.order_names())
+
+
+def _call_details(result: CallResult, scale: VerdictScale) -> dict[str, Any]:
+    """One call in the verdict: ``label`` is the winning slot (1, 2, tie) on every scale, ``verdict`` the
+    five-point label when there is one (the reliability report counts slots, whatever the scale)."""
+    call = {"order": result.order, "sample": result.sample, "label": slot_label(result.label, scale),
+            "outcome": label_for_a(result.order, result.label, scale),
+            "preference": preference_for_a(result.order, result.label, result.label_probs, scale)}
+    if scale is not THREE_POINT:
+        call["verdict"] = result.label
+    return call
+
+
+def _item_battle(results: Sequence[CallResult], scale: VerdictScale) -> dict[str, float] | None:
+    """The item's Bradley–Terry battle: A's share of the weighted battles and the battles per call."""
+    battles = [b for r in results if (b := battle_for_a(r.order, r.label, r.label_probs, scale)) is not None]
+    total = sum(weight for _, weight in battles)
+    if not battles or total <= 0:
+        return None
+    return {"score": sum(credit for credit, _ in battles) / total, "weight": total / len(battles)}
+
+
+def _weighted_win_rate(scored: Sequence[ItemVerdict]) -> float | None:
+    """A's share of the weighted battles (Arena-Hard's score); a reviewed item is one plain battle."""
+    battles = [(b["score"], b["weight"]) if (b := v.details.get("battle")) else (v.score, 1.0) for v in scored]
+    total = sum(weight for _, weight in battles)
+    return sum(score * weight for score, weight in battles) / total if total > 0 else None
 
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class PairwiseSummary(ItemCounts, JudgeAgreementFields, LengthControlledFields):
     wins: int = Field(description="Scored items whose outcome is A better.")
     losses: int = Field(description="Scored items whose outcome is B better.")
     ties: int = Field(description="Scored items whose outcome is a tie (preference within tie_margin of ½).")
+    weighted_win_rate: float | None = Field(
+        default=None, description="With scale 5: A's share of the Bradley–Terry battles, a strong verdict counting "
+                                  "strong_weight battles (Arena-Hard's score against the baseline); absent on scale 3.")
     human_agreement: PairwiseHumanAgreement | None = Field(
         default=None, description="Judge–human agreement in full; absent without human labels.")
 

@@ -90,8 +90,26 @@ def nothing():
     return [], [], PairwiseOptions()
 
 
+def five_point_scale():
+    """scale 5: weighted_win_rate from the strong verdicts' battles; a reviewed item is one plain battle."""
+    options = PairwiseOptions(scale=5)
+    items = [item(n) for n in range(4)]
+    calls = [(("ab", "A>>B"), ("ba", "B>>A")), (("ab", "B>A"), ("ba", "A>B")), (("ab", "A=B"), ("ba", "A=B")),
+             (("ab", "A>B"), ("ba", "B>A"))]
+    verdicts = [verdict(it, c, options) for it, c in zip(items, calls)]
+    verdicts[3] = review(items[3], verdicts[3], "b")
+    return items, verdicts, options
+
+
+def five_point_nothing_scored():
+    """scale 5 with nothing scored: weighted_win_rate is null."""
+    options = PairwiseOptions(scale=5)
+    return [item(0)], [verdict(item(0), UNREADABLE, options)], options
+
+
 FIXTURES = {f.__name__: f for f in (human_labels_reviews_unscored_and_failed, enough_items_for_length_control,
-                                     single_order, one_label_everywhere, labels_only_on_unscored_items, nothing)}
+                                     single_order, one_label_everywhere, labels_only_on_unscored_items, nothing,
+                                     five_point_scale, five_point_nothing_scored)}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +134,14 @@ def test_the_fixtures_reach_every_branch(reports):
     assert_fixtures_cover(MODELS, list(reports.values()), never_null={
         "Agreement.cohen_kappa": "agreement() has pairs, and one shared label gives kappa 1.0 (not null, unlike pi)",
     })
+
+
+def test_five_point_weighted_win_rate_counts_strong_verdicts_as_their_battles(reports):
+    summary = reports["five_point_scale"]["summary"]
+    # A strongly (3 battles won), B slightly (1 lost), tie (½ of 1), reviewed b (1 lost): 3.5 / 6
+    assert summary["weighted_win_rate"] == pytest.approx(3.5 / 6)
+    assert summary["win_rate"] == pytest.approx((1 + 0 + 0.5 + 0) / 4)  # strength never moves the win rate
+    assert "weighted_win_rate" not in reports["enough_items_for_length_control"]["summary"]
 
 
 def test_unscored_items_without_a_review_count_as_unscored():
