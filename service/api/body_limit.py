@@ -10,6 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # streamed uploads (one item per line) are read in bounded memory, so they get a larger limit
 UPLOAD_PATHS = ("/v1/evaluations",)
+# bodies of a small fixed shape (a review label, a webhook, a comparison) are parsed whole at once: a smaller
+# limit bounds what a bad one can cost (JSON objects take up to ~24 times their bytes in memory)
+SMALL_BODY_PATHS = ("/v1/reviews", "/v1/webhooks", "/v1/comparisons")
+SMALL_BODY_BYTES = 1024 * 1024
 UPLOAD_TYPES = (b"application/x-ndjson", b"application/jsonl", b"application/x-jsonl", b"application/jsonlines",
                 b"application/x-jsonlines")
 
@@ -30,9 +34,10 @@ class BodySizeLimit:
         if scope.get("path") in UPLOAD_PATHS and headers.get(b"content-type", b"").split(b";")[0].strip() in UPLOAD_TYPES:
             await self.app(scope, receive, send)  # the upload handler enforces max_upload_bytes while it streams
             return
+        max_bytes, detail = self.limit(scope.get("path", ""))
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(send)
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            await self._refuse(send, detail)
             return
         seen = 0
 
@@ -42,20 +47,22 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, detail=self.detail)
+                if seen > max_bytes:
+                    raise HTTPException(413, detail=detail)
             return message
 
         await self.app(scope, counting_receive, send)
 
-    @property
-    def detail(self) -> str:
-        """The message naming the limit."""
-        return f"the request body exceeds limit max_body_bytes={self.max_bytes}"
+    def limit(self, path: str) -> tuple[int, str]:
+        """The body limit of a path, and the message naming it."""
+        if self.max_bytes > SMALL_BODY_BYTES and path.startswith(SMALL_BODY_PATHS):
+            return SMALL_BODY_BYTES, (f"the request body exceeds limit small_body_bytes={SMALL_BODY_BYTES} "
+                                      "(review, webhook and comparison bodies)")
+        return self.max_bytes, f"the request body exceeds limit max_body_bytes={self.max_bytes}"
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, detail: str) -> None:
         body = json.dumps({
-            "type": "about:blank", "title": "Request body too large", "status": 413, "detail": self.detail,
+            "type": "about:blank", "title": "Request body too large", "status": 413, "detail": detail,
         }).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),

@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from service.errors import Conflict, InvalidSubmission, NotFound, ServiceUnavailable, Unauthorized
+from service.core.json_depth import depth_detail
+from service.errors import MAX_LISTED_ERRORS, Conflict, InvalidSubmission, NotFound, ServiceUnavailable, Unauthorized
 from service.evaluations.submission import pointer
 
 PROBLEM = "application/problem+json"
@@ -26,7 +28,11 @@ PROBLEM_SCHEMA = {
     "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {
+        "error_count": {"type": "integer", "description": f"How many problems were found; `errors` lists the first "
+                                                          f"{MAX_LISTED_ERRORS}."},
+        "stopped_early": {"type": "boolean", "description": "Validation stopped after the listed problems: there "
+                                                            "may be more than `error_count`."},
+        "errors": {"type": "array", "maxItems": MAX_LISTED_ERRORS, "items": {"type": "object", "properties": {
             "pointer": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "parameter": {"type": "string"},
             "line": {"type": "integer"}, "detail": {"type": "string"}}}},
     },
@@ -34,21 +40,25 @@ PROBLEM_SCHEMA = {
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: list | None = None,
-            headers: dict | None = None) -> JSONResponse:
-    """A problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status}
+            headers: dict | None = None, error_count: int | None = None, stopped: bool = False) -> JSONResponse:
+    """A problem+json response; it lists at most MAX_LISTED_ERRORS errors, with the count of all."""
+    body: dict = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors is not None:
-        body["errors"] = errors
+        body["error_count"] = max(error_count or 0, len(errors))
+        if stopped:
+            body["stopped_early"] = True
+        body["errors"] = errors[:MAX_LISTED_ERRORS]
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [_field_error(err) for err in exc.errors()]
+    raw = exc.errors()
+    errors = [_field_error(err) for err in raw[:MAX_LISTED_ERRORS]]
     first = errors[0] if errors else {}
     detail = f"{first.get('pointer') or first.get('parameter')}: {first.get('detail')}" if first else None
-    return problem(422, "Invalid request", detail, errors)
+    return problem(422, "Invalid request", detail, errors, error_count=len(raw))
 
 
 def _field_error(err: dict) -> dict:
@@ -106,7 +116,10 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors[0] if exc.errors else {}
         where = first.get("pointer") if first.get("pointer") is not None else first.get("parameter")
         detail = f"{where}: {first.get('detail')}" if where is not None else first.get("detail")
-        return problem(422, exc.title, detail, list(exc.errors))
+        if exc.stopped:
+            detail = f"{detail} (validation stopped after {exc.error_count} problems)"
+        return problem(422, exc.title, detail, list(exc.errors[:MAX_LISTED_ERRORS]), error_count=exc.error_count,
+                       stopped=exc.stopped)
 
     @app.exception_handler(Unauthorized)
     def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
@@ -125,9 +138,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(503, "Service unavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(StarletteHTTPException)
-    def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ClientDisconnect):  # FastAPI's 400 for a body it could not finish reading
+            return _client_gone(request)
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
-            detail = "the body is not valid JSON (it is not UTF-8 text)"
+            detail = f"the body is not valid JSON ({_unparsable_because(exc.__cause__)})"
             return problem(422, "Invalid request", detail, [{"pointer": "", "detail": detail}])
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
         return problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
@@ -140,7 +155,28 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem(422, "Invalid request", detail, [{"pointer": None, "detail": detail}])
         return _unexpected(request, exc)
 
+    @app.exception_handler(ClientDisconnect)
+    def _disconnected(request: Request, _: ClientDisconnect) -> JSONResponse:
+        return _client_gone(request)
+
     @app.exception_handler(Exception)
-    def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc.__cause__ or exc.__context__, ClientDisconnect):
+            return _client_gone(request)
         log.exception("unhandled error", exc_info=exc)
         return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")
+
+
+def _unparsable_because(cause: BaseException | None) -> str:
+    """Why FastAPI could not parse a JSON body (its 400 hides the reason)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"it is not UTF-8 text: {cause.reason} at byte {cause.start}"
+    if isinstance(cause, RecursionError):
+        return depth_detail()
+    return f"{type(cause).__name__}: {cause}" if cause is not None else "it could not be parsed"
+
+
+def _client_gone(request: Request) -> JSONResponse:
+    """The client closed the connection before its request was read: logged at info, answered to nobody."""
+    log.info("client disconnected: %s %s (the request was not completed)", request.method, request.url.path)
+    return problem(499, "Client closed request", "the client disconnected before the request was read")

@@ -14,11 +14,11 @@ from pydantic import BaseModel, ValidationError
 
 from service.config import Limits
 from service.core.protocol import EvaluationProtocol
-from service.errors import FieldError, InvalidSubmission
+from service.errors import MAX_LISTED_ERRORS, FieldError, InvalidSubmission
 from service.evaluations.problems import at, pointer, pydantic_errors, with_lines
 
 BATCH = 1000
-MAX_REPORTED_ERRORS = 20
+MAX_REPORTED_ERRORS = MAX_LISTED_ERRORS  # reading stops once a 422's worth of problems is found
 
 Record = tuple[tuple, Any]
 # stores validated items numbered from a position; returns the first position of each id stored before
@@ -50,6 +50,7 @@ class ItemIntake:
         self.protocol, self.options, self.suite, self.limits, self.sink = protocol, options, suite, limits, sink
         self.errors: list[FieldError] = []
         self.count = 0
+        self.stopped = False  # reading stopped before the last record (there may be more problems)
         self._batch: list[tuple[tuple, BaseModel]] = []
         # items held in memory anyway (a JSON body): a repeated id is named with the first one's pointer
         self._first: dict[str, tuple] | None = {} if remember_ids else None
@@ -58,6 +59,7 @@ class ItemIntake:
         """Validate and store every record, stopping at the 20th problem or past ``max_items``."""
         for where, raw in records:
             if len(self.errors) >= MAX_REPORTED_ERRORS:
+                self.stopped = True
                 break
             if isinstance(raw, Problem):
                 self.errors.append(at(where, raw.detail))
@@ -79,7 +81,7 @@ class ItemIntake:
             self.errors.append(FieldError("", "the upload has no items"))
         if self.errors:
             problems = with_lines(self.errors[:MAX_REPORTED_ERRORS])
-            raise InvalidSubmission(problems, title) if title else InvalidSubmission(problems)
+            raise InvalidSubmission(problems, title or "Invalid evaluation", len(self.errors), self.stopped)
         return self.count
 
     def _first_time(self, where: tuple, item: BaseModel) -> bool:

@@ -19,14 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.exceptions import HTTPException
 
 from service.config import Settings
-from service.errors import InvalidSubmission
+from service.core.json_depth import depth_problem
+from service.errors import FieldError, InvalidSubmission
 from service.evaluations import formats
-from service.evaluations.items import Problem, Record, SuiteContext
+from service.evaluations.items import Problem, Record, SuiteContext, first_bad_string
 from service.evaluations.pipeline import Submission
-from service.evaluations.problems import parameter_error
+from service.evaluations.problems import parameter_error, pointer
 
 TITLE = "Invalid upload"
 _BOM = b"\xef\xbb\xbf"
+JSON_PARAMETERS = ("options", "tags")  # query parameters that hold JSON
 
 
 class UploadHeader(BaseModel):
@@ -87,11 +89,25 @@ async def spool(request: Request, max_bytes: int) -> Spool:
 
 def header_from_query(params: dict[str, str]) -> UploadHeader:
     """The upload's header fields from its query string; 422 naming each bad parameter."""
+    unreadable = [error for name, value in params.items() if (error := _parameter_problem(name, value))]
+    if unreadable:
+        raise InvalidSubmission(unreadable, TITLE)
     try:
         return UploadHeader.model_validate(params)
     except ValidationError as exc:
         raise InvalidSubmission([parameter_error(".".join(str(part) for part in e["loc"]) or "query", e["msg"])
                                  for e in exc.errors(include_url=False)], TITLE) from None
+
+
+def _parameter_problem(name: str, value: str) -> FieldError | None:
+    """A query parameter the database could not store (NUL), or a JSON one nested past the limit."""
+    bad = first_bad_string(value, 1 << 62)
+    if bad:
+        return parameter_error(name, bad[1])
+    deep = depth_problem(value) if name in JSON_PARAMETERS else None
+    if deep:
+        return parameter_error(name, f"{deep[1]}, at {pointer(*deep[0]) if deep[0] else 'the top'}")
+    return None
 
 
 def lines(file: IO[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
@@ -121,6 +137,9 @@ def parsed_line(number: int, line: bytes) -> Any:
     without one (not "line 2 column 1" of a one-line document).
     """
     text = line.rstrip(b"\r\n")
+    deep = depth_problem(text)
+    if deep:
+        return Problem(f"line {number} is {deep[1]}, at {pointer(*deep[0]) if deep[0] else 'the top'} of the line")
     try:
         return json.loads(text)
     except UnicodeDecodeError as exc:
@@ -147,8 +166,13 @@ def records(header: UploadHeader, file: IO[bytes], settings: Settings,
             yield (), Problem("an AlpacaEval file is read whole: larger than limit "
                               f"max_body_bytes={settings.limits.max_body_bytes}")
             return
+        content = file.read()
+        deep = depth_problem(content)
+        if deep:
+            yield ("records", *deep[0]) if deep[0] else (), Problem(f"the AlpacaEval file is {deep[1]}")
+            return
         try:
-            data = json.load(file)
+            data = json.loads(content)
         except (ValueError, UnicodeDecodeError) as exc:
             yield (), Problem(f"the AlpacaEval file is not valid JSON ({exc})")
             return

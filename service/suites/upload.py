@@ -7,9 +7,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from service.errors import FieldError, InvalidSubmission
-from service.evaluations.items import MAX_REPORTED_ERRORS, first_bad_string
+from service.core import json_stream
+from service.core.json_depth import depth_problem
+from service.errors import MAX_LISTED_ERRORS, ErrorList, FieldError, InvalidSubmission
+from service.evaluations.items import first_bad_string
 from service.evaluations.problems import parameter_error, pointer, pydantic_errors
+from service.json_input import body_text
 from service.suites.schemas import SuiteCreate, SuiteItemIn
 
 TITLE = "Invalid suite"
@@ -27,60 +30,119 @@ def media_type(content_type: str | None) -> str:
 
 
 def parse_json(body: bytes, max_items: int | None = None, max_field_chars: int | None = None) -> SuiteCreate:
-    """A JSON body as a SuiteCreate; raise InvalidSubmission with a pointer per problem."""
+    """A JSON body as a SuiteCreate; raise InvalidSubmission with a pointer per problem.
+
+    The items are read and validated one at a time (json_stream), and reading stops once a
+    response's worth of problems is found.
+    """
+    text = body_text(body, TITLE)
+    limit = max_field_chars if max_field_chars is not None else _UNLIMITED
+    errors, duplicates = ErrorList(), ErrorList()
+    header: dict[str, Any] = {}
+    items: list[SuiteItemIn] = []
+    first: dict[str, int] = {}
+    stopped = False
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidSubmission([FieldError("", f"the body is not valid JSON ({_reason(exc)})")], TITLE) from None
-    bad = first_bad_string(raw, max_field_chars if max_field_chars is not None else _UNLIMITED)
-    if bad:
-        raise InvalidSubmission([_root_fixed(FieldError(pointer(*bad[0]), bad[1]))], TITLE)
-    errors = _duplicate_ids(raw)
-    try:
-        suite = SuiteCreate.model_validate(raw)
+        for key, index, value in json_stream.fields(text, "items"):
+            if index is None:
+                _header_field(header, key, value, limit, errors)
+            elif max_items is not None and index >= max_items:
+                errors.add(FieldError("/items", f"too many items: more than limit max_items={max_items}"))
+                stopped = True
+            else:
+                item = _body_item(index, value, limit, errors)
+                if item is not None and _first_time(item, index, first, duplicates):
+                    items.append(item)
+            if stopped or errors.count + duplicates.count >= MAX_LISTED_ERRORS:
+                stopped = True
+                break
+    except json_stream.JSONProblem as exc:
+        errors.add(FieldError("", exc.detail if exc.detail.startswith("the body")
+                              else f"the body is not valid JSON ({exc.detail})"))
+    for duplicate in duplicates.listed:
+        errors.add(duplicate)
+    errors.count += duplicates.count - len(duplicates.listed)
+    errors.raise_any(TITLE, stopped)
+    try:  # items are validated instances already: pydantic does not validate them again
+        return SuiteCreate.model_validate(header | {"items": items})
     except ValidationError as exc:
-        raise InvalidSubmission(([_root_fixed(e) for e in pydantic_errors(exc)] + errors)[:MAX_REPORTED_ERRORS],
-                                TITLE) from None
-    if max_items is not None and len(suite.items) > max_items:
-        errors.append(FieldError("/items", f"too many items: {len(suite.items)} > limit max_items={max_items}"))
-    if errors:
-        raise InvalidSubmission(errors[:MAX_REPORTED_ERRORS], TITLE)
-    return suite
+        raise InvalidSubmission([_root_fixed(e) for e in pydantic_errors(exc)][:MAX_LISTED_ERRORS], TITLE,
+                                exc.error_count()) from None
+
+
+def _header_field(header: dict[str, Any], key: str, value: Any, max_chars: int, errors: ErrorList) -> None:
+    if key not in SuiteCreate.model_fields or key == "items":  # "items" here is not an array
+        if key == "items":
+            errors.add(FieldError("/items", f"items must be an array of objects, not {type(value).__name__}"))
+        else:
+            errors.add(FieldError(pointer(key), "Extra inputs are not permitted"))
+        return
+    bad = first_bad_string(value, max_chars)
+    if bad:
+        errors.add(FieldError(pointer(key, *bad[0]), bad[1]))
+        return
+    header[key] = value
+
+
+def _body_item(index: int, raw: Any, max_chars: int, errors: ErrorList) -> SuiteItemIn | None:
+    """One item of a JSON body validated; its problems go to ``errors``."""
+    bad = first_bad_string(raw, max_chars)
+    if bad:
+        errors.add(FieldError(pointer("items", index, *bad[0]), bad[1]))
+        return None
+    try:
+        return SuiteItemIn.model_validate(raw)
+    except ValidationError as exc:
+        for error in pydantic_errors(exc, "items", index):
+            errors.add(error)
+        return None
+
+
+def _first_time(item: SuiteItemIn, index: int, first: dict[str, int], duplicates: ErrorList) -> bool:
+    if item.id in first:
+        duplicates.add(FieldError(pointer("items", index, "id"),
+                                  f"duplicate item id {item.id!r} (first at /items/{first[item.id]})"))
+        return False
+    first[item.id] = index
+    return True
 
 
 def parse_jsonl(body: bytes, name: str, description: str | None = None, baseline_model: str | None = None,
                 max_items: int | None = None, max_line_bytes: int | None = None,
                 max_field_chars: int | None = None) -> SuiteCreate:
     """A JSONL body (one item per line) plus header fields as a SuiteCreate; errors point at 1-based lines."""
-    items, errors = _jsonl_items(body, max_items, max_line_bytes, max_field_chars)
+    items, errors, stopped = _jsonl_items(body, max_items, max_line_bytes, max_field_chars)
     if not items and not errors:
         errors.append(FieldError("", "the upload has no items (every line is blank)"))
     header = {"name": name, "description": description, "baseline_model": baseline_model}
+    errors.extend(parameter_error(key, bad[1]) for key, value in header.items()
+                  if value is not None and (bad := first_bad_string(value, _UNLIMITED)))
     try:  # items are validated instances already: pydantic does not validate them again
         suite = SuiteCreate.model_validate({k: v for k, v in header.items() if v is not None} | {"items": items})
     except ValidationError as exc:
         suite = None
         errors.extend(_parameter_error(e) for e in exc.errors(include_url=False) if e["loc"][:1] != ("items",))
     if errors or suite is None:
-        raise InvalidSubmission(errors[:MAX_REPORTED_ERRORS], TITLE)
+        raise InvalidSubmission(errors[:MAX_LISTED_ERRORS], TITLE, len(errors), stopped)
     return suite
 
 
 def _jsonl_items(body: bytes, max_items: int | None, max_line_bytes: int | None = None,
-                 max_field_chars: int | None = None) -> tuple[list[SuiteItemIn], list[FieldError]]:
+                 max_field_chars: int | None = None) -> tuple[list[SuiteItemIn], list[FieldError], bool]:
+    """The items of the lines, the problems found and whether reading stopped before the end."""
     items: list[SuiteItemIn] = []
     errors: list[FieldError] = []
     first_line: dict[str, int] = {}
     seen = 0
     for number, line in enumerate(_lines(body), start=1):
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            break
+        if len(errors) >= MAX_LISTED_ERRORS:
+            return items, errors, True
         if not line.strip():
             continue
         seen += 1
         if max_items is not None and seen > max_items:
             errors.append(_at_line(number, "", f"too many items: more than limit max_items={max_items}"))
-            break
+            return items, errors, True
         if max_line_bytes is not None and len(line) > max_line_bytes:
             errors.append(_at_line(number, "", f"line {number} is longer than limit max_line_bytes={max_line_bytes}"))
             continue
@@ -92,7 +154,7 @@ def _jsonl_items(body: bytes, max_items: int | None, max_line_bytes: int | None 
             errors.append(_at_line(number, "id", f"duplicate item id {item.id!r} (first on line {first})"))
         first_line.setdefault(item.id, number)
         items.append(item)
-    return items, errors
+    return items, errors, False
 
 
 def _lines(body: bytes):
@@ -109,6 +171,11 @@ def _lines(body: bytes):
 
 def _line_item(number: int, line: bytes, errors: list[FieldError], max_field_chars: int | None = None,
                ) -> SuiteItemIn | None:
+    deep = depth_problem(line)
+    if deep:
+        where = pointer(*deep[0]) if deep[0] else "the top"
+        errors.append(_at_line(number, "", f"line {number} is {deep[1]}, at {where} of the line"))
+        return None
     try:
         raw = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -141,21 +208,6 @@ def _at_line(number: int, field: str, detail: str) -> FieldError:
 def _parameter_error(err: dict[str, Any]) -> FieldError:
     """A problem with a JSONL upload's query parameter (same shape as the API's parameter errors)."""
     return parameter_error(".".join(str(part) for part in err["loc"]), err["msg"])
-
-
-def _duplicate_ids(raw: Any) -> list[FieldError]:
-    """Errors for item ids that repeat an earlier item's id, at the repeat."""
-    items = raw.get("items") if isinstance(raw, dict) else None
-    errors, first = [], {}
-    for index, item in enumerate(items if isinstance(items, list) else []):
-        key = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(key, str):
-            continue
-        if key in first:
-            errors.append(FieldError(pointer("items", index, "id"),
-                                     f"duplicate item id {key!r} (first at /items/{first[key]})"))
-        first.setdefault(key, index)
-    return errors
 
 
 def _root_fixed(err: FieldError) -> FieldError:

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
+from service.api.json_body import CheckedJSONRoute
 from service.api.deps import ProjectDep, get_session
 from service.comparisons import changes, service
 from service.comparisons.schemas import ChangedItemPage, ComparisonCreate, ComparisonOut
 
-router = APIRouter(prefix="/v1/comparisons", tags=["comparisons"])
+router = APIRouter(prefix="/v1/comparisons", tags=["comparisons"], route_class=CheckedJSONRoute)
 
 
 @router.post("", response_model=ComparisonOut,

@@ -7,7 +7,6 @@ from typing import Annotated
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +14,8 @@ from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settin
 from service.config import Settings
 from service.errors import FieldError, InvalidSubmission
 from service.evaluations import service, upload
-from service.evaluations.problems import parameter_error, pointer
+from service.evaluations.body import evaluation_body
+from service.evaluations.problems import parameter_error
 from service.idempotency import service as idempotency
 from service.evaluations.schemas import (
     EvaluationCreate, EvaluationFilters, EvaluationOut, EvaluationPage, Status, VerdictPage,
@@ -83,7 +83,7 @@ async def create_evaluation(
     if kind == "application/json" and not file_upload:
         if query:
             raise InvalidSubmission([_query_error(sorted(query))], title="Invalid request")
-        body = _json_body(await request.body())
+        body = await run_in_threadpool(evaluation_body, await request.body(), settings.limits)
         evaluation, replayed = await run_in_threadpool(
             service.create, session, dispatcher, settings, body, project.id, idempotency_key)
     elif kind in UPLOAD_TYPES or file_upload:
@@ -144,16 +144,6 @@ def cancel_evaluation(evaluation_id: str, session: SessionDep, settings: Setting
                       dispatcher: Annotated[Dispatcher, Depends(get_dispatcher)]) -> EvaluationOut:
     """Stop remaining work; verdicts already made stay readable."""
     return service.cancel(session, dispatcher, settings, evaluation_id, project.id)
-
-
-def _json_body(raw: bytes) -> EvaluationCreate:
-    """The JSON body as an EvaluationCreate; 422 with a pointer per problem."""
-    try:
-        return EvaluationCreate.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [FieldError("", f"the body is not valid JSON ({e['msg']})") if e["type"] == "json_invalid"
-                  else FieldError(pointer(*e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
-        raise InvalidSubmission(errors, title="Invalid request") from None
 
 
 def _query_error(names: list[str]) -> FieldError:

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
+from service.api.json_body import CheckedJSONRoute
 from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settings
 from service.config import Settings
 from service.queue import Dispatcher
 from service.reviews import service
 from service.reviews.schemas import ReviewLabel, ReviewOut, ReviewPage
 
-router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
+router = APIRouter(prefix="/v1/reviews", tags=["reviews"], route_class=CheckedJSONRoute)
 SessionDep = Annotated[Session, Depends(get_session)]
 
 PROBLEMS = {

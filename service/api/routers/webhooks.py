@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy.orm import Session
 
+from service.api.json_body import CheckedJSONRoute
 from service.api.deps import ProjectDep, get_dispatcher, get_session, get_settings
 from service.config import Settings
 from service.idempotency import service as idempotency
@@ -16,7 +17,7 @@ from service.webhooks.schemas import (
     DefaultSecretOut, DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookList, WebhookOut, WebhookUpdate,
 )
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=CheckedJSONRoute)
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -75,8 +75,11 @@ def test_limits_stop_the_intake():
     found = problems(((("lines", i + 1), item(i)) for i in range(10)), max_items=3)
     assert found.errors == [{"pointer": "/lines/4", "detail": "too many items: more than limit max_items=3",
                              "line": 4}]
+    found = problems(((("lines", i + 1), item(i, response_a="x" * 11)) for i in range(150)), max_field_chars=10)
+    assert len(found.errors) == 100 and found.errors[-1]["line"] == 100
+    assert found.error_count == 100 and found.stopped  # reading stopped: the other 50 lines were not read
     found = problems(((("lines", i + 1), item(i, response_a="x" * 11)) for i in range(100)), max_field_chars=10)
-    assert len(found.errors) == 20 and found.errors[-1]["line"] == 20
+    assert found.error_count == 100 and not found.stopped
 
 
 def test_nothing_at_all_is_a_problem():

@@ -56,7 +56,8 @@ def test_problems_are_named(items, limits, pointer_, text):
     assert matching and text in matching[0]["detail"]
 
 
-def test_many_bad_items_report_at_most_twenty_errors():
-    with pytest.raises(InvalidSubmission) as info:
+def test_many_bad_items_report_at_most_a_hundred_errors():
+    with pytest.raises(InvalidSubmission) as info:  # several problems per item: reading stops long before the end
         prepare(body([{"id": f"i{i}"} for i in range(100)]), settings())
-    assert 1 < len(info.value.errors) <= 20
+    assert len(info.value.errors) == 100 and info.value.error_count >= 100 and info.value.stopped
+    assert int(info.value.errors[-1]["pointer"].split("/")[2]) < 60

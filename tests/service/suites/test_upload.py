@@ -75,9 +75,12 @@ def test_bad_jsonl_lines_name_line_and_field(rows, expected):
         assert fragment in error["detail"]
 
 
-def test_jsonl_error_collection_stops_at_20():
-    errors = errors_of(lambda: parse_jsonl(jsonl(*["{bad"] * 50), name="s"))
-    assert len(errors) == 20 and errors[-1]["line"] == 20
+def test_jsonl_error_collection_stops_at_100():
+    with pytest.raises(InvalidSubmission) as info:
+        parse_jsonl(jsonl(*["{bad"] * 150), name="s")
+    errors = info.value.errors
+    assert len(errors) == 100 and errors[-1]["line"] == 100
+    assert info.value.error_count == 100 and info.value.stopped
 
 
 @pytest.mark.parametrize("body", [b"", b"\n\n  \n"])

@@ -1,0 +1,108 @@
+"""Read a JSON object field by field, and one array field element by element (pure, no I/O).
+
+``json.loads`` builds the whole document before anyone can look at it: an array of a million
+wrong values costs its full size in objects (8 to 24 times its bytes) and one long call. Reading
+the big array a value at a time lets the reader stop at the first problems and keeps only one
+element in memory. Each value is parsed by the json module's C scanner.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+_SCAN = json.JSONDecoder().scan_once
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class JSONProblem(ValueError):
+    """The text is not valid JSON (or not an object) at a place: ``parts`` of a pointer and a message."""
+
+    def __init__(self, parts: tuple, detail: str):
+        super().__init__(detail)
+        self.parts = parts
+        self.detail = detail
+
+
+def _problem(text: str, position: int, parts: tuple, message: str) -> JSONProblem:
+    error = json.JSONDecodeError(message, text, position)
+    return JSONProblem(parts, f"{error.msg} at line {error.lineno} column {error.colno}")
+
+
+def _skip(text: str, position: int) -> int:
+    return _SPACE.match(text, position).end()
+
+
+def _value(text: str, position: int, parts: tuple) -> tuple[Any, int]:
+    """One JSON value at ``position`` and where it ends."""
+    try:
+        return _SCAN(text, position)
+    except StopIteration:
+        raise _problem(text, position, parts, "Expecting value") from None
+    except json.JSONDecodeError as exc:
+        raise _problem(text, exc.pos, parts, exc.msg) from None
+
+
+def fields(text: str, streamed: str) -> Iterator[tuple[str, int | None, Any]]:
+    """``(key, None, value)`` per field of the top-level object; the field ``streamed``, when it is an
+    array, as ``(key, index, element)`` per element instead. Raises JSONProblem where the text stops
+    being a JSON object (the caller may stop reading at any time)."""
+    position = _skip(text, 0)
+    if not text.startswith("{", position):
+        value, end = _value(text, position, ())
+        if _skip(text, end) != len(text):
+            raise _problem(text, _skip(text, end), (), "Extra data")
+        raise JSONProblem((), f"the body must be a JSON object, not {_json_type(value)}")
+    position = _skip(text, position + 1)
+    if text.startswith("}", position):
+        return _end(text, position + 1)
+    while True:
+        if not text.startswith('"', position):
+            raise _problem(text, position, (), "Expecting property name enclosed in double quotes")
+        key, position = _value(text, position, ())
+        position = _skip(text, position)
+        if not text.startswith(":", position):
+            raise _problem(text, position, (key,), "Expecting ':' delimiter")
+        position = _skip(text, position + 1)
+        if key == streamed and text.startswith("[", position):
+            position = yield from _elements(text, position, key)
+        else:
+            value, position = _value(text, position, (key,))
+            yield key, None, value
+        position = _skip(text, position)
+        if text.startswith(",", position):
+            position = _skip(text, position + 1)
+        elif text.startswith("}", position):
+            return _end(text, position + 1)
+        else:
+            raise _problem(text, position, (key,), "Expecting ',' delimiter")
+
+
+def _elements(text: str, position: int, key: str) -> Iterator[tuple[str, int | None, Any]]:
+    """The elements of the array at ``position`` (its ``[``); returns where the array ends."""
+    position = _skip(text, position + 1)
+    if text.startswith("]", position):
+        return position + 1
+    index = 0
+    while True:
+        element, position = _value(text, position, (key, index))
+        yield key, index, element
+        position = _skip(text, position)
+        if text.startswith(",", position):
+            position = _skip(text, position + 1)
+            index += 1
+        elif text.startswith("]", position):
+            return position + 1
+        else:
+            raise _problem(text, position, (key, index), "Expecting ',' delimiter")
+
+
+def _end(text: str, position: int) -> None:
+    if _skip(text, position) != len(text):
+        raise _problem(text, _skip(text, position), (), "Extra data")
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null", dict: "an object"}
+    return names.get(type(value), "a number")

@@ -1,0 +1,86 @@
+"""The JSON body of ``POST /v1/evaluations``, read in a worker thread with its items one at a time.
+
+The header fields are read as they come; the items array is read element by element, each checked
+(an object, storable text, not past ``max_items``) before the next is read. Reading stops once a
+response's worth of problems is found, so a body of a million bad items costs about as much as a
+hundred, and memory holds the body's text and one item (plus the items so far, while all are good).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from service.config import Limits
+from service.core import json_stream
+from service.errors import ErrorList, FieldError, InvalidSubmission
+from service.evaluations.items import first_bad_string
+from service.evaluations.problems import pointer
+from service.evaluations.schemas import EvaluationCreate
+from service.json_input import body_text
+
+TITLE = "Invalid request"
+_FIELDS = frozenset(EvaluationCreate.model_fields)
+_ANY_LENGTH = 1 << 62  # header fields' lengths are checked by EvaluationCreate
+
+
+def evaluation_body(raw: bytes, limits: Limits) -> EvaluationCreate:
+    """The body as an EvaluationCreate; InvalidSubmission listing the first problems (each at its pointer)."""
+    text = body_text(raw, TITLE)
+    errors = ErrorList()
+    header: dict[str, Any] = {}
+    items: list[Any] = []
+    stopped = False
+    try:
+        for key, index, value in json_stream.fields(text, "items"):
+            if index is None:
+                _header_field(header, key, value, errors)
+            elif index >= limits.max_items:
+                errors.add(FieldError("/items", f"too many items: more than limit max_items={limits.max_items}"))
+                stopped = True
+            else:
+                problem = _item_problem(index, value, limits.max_field_chars)
+                if problem is not None:
+                    errors.add(problem)
+                    items = []  # kept only while every item is good: the pipeline validates them further
+                elif not errors.count:
+                    items.append(value)
+            if errors.full or stopped:
+                stopped = True
+                break
+    except json_stream.JSONProblem as exc:
+        errors.add(FieldError(pointer(*exc.parts) if exc.parts else "", _json_detail(exc.detail)))
+        stopped = errors.count > 1
+    errors.raise_any(TITLE, stopped)
+    return _validated(header | ({"items": items} if "items" not in header else {}))
+
+
+def _header_field(header: dict[str, Any], key: str, value: Any, errors: ErrorList) -> None:
+    if key not in _FIELDS:
+        errors.add(FieldError(pointer(key), "Extra inputs are not permitted"))
+        return
+    bad = first_bad_string(value, _ANY_LENGTH)
+    if bad:
+        errors.add(FieldError(pointer(key, *bad[0]), bad[1]))
+        return
+    header[key] = value
+
+
+def _item_problem(index: int, value: Any, max_chars: int) -> FieldError | None:
+    if not isinstance(value, dict):
+        return FieldError(pointer("items", index), f"an item must be a JSON object, not {type(value).__name__}")
+    bad = first_bad_string(value, max_chars)
+    return FieldError(pointer("items", index, *bad[0]), bad[1]) if bad else None
+
+
+def _json_detail(detail: str) -> str:
+    return detail if detail.startswith("the body") else f"the body is not valid JSON ({detail})"
+
+
+def _validated(fields: dict[str, Any]) -> EvaluationCreate:
+    try:
+        return EvaluationCreate.model_validate(fields)
+    except ValidationError as exc:
+        errors = [FieldError(pointer(*e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        raise InvalidSubmission(errors, TITLE) from None
