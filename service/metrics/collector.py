@@ -21,6 +21,7 @@ from service.db.clock import database_now
 from service.db.engine import session_scope
 from service.metrics import repository as repo
 from service.metrics.totals import OUTCOMES, JudgeTotals, JudgmentTotals
+from service.queue import webhook_queue
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ class ServiceCollector(Collector):
                                    labels=["judge", "queue"])
         client = self._redis_client()
         queues = [(judge, self.settings.queue_name(judge)) for judge in judges]
-        queues.append(("", self.settings.aggregate_queue))
+        queues += [("", self.settings.aggregate_queue), ("", webhook_queue(self.settings))]
         pipe = client.pipeline(transaction=False)
         for _, name in queues:
             pipe.llen(Queue.redis_queue_namespace_prefix + name)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from service.api.app import create_app
@@ -17,6 +18,7 @@ from service.config import Settings
 from service.db.engine import get_engine, session_scope
 from service.judges.heartbeats import beat
 from service.metrics.totals import JudgmentTotals
+from service.queue import webhook_queue
 from tests.support import REPO, api_client, settings_env, wait_for
 
 
@@ -128,6 +130,24 @@ def test_metrics_report_redis_down_without_failing(prod_settings):
     assert value(metrics, "judgeserve_dependency_up", dependency="database") == 1
     assert ("judgeserve_queue_depth", (("judge", "scripted"), ("queue", prod_settings.queue_name("scripted")))) \
         not in metrics
+
+
+def test_a_metrics_token_is_required_once_it_is_set(prod_settings):
+    guarded = prod_settings.model_copy(update={"metrics_token": SecretStr("s3cret-scrape-token")})
+    with api_client(guarded) as client:  # authenticated with a project's API key
+        anonymous = TestClient(client.app)
+        refused = anonymous.get("/metrics")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        assert "JUDGESERVE_METRICS_TOKEN" in refused.json()["detail"] and "judgeserve_" not in refused.text
+        assert anonymous.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert anonymous.get("/metrics", headers={"Authorization": "Basic s3cret-scrape-token"}).status_code == 401
+        assert client.get("/metrics").status_code == 401  # a project's API key is not the metrics token
+        scraped = samples(anonymous.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"}))
+        assert value(scraped, "judgeserve_dependency_up", dependency="redis") == 1
+        assert value(scraped, "judgeserve_queue_depth", judge="", queue=webhook_queue(prod_settings)) == 0
+        assert anonymous.get("/healthz").status_code == 200  # health routes stay open
+    with api_client(prod_settings) as client:  # without a token, unchanged: no credentials needed
+        assert TestClient(client.app).get("/metrics").status_code == 200
 
 
 def test_metrics_in_embedded_mode(tmp_path, judges_file):
