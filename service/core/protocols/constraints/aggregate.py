@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from service.core.protocol import ItemVerdict, item_counts
 from service.core.statistics import bootstrap_mean_ci, wilson_interval
@@ -29,7 +29,7 @@ def accuracies(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def per_key(results: Sequence[dict[str, Any]], key) -> dict[str, dict[str, Any]]:
+def per_key(results: Sequence[dict[str, Any]], key: Callable[[str], str]) -> dict[str, dict[str, Any]]:
     """Strict and loose accuracy per constraint type (or group: ``key`` maps a type to its key)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for result in results:
