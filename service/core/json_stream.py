@@ -38,8 +38,9 @@ def _value(text: str, position: int, parts: tuple) -> tuple[Any, int]:
     """One JSON value at ``position`` and where it ends."""
     try:
         return _SCAN(text, position)
-    except StopIteration:
-        raise _problem(text, position, parts, "Expecting value") from None
+    except StopIteration as stop:  # its value is where a value was expected (inside this one, or here)
+        at = stop.value if isinstance(stop.value, int) else position
+        raise _problem(text, at, parts, "Expecting value") from None
     except json.JSONDecodeError as exc:
         raise _problem(text, exc.pos, parts, exc.msg) from None
 

@@ -6,7 +6,12 @@ and webhook bodies say what is wrong. Production mode on the real Postgres and R
 from __future__ import annotations
 
 import json
+import select as selectors
+import socket
+import subprocess
+import sys
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -16,7 +21,8 @@ from service.core.json_depth import MAX_JSON_DEPTH
 from service.db.engine import session_scope
 from service.errors import MAX_LISTED_ERRORS
 from service.models import Evaluation, Suite
-from tests.support import authed
+from tests.live_gateway import free_port
+from tests.support import REPO, api_key, authed, settings_env, wait_for
 
 UPLOAD = {"protocol": "pairwise", "judge": "scripted", "model": "m"}
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -224,3 +230,96 @@ def test_small_bodies_have_a_small_size_limit(client):
     body = problem(client.post("/v1/reviews/00000000-0000-0000-0000-000000000000",
                                json={"label": "a", "reviewer": "me", "note": note}), 413)
     assert "limit small_body_bytes=1048576" in body["detail"]
+
+
+# ----------------------------------------------------------------------------- a live gateway: the event loop stays free
+
+@pytest.fixture
+def gateway(prod_settings, tmp_path):
+    """A uvicorn gateway process with the default limits: its URL, an API key and its log file."""
+    key, port, log = api_key(prod_settings, "bad-bodies"), free_port(), tmp_path / "gateway.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "service.api.app:app_from_env", "--port", str(port)],
+        env=settings_env(prod_settings), cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert process.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, timeout=60, interval=0.2)
+        yield url, key, log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def raw_request(port: int, key: str, body: bytes, length: int | None = None) -> socket.socket:
+    """A POST /v1/evaluations sent over a plain socket (its response is read later, or never)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    head = (f"POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length or len(body)}\r\nConnection: close\r\n\r\n")
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def response_of(sock: socket.socket) -> tuple[int, dict]:
+    data = b""
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _unchunked(body)
+    return int(head.split()[1]), json.loads(body)
+
+
+def _unchunked(body: bytes) -> bytes:
+    out, position = b"", 0
+    while True:
+        end = body.index(b"\r\n", position)
+        size = int(body[position:end], 16)
+        if size == 0:
+            return out
+        out += body[end + 2:end + 2 + size]
+        position = end + 2 + size + 2
+
+
+def test_healthz_is_answered_while_a_30_mb_body_is_validated(gateway):
+    url, key, _ = gateway
+    good = json.dumps(item(0)).encode()
+    count = 30_000_000 // (len(good) + 1)
+    body = (b'{"protocol": "pairwise", "judge": "scripted", "model": "m", "items": [' + b",".join([good] * count)
+            + b", 1]}")  # every item is read before the last is found not to be an object
+    assert len(body) > 30_000_000
+    big = raw_request(int(url.rsplit(":", 1)[1]), key, body)  # sent: the gateway now reads and validates it
+    answered_meanwhile = 0
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while not selectors.select([big], [], [], 0)[0]:  # its answer has not started yet
+            assert client.get("/healthz").status_code == 200
+            if not selectors.select([big], [], [], 0)[0]:
+                answered_meanwhile += 1
+    status, answer = response_of(big)
+    assert answered_meanwhile >= 1, "no /healthz completed before the big request's answer"
+    assert status == 422 and answer["errors"] == [{"pointer": f"/items/{count}",
+                                                   "detail": "an item must be a JSON object, not int"}]
+
+
+def test_a_client_disconnect_is_logged_at_info_as_a_disconnect(gateway):
+    url, key, log = gateway
+    port = int(url.rsplit(":", 1)[1])
+    for _ in range(3):
+        sock = raw_request(port, key, b'{"protocol": "pairwise", "items": [', length=1_000_000)
+        sock.close()  # gone before sending the rest of the promised body
+
+    def disconnects() -> list[dict]:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        return [entry for entry in lines if entry["message"].startswith("client disconnected")]
+
+    found = wait_for(lambda: len(disconnects()) == 3 and disconnects(), timeout=30)
+    assert {entry["level"] for entry in found} == {"INFO"}
+    assert found[0]["message"] == "client disconnected: POST /v1/evaluations (the request was not completed)"
+    assert "unhandled error" not in log.read_text() and "Traceback" not in log.read_text()
