@@ -33,7 +33,7 @@ def counts(baseline_values: dict[str, float], candidate_values: dict[str, float]
 
 
 def changed_items(session: Session, project_id: str, baseline_id: str, candidate_id: str, category: str | None,
-                  limit: int, cursor: str | None) -> ChangedItemPage:
+                  change: str | None, limit: int, cursor: str | None) -> ChangedItemPage:
     """A page of the shared items whose value differs, with both runs' verdicts and responses."""
     baseline = _completed(session, baseline_id, "baseline", project_id)
     candidate = _completed(session, candidate_id, "candidate", project_id)
@@ -46,10 +46,12 @@ def changed_items(session: Session, project_id: str, baseline_id: str, candidate
     changes = _changes(protocol, comparisons_repo.scored_items(session, baseline.id),
                        comparisons_repo.scored_items(session, candidate.id))
     categories: dict[str, int] = {}
-    for change in changes:
-        categories[change["category"] or ""] = categories.get(change["category"] or "", 0) + 1
+    for found in changes:
+        categories[found["category"] or ""] = categories.get(found["category"] or "", 0) + 1
     if category is not None:
         changes = [c for c in changes if (c["category"] or "") == category]
+    if change is not None:
+        changes = [c for c in changes if (c["difference"] > 0) == (change == "improved")]
     start = _after(changes, cursors.decode_cursor(cursor))
     page = changes[start:start + limit]
     more = start + limit < len(changes)

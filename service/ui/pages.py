@@ -40,7 +40,7 @@ def _attrs(data: dict[str, str | None]) -> str:
 
 def shell(title: str, page: str, body: str, data: dict[str, str | None] | None = None) -> str:
     """The common page: skip link, header with navigation and the API-key form, main, footer."""
-    nav = [("/ui/", "Home", "home"), ("/ui/reviews", "Review queue", "reviews")]
+    nav = [("/ui/", "Home", "home"), ("/ui/compare", "Compare runs", "compare"), ("/ui/reviews", "Review queue", "reviews")]
     current = ' aria-current="page"'
     links = "".join(
         f'<li><a href="{href}"{current if key == page else ""}>{label}</a></li>'
@@ -85,8 +85,36 @@ def shell(title: str, page: str, body: str, data: dict[str, str | None] | None =
 """
 
 
-def home() -> str:
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
+
+def _options(values: tuple[str, ...], selected: str | None, any_text: str) -> str:
+    first = f'<option value="">{escape(any_text)}</option>'
+    return first + "".join(f'<option value="{escape(v)}"{" selected" if v == selected else ""}>{escape(v)}</option>'
+                           for v in values)
+
+
+def compare_form(baseline: str | None = None, candidate: str | None = None, margin: str | None = None,
+                 alpha: str | None = None) -> str:
+    """The form that opens the comparison page (GET /ui/compare)."""
+    ids = 'required pattern="[0-9A-Za-z\\-]{1,64}" autocomplete="off" spellcheck="false"'
+    return f"""<form id="compare-form" class="inline-form" action="/ui/compare" method="get">
+    <div class="field"><label for="cmp-baseline">Baseline evaluation id</label>
+      <input id="cmp-baseline" name="baseline" value="{escape(baseline or '')}" {ids}></div>
+    <div class="field"><label for="cmp-candidate">Candidate evaluation id</label>
+      <input id="cmp-candidate" name="candidate" value="{escape(candidate or '')}" {ids}></div>
+    <div class="field"><label for="cmp-margin">Margin</label>
+      <input id="cmp-margin" name="margin" type="number" min="0" step="any" value="{escape(margin or '0')}"></div>
+    <div class="field"><label for="cmp-alpha">Alpha</label>
+      <input id="cmp-alpha" name="alpha" type="number" min="0.0001" max="0.9999" step="any"
+             value="{escape(alpha or '0.05')}"></div>
+    <button type="submit">Compare</button>
+  </form>"""
+
+
+def home(status: str | None = None, model: str | None = None, tags: str | None = None) -> str:
     options = "".join(f'<option value="{escape(p)}">{escape(p)}</option>' for p in protocol_names())
+    status_options = _options(STATUSES, status, "any")
     body = f"""
 <section aria-labelledby="lb-heading">
   <h2 id="lb-heading">Leaderboards</h2>
@@ -107,19 +135,40 @@ def home() -> str:
   </table></div>
 </section>
 <section aria-labelledby="ev-heading">
-  <h2 id="ev-heading">Evaluation</h2>
+  <h2 id="ev-heading">Evaluations</h2>
   <form id="evaluation-form" class="inline-form" action="/ui/evaluation" method="get">
     <div class="field"><label for="ev-id">Evaluation id</label>
-      <input id="ev-id" name="id" required pattern="[0-9A-Za-z-]{{1,64}}" autocomplete="off"></div>
+      <input id="ev-id" name="id" required pattern="[0-9A-Za-z\\-]{{1,64}}" autocomplete="off"></div>
     <button type="submit">Open evaluation</button>
   </form>
-  <div class="table-wrap" tabindex="0" role="region" aria-label="Recent evaluations table"><table id="evaluations-table">
-    <caption>Recent evaluations (newest first)</caption>
+  <form id="ev-filters" class="inline-form" action="/ui/" method="get" role="search" aria-label="Filter evaluations">
+    <div class="field"><label for="ev-status">Status</label>
+      <select id="ev-status" name="status">{status_options}</select></div>
+    <div class="field"><label for="ev-model">Model</label>
+      <input id="ev-model" name="model" value="{escape(model or '')}" maxlength="256" autocomplete="off"></div>
+    <div class="field"><label for="ev-tag">Tags</label>
+      <input id="ev-tag" name="tag" value="{escape(tags or '')}" maxlength="1000" autocomplete="off" aria-describedby="ev-tag-help"
+             placeholder="branch=main, release"></div>
+    <button type="submit">Filter</button>
+    <p id="ev-tag-help" class="help">Tags as <code>key=value</code> (or <code>key</code>: the tag is set), several
+      separated by commas; every one must match.</p>
+  </form>
+  <div class="table-wrap" tabindex="0" role="region" aria-label="Evaluations table"><table id="evaluations-table">
+    <caption id="evaluations-caption">Evaluations (newest first)</caption>
     <thead><tr><th scope="col">Model</th><th scope="col">Protocol</th><th scope="col">Judge</th>
       <th scope="col">Suite</th><th scope="col">Status</th><th scope="col">Items done</th>
-      <th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Created</th></tr></thead>
+      <th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Tags</th><th scope="col">Created</th></tr></thead>
     <tbody></tbody>
   </table></div>
+  <nav class="pager" aria-label="Evaluation pages">
+    <button type="button" id="ev-prev" class="secondary" disabled>Previous page</button>
+    <span id="ev-page" class="help" aria-live="polite"></span>
+    <button type="button" id="ev-next" class="secondary" disabled>Next page</button>
+  </nav>
+</section>
+<section aria-labelledby="cmp-heading">
+  <h2 id="cmp-heading">Compare two runs</h2>
+  {compare_form()}
 </section>
 <section aria-labelledby="judges-heading">
   <h2 id="judges-heading">Judges</h2>
@@ -134,25 +183,34 @@ def home() -> str:
 
 
 def leaderboard(suite: str, protocol: str, judge: str | None, runs: str) -> str:
+    protocol_options = "".join(f'<option value="{escape(p)}"{" selected" if p == protocol else ""}>{escape(p)}</option>'
+                               for p in dict.fromkeys([protocol, *protocol_names()]))
+    judge_options = '<option value="">(the only one)</option>' + (
+        f'<option value="{escape(judge)}" selected>{escape(judge)}</option>' if judge else "")
     body = f"""
 <p class="context" id="lb-context"></p>
-<form id="runs-form" class="inline-form" method="get">
-  <input type="hidden" name="protocol" value="{escape(protocol)}">
-  {f'<input type="hidden" name="judge" value="{escape(judge)}">' if judge else ''}
+<form id="board-form" class="inline-form" method="get" aria-label="Choose the leaderboard">
+  <div class="field"><label for="board-protocol">Protocol</label>
+    <select id="board-protocol" name="protocol">{protocol_options}</select></div>
+  <div class="field"><label for="board-judge">Judge</label>
+    <select id="board-judge" name="judge">{judge_options}</select></div>
   <div class="field"><label for="runs">Runs</label>
     <select id="runs" name="runs">
       <option value="latest"{' selected' if runs == 'latest' else ''}>latest run per model</option>
       <option value="all"{' selected' if runs == 'all' else ''}>every run</option>
     </select></div>
-  <button type="submit">Apply</button>
+  <button type="submit">Show</button>
+  <button type="button" id="csv-download" class="secondary">Download CSV</button>
 </form>
+<div id="pickers-note" class="note" role="status" hidden></div>
 <section aria-labelledby="chart-heading">
   <h2 id="chart-heading">Metric with 95% intervals</h2>
   <figure class="chart" id="chart"><figcaption id="chart-caption"></figcaption></figure>
 </section>
 <section aria-labelledby="table-heading">
   <h2 id="table-heading">Models</h2>
-  <p class="help">Select a column heading to sort by it.</p>
+  <p class="help">Select a column heading to sort by it. A rank range runs from the best to the worst rank the
+    intervals allow: models whose intervals overlap share ranks.</p>
   <div class="table-wrap" tabindex="0" role="region" aria-label="Models table (scrolls sideways on narrow screens)">
     <table id="leaderboard-table" class="sortable"><thead></thead><tbody></tbody></table>
   </div>
@@ -176,6 +234,7 @@ def evaluation(evaluation_id: str) -> str:
 </section>
 <section aria-labelledby="summary-heading">
   <h2 id="summary-heading">Summary</h2>
+  <div id="warnings" class="warnings" role="alert" hidden></div>
   <div id="headline" class="headline"></div>
   <dl id="summary" class="facts"></dl>
 </section>
@@ -211,6 +270,41 @@ def evaluation(evaluation_id: str) -> str:
   <button type="button" id="more-items" hidden>Load more items</button>
 </section>"""
     return shell("Evaluation", "evaluation", body, {"evaluation": evaluation_id})
+
+
+def compare(baseline: str | None, candidate: str | None, margin: str | None, alpha: str | None) -> str:
+    body = f"""
+<section aria-labelledby="runs-heading">
+  <h2 id="runs-heading" class="visually-hidden">The two runs</h2>
+  {compare_form(baseline, candidate, margin, alpha)}
+  <dl id="runs" class="facts"></dl>
+</section>
+<section aria-labelledby="gate-heading" id="gate-section" hidden>
+  <h2 id="gate-heading">Paired difference and decision</h2>
+  <div id="decision" class="headline"></div>
+  <dl id="gate" class="facts"></dl>
+  <p id="gate-rule" class="help"></p>
+</section>
+<section aria-labelledby="changed-heading" id="changed-section" hidden>
+  <h2 id="changed-heading">Items whose outcome changed</h2>
+  <form id="changed-filter" class="inline-form" role="search" aria-label="Filter changed items">
+    <div class="field"><label for="changed-category">Category</label>
+      <select id="changed-category"><option value="">every category</option></select></div>
+    <div class="field"><label for="changed-direction">Change</label>
+      <select id="changed-direction">
+        <option value="">improved or regressed</option>
+        <option value="improved">improved</option>
+        <option value="regressed">regressed</option>
+      </select></div>
+  </form>
+  <p id="changed-count" class="help" aria-live="polite"></p>
+  <div class="table-wrap" tabindex="0" role="region" aria-label="Changed items table (scrolls sideways on narrow screens)">
+    <table id="changed-table" class="items"><thead></thead><tbody></tbody></table>
+  </div>
+  <button type="button" id="more-changed" hidden>Load more items</button>
+</section>"""
+    return shell("Compare two runs", "compare", body,
+                 {"baseline": baseline, "candidate": candidate, "margin": margin, "alpha": alpha})
 
 
 def reviews(evaluation_id: str | None, status: str) -> str:

@@ -122,6 +122,10 @@ def test_changed_items_of_a_pairwise_suite(client, prod_settings, runs):
     assert {row["item_id"] for row in math["data"]} == {"q00", "q04", "q06", "q10"}
     assert math["n_changed"] == 4 and math["categories"] == {"math": 4, "writing": 4}
     assert items(client, baseline, candidate, category="nothing").json()["data"] == []
+    regressed_math = items(client, baseline, candidate, category="math", change="regressed").json()
+    assert {row["item_id"] for row in regressed_math["data"]} == {"q04", "q10"} and regressed_math["n_changed"] == 2
+    improved = items(client, baseline, candidate, change="improved").json()
+    assert {row["item_id"] for row in improved["data"]} == IMPROVED
 
     # cursor pages add up to the whole list
     seen, cursor = [], None

@@ -43,7 +43,10 @@ def browser_context(tmp_path_factory):
 
 @pytest.fixture
 def page(browser_context, live):
-    """A new tab: its sessionStorage starts empty, so it asks for the key."""
+    """A new tab: its sessionStorage starts empty, so it asks for the key.
+
+    A test that expects console errors lists a part of each as ``tab.expected_errors``.
+    """
     tab = browser_context.new_page()
     tab.set_default_timeout(30_000)
     errors: list[str] = []
@@ -54,4 +57,7 @@ def page(browser_context, live):
     yield tab
     tab.close()
     assert not outside, f"the page fetched from other hosts: {outside}"
+    # a test may expect some console errors, e.g. the browser's log of an error response the page shows
+    expected = getattr(tab, "expected_errors", ())
+    errors = [e for e in errors if not any(text in e for text in expected)]
     assert not errors, f"JavaScript errors: {errors}"

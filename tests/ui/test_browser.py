@@ -11,79 +11,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import REPO, settings_env, wait_for
-from tests.ui.conftest import BROWSER, WIDE
+from tests.ui.browser_support import (  # noqa: F401  (api is a fixture)
+    api, check_accessibility, check_narrow, open_with_key, shoot, submit, wait_completed, wait_in_page,
+)
+from tests.ui.conftest import BROWSER
 
 pytestmark = BROWSER  # the live gateway, the browser and the tab (`live`, `page`) come from tests/ui/conftest.py
 SUITE = "ui-chat"
 N_SUITE_ITEMS = 12
-NARROW = {"width": 375, "height": 740}
 # the scripted "longer" judge prefers the longer response; suite baseline i has 20 + i characters
 MODELS = {
     "long-writer": lambda i: "a" * (40 + i) if i else "a" * 20,
     "same-writer": lambda i: "a" * (20 + i),
     "short-writer": lambda i: "a" * 5 if i % 3 else "a" * (20 + i),
 }
-
-
-# ---------------------------------------------------------------- service and browser
-
-
-@pytest.fixture(scope="module")
-def api(live):
-    # no kept-alive connections: uvicorn closes idle ones after 5 s, and a request racing that close fails
-    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {live.api_key}"}, timeout=30,
-                      limits=httpx.Limits(max_keepalive_connections=0)) as client:
-        yield client
-
-
-def open_with_key(page, live, path: str):
-    """Open a page and enter the API key in its form (kept in the tab's sessionStorage)."""
-    page.goto(live.url + path)
-    key = page.get_by_label("API key", exact=True)
-    key.fill(live.api_key)
-    key.press("Enter")
-    page.get_by_role("button", name="Forget key").wait_for()
-    assert page.evaluate("sessionStorage.getItem('judgeserve.apiKey')") == live.api_key
-
-
-def wait_in_page(page, predicate, timeout: float = 30) -> None:
-    """Like wait_for, but lets Playwright deliver the page's events (they arrive during Playwright calls)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
-        page.wait_for_timeout(200)
-
-
-def shoot(page, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
-
-
-def check_accessibility(page, what: str) -> None:
-    """axe-core's WCAG 2 A/AA rules (labels, contrast, landmarks, names, ARIA) find no violation."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
-                                                                              "wcag21aa", "best-practice"]}})
-    assert results.violations_count == 0, f"{what}: {results.generate_report()}"
-
-
-def check_narrow(page, tmp_path: Path, name: str) -> None:
-    """On a phone-sized screen the page itself does not scroll sideways (wide tables scroll in their box)."""
-    page.set_viewport_size(NARROW)
-    page.wait_for_timeout(300)  # charts redraw for the new width
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{name}: the page is {overflow}px wider than a {NARROW['width']}px screen"
-    shoot(page, tmp_path, f"{name}-narrow")
-    page.set_viewport_size(WIDE)
 
 
 # ---------------------------------------------------------------- data through the REST API
@@ -96,22 +42,6 @@ def make_suite(api) -> None:
               "baseline_response": "b" * (20 + i)} for i in range(N_SUITE_ITEMS)]
     created = api.post("/v1/suites", json={"name": SUITE, "baseline_model": "ref-model", "items": items})
     assert created.status_code == 201, created.text
-
-
-def submit(api, body: dict) -> str:
-    created = api.post("/v1/evaluations", json=body)
-    assert created.status_code == 202, created.text
-    return created.json()["id"]
-
-
-def wait_completed(api, evaluation_id: str, timeout: float = 120) -> dict:
-    def done():
-        evaluation = api.get(f"/v1/evaluations/{evaluation_id}").json()
-        return evaluation if evaluation["status"] in ("completed", "failed", "cancelled") else None
-
-    evaluation = wait_for(done, timeout=timeout, interval=0.3)
-    assert evaluation["status"] == "completed", evaluation
-    return evaluation
 
 
 def evaluate_on_suite(api, model: str, responses) -> str:

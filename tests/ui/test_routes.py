@@ -24,7 +24,9 @@ def client(tmp_path: Path) -> TestClient:
 
 @pytest.mark.parametrize("path", ["/ui/", "/ui/leaderboards/chat?protocol=pairwise&judge=j",
                                   "/ui/evaluations/0b6f0d9e-1d6b-4bbf-a5a8-1e1b2d4a3c2f", "/ui/reviews",
-                                  "/ui/reviews?evaluation_id=abc&status=done"])
+                                  "/ui/reviews?evaluation_id=abc&status=done", "/ui/compare",
+                                  "/ui/compare?baseline=abc-1&candidate=def-2&margin=0.02&alpha=0.1",
+                                  "/ui/?status=queued&model=m&tag=branch%3Dmain&tag=release"])
 def test_pages_are_html_shells_served_without_a_key(client, path):
     response = client.get(path)
     assert response.status_code == 200, response.text
@@ -44,6 +46,17 @@ def test_values_from_the_url_are_escaped(client):
     assert "<script>alert(1)" not in html and "<b>x</b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert client.get("/ui/evaluations/%3Cscript%3E").status_code == 422  # ids are plain identifiers
+    assert client.get("/ui/compare", params={"baseline": "<script>"}).status_code == 422
+    home = client.get("/ui/", params={"model": '"><script>x()</script>', "tag": "<b>k</b>=v"}).text
+    assert "<script>x()" not in home and "<b>k</b>" not in home and "&lt;b&gt;k&lt;/b&gt;=v" in home
+
+
+def test_the_filters_and_ids_come_back_in_the_forms(client):
+    home = client.get("/ui/", params={"status": "failed", "model": "m1", "tag": ["branch=main", "release"]}).text
+    assert '<option value="failed" selected>' in home and 'value="m1"' in home and 'value="branch=main, release"' in home
+    compare = client.get("/ui/compare", params={"baseline": "abc-1", "candidate": "def-2", "margin": 0.02}).text
+    assert 'value="abc-1"' in compare and 'value="def-2"' in compare and 'value="0.02"' in compare
+    assert 'data-baseline="abc-1"' in compare and 'data-candidate="def-2"' in compare
 
 
 def test_forms_redirect_without_javascript(client):

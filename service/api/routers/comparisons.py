@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -33,9 +33,11 @@ def list_changed_items(
     candidate: Annotated[str, Query(min_length=1, max_length=64, description="The candidate evaluation's id.")],
     category: Annotated[str | None, Query(max_length=256, description="Only items of this category "
                                                                       "(empty: items without one).")] = None,
+    change: Annotated[Literal["improved", "regressed"] | None, Query(description="Only items that improved "
+                                                                               "or only those that regressed.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=600)] = None,
 ) -> ChangedItemPage:
     """The shared items whose value in the metric differs between the runs, largest change first, with both runs'
     verdicts and responses; cursor pagination."""
-    return changes.changed_items(session, project.id, baseline, candidate, category, limit, cursor)
+    return changes.changed_items(session, project.id, baseline, candidate, category, change, limit, cursor)

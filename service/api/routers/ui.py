@@ -29,8 +29,21 @@ def root() -> RedirectResponse:
 
 
 @router.get("/")
-def home() -> HTMLResponse:
-    return _html(pages.home())
+def home(status: Annotated[str | None, Query(max_length=32)] = None,
+         model: Annotated[str | None, Query(max_length=256)] = None,
+         tag: Annotated[list[str] | None, Query(max_length=300)] = None) -> HTMLResponse:
+    """The home page; its evaluation filters come back in the query (the filter form works without JavaScript)."""
+    return _html(pages.home(status, model, ", ".join(tag or []) or None))
+
+
+@router.get("/compare")
+def compare(baseline: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z-]*$")] = None,
+            candidate: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z-]*$")] = None,
+            margin: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+            alpha: Annotated[float | None, Query(gt=0, lt=1)] = None) -> HTMLResponse:
+    """Two runs side by side: the gate's paired difference and decision, and the items whose outcome changed."""
+    return _html(pages.compare(baseline or None, candidate or None,
+                               None if margin is None else repr(margin), None if alpha is None else repr(alpha)))
 
 
 @router.get("/leaderboard")

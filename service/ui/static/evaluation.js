@@ -133,6 +133,25 @@
     list.after(box);
   }
 
+  /* The reliability warnings (GET /v1/evaluations/{id} `warnings`): what was measured and what it means.
+   * Rewritten only when they change, so the alert is announced once. */
+  let warningsShown = "";
+  function renderWarnings(warnings) {
+    const box = document.getElementById("warnings");
+    const signature = JSON.stringify(warnings || []);
+    if (signature === warningsShown) return;
+    warningsShown = signature;
+    clear(box);
+    box.hidden = !(warnings && warnings.length);
+    if (box.hidden) return;
+    box.append(
+      el("p", { class: "warnings-title", text: "The judge's reliability is poor: read this result with care." }),
+      el("ul", {}, warnings.map((w) => el("li", { "data-code": w.code },
+        el("strong", { text: `${w.measured.charAt(0).toUpperCase()}${w.measured.slice(1)}.` }), " ",
+        `What it means: ${w.meaning}.`))),
+    );
+  }
+
   const RELIABILITY_ORDER = ["position_consistency_rate", "first_position_win_rate", "tie_rate", "unscored_rate",
     "mean_bpde", "n_calls_scored", "n_reviewed"];
 
@@ -308,6 +327,7 @@
     UI.showError(null);
     renderOverview(data);
     renderSummary(data);
+    renderWarnings(data.warnings);
     renderReliability(data);
     const signature = `${data.status}:${data.progress.done}:${data.progress.failed}:${data.summary ? data.summary.n_reviewed : ""}`;
     // items are (re)loaded when the first page may have changed: new chunks, the end, or a review

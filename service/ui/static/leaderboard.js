@@ -23,6 +23,8 @@
   function columns(board, rows, metric) {
     const cols = [
       { key: "rank", label: "Rank", num: true, value: (r) => r.rank, show: (r) => num(r.rank) },
+      { key: "rank_range", label: "Rank range", num: true, value: (r) => r.rank_best ?? null, show: rankRange,
+        title: (r) => (isNum(r.rank_best) ? `Between rank ${r.rank_best} and ${r.rank_worst} given the intervals` : null) },
       { key: "model", label: "Model", value: (r) => r.model, show: (r) => r.model },
       { key: "value", label: name(metric), num: true, value: (r) => r.value, show: (r) => num(r.value) },
       { key: "ci95", label: "95% interval", num: true, value: (r) => (r.ci95 ? r.ci95[0] : null), show: (r) => interval(r.ci95) },
@@ -51,6 +53,11 @@
           : "–") },
     );
     return cols;
+  }
+
+  function rankRange(row) {
+    if (!isNum(row.rank_best) || !isNum(row.rank_worst)) return "–";
+    return row.rank_best === row.rank_worst ? String(row.rank_best) : `${row.rank_best}–${row.rank_worst}`;
   }
 
   function compare(col, dir) {
@@ -206,22 +213,98 @@
     return true;
   }
 
+  /* ---- pickers: the protocols and judges with completed evaluations on this suite ---- */
+
+  const protocolPicker = document.getElementById("board-protocol");
+  const judgePicker = document.getElementById("board-judge");
+  const note = document.getElementById("pickers-note");
+  const MAX_PAGES = 20;
+  let boards = null;  // protocol → sorted judges
+
+  async function findBoards() {
+    const found = new Map();
+    let cursor = null;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const query = new URLSearchParams({ suite, status: "completed", limit: "500" });
+      if (cursor) query.set("cursor", cursor);
+      const { data } = await UI.api(`/v1/evaluations?${query}`);
+      for (const e of data.data) {
+        if (e.leaderboard === false) continue;  // never on a leaderboard
+        if (!found.has(e.protocol)) found.set(e.protocol, new Set());
+        found.get(e.protocol).add(e.judge);
+      }
+      cursor = data.next_cursor;
+      if (!cursor) break;
+    }
+    return new Map([...found].map(([p, judges]) => [p, [...judges].sort()]));
+  }
+
+  function fillJudges() {
+    const judges = (boards && boards.get(protocolPicker.value)) || [];
+    const current = judgePicker.value || judge || "";
+    clear(judgePicker).append(el("option", { value: "", text: judges.length > 1 ? "choose a judge" : "(the only one)" }));
+    for (const j of new Set([...judges, ...(current && !judges.length ? [current] : [])])) {
+      judgePicker.append(el("option", { value: j, text: j, selected: j === current }));
+    }
+  }
+
+  function fillPickers() {
+    const names = [...new Set([...boards.keys(), protocol])];
+    clear(protocolPicker);
+    for (const p of names) {
+      const judges = boards.get(p) || [];
+      protocolPicker.append(el("option", { value: p, selected: p === protocol,
+        text: judges.length ? `${p} (${judges.length} judge${judges.length > 1 ? "s" : ""})` : p }));
+    }
+    fillJudges();
+  }
+  protocolPicker.addEventListener("change", fillJudges);
+
+  /* The leaderboard call answered 422: several judges have a board here. Offer them instead of an error. */
+  function chooseJudge(error) {
+    const judges = (boards && boards.get(protocol)) || [];
+    clear(note).append(
+      el("strong", { text: "Several judges have a leaderboard for this suite and protocol. " }),
+      judges.length ? `Choose one of ${judges.join(", ")} in the Judge list, then Show.`
+        : ((error && error.message) || "Choose a judge."));
+    note.hidden = false;
+    judgePicker.focus();
+  }
+
+  document.getElementById("csv-download").addEventListener("click", () => {
+    const query = new URLSearchParams({ protocol, runs: runs || "latest" });
+    const chosen = judge || (board && board.judge);
+    if (chosen) query.set("judge", chosen);
+    const name = [suite, protocol, chosen].filter(Boolean).join("-").replace(/[^0-9A-Za-z._-]/g, "_");
+    UI.download(`/v1/leaderboards/${encodeURIComponent(suite)}?${query}`, "text/csv", `${name}.csv`)
+      .then(() => UI.say(`Downloaded ${name}.csv.`)).catch(UI.fail);
+  });
+
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => { if (board) renderChart(); }, 150);
   });
 
-  UI.start(() => UI.poll(async () => {
+  UI.start(async () => {
     try {
-      return await refresh();
-    } catch (error) {
-      if (error.status === 404) {
-        UI.say("No leaderboard yet: it appears when an evaluation on this suite completes. Still checking.");
-        return true;
+      boards = await findBoards();
+      fillPickers();
+    } catch (error) { UI.fail(error); }
+    // several judges and none chosen: the leaderboard call would answer 422, so offer the judges right away
+    if (!judge && boards && (boards.get(protocol) || []).length > 1) { chooseJudge(null); return; }
+    UI.poll(async () => {
+      try {
+        return await refresh();
+      } catch (error) {
+        if (error.status === 404) {
+          UI.say("No leaderboard yet: it appears when an evaluation on this suite completes. Still checking.");
+          return true;
+        }
+        if (error.status === 422 && !judge) { chooseJudge(error); return false; }
+        if (error.status === 401) return false;
+        throw error;
       }
-      if (error.status === 401) return false;
-      throw error;
-    }
-  }, POLL_MS));
+    }, POLL_MS);
+  });
 })();

@@ -41,35 +41,6 @@
     if (message) UI.say(`${message} ${name(s.metric || "metric")} is now ${num(value)}.`);
   }
 
-  /* Text fields of the item, shown once above the two orders: the common ones first, then any other field
-   * of the protocol's item (not its id, category, human labels or the responses its page view shows). */
-  function context(item, spec) {
-    const box = el("div");
-    const add = (label, text) => {
-      if (text === undefined || text === null || text === "") return;
-      box.append(el("div", { class: "slot", text: label }),
-        el("div", { class: "text-block", text: typeof text === "string" ? text : JSON.stringify(text, null, 2) }));
-    };
-    if (item.conversation) {
-      add("Conversation", item.conversation.map((t, i) => `[${i}] ${t.role}: ${t.content}`).join("\n\n"));
-    }
-    add("Prompt", item.prompt);
-    add("Question", item.question);
-    if (Array.isArray(item.turns)) add("Turns", item.turns.join("\n\n"));
-    add("Rubric", item.rubric);
-    add("Reference", item.reference);
-    add("Human reference", item.human_reference);
-    if (item.reference_answers) add("Reference answers", item.reference_answers.join("\n"));
-    if (Array.isArray(item.goals)) add("Goals", item.goals.map((g) => `${g.id}: ${g.description}`).join("\n"));
-    const view = spec.page_view;
-    const shown = new Set(["id", "category", "conversation", "prompt", "question", "turns", "rubric", "reference",
-      "human_reference", "reference_answers", "goals", ...(view.compared || []), view.response]);
-    for (const [key, value] of Object.entries(item)) {
-      if (!shown.has(key) && !key.startsWith("human_")) add(name(key), value);
-    }
-    return box;
-  }
-
   /* The two compared responses, from the item fields the protocol's page view names. */
   function responses(item, spec) {
     const [a, b] = spec.page_view.compared;
@@ -187,7 +158,7 @@
         UI.isNum(v.score) ? ` (score ${num(v.score)})` : "", ` · BPDE ${num(review.bpde)} · `,
         el("a", { href: `/ui/evaluations/${encodeURIComponent(review.evaluation_id)}`, text: "evaluation" }), " ",
         UI.badges(v)),
-      context(review.item || {}, spec),
+      UI.itemContext(review.item || {}, spec),
       UI.compares(spec) && review.item ? orders(review, spec) : singleResponse(review, spec),
     );
     if (review.status === "done") result.textContent = `Labelled ${describeLabel(review.label)} by ${review.reviewer}.`;

@@ -53,13 +53,35 @@ const UI = (() => {
     if (text) {
       try { data = JSON.parse(text); } catch (e) { data = { detail: text.slice(0, 300) }; }
     }
-    if (response.status === 401) {
-      clearKey();
-      showKeyState("The API key was refused (missing, invalid or revoked): enter a valid key.");
-      keyInput.focus();
-    }
+    if (response.status === 401) refused();
     if (!response.ok) throw new ApiError(response.status, data);
     return { status: response.status, data, etag: response.headers.get("ETag") };
+  }
+
+  function refused() {
+    clearKey();
+    showKeyState("The API key was refused (missing, invalid or revoked): enter a valid key.");
+    keyInput.focus();
+  }
+
+  /* Fetch a file with the stored key (as `accept`) and save it as `filename` (a clicked link to a blob URL). */
+  async function download(path, accept, filename) {
+    const key = getKey();
+    if (!key) throw new ApiError(401, { title: "Enter an API key first" });
+    const response = await fetch(path, { headers: { Authorization: `Bearer ${key}`, Accept: accept },
+      cache: "no-store", credentials: "omit", redirect: "error" });
+    if (!response.ok) {
+      if (response.status === 401) refused();
+      let problem = null;
+      try { problem = JSON.parse(await response.text()); } catch (e) { problem = null; }
+      throw new ApiError(response.status, problem);
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: filename, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
   /* el("p", {class: "x", text: "hello", "aria-label": "..."}, child, "text", ...) */
@@ -252,6 +274,35 @@ const UI = (() => {
     return box;
   }
 
+  /* Text fields of an item, shown once above its responses: the common ones first, then any other field of
+   * the protocol's item (not its id, category, human labels or the responses its page view shows). */
+  function itemContext(item, spec) {
+    const box = el("div");
+    const add = (label, text) => {
+      if (text === undefined || text === null || text === "") return;
+      box.append(el("div", { class: "slot", text: label }),
+        el("div", { class: "text-block", text: typeof text === "string" ? text : JSON.stringify(text, null, 2) }));
+    };
+    if (item.conversation) {
+      add("Conversation", item.conversation.map((t, i) => `[${i}] ${t.role}: ${t.content}`).join("\n\n"));
+    }
+    add("Prompt", item.prompt);
+    add("Question", item.question);
+    if (Array.isArray(item.turns)) add("Turns", item.turns.join("\n\n"));
+    add("Rubric", item.rubric);
+    add("Reference", item.reference);
+    add("Human reference", item.human_reference);
+    if (item.reference_answers) add("Reference answers", item.reference_answers.join("\n"));
+    if (Array.isArray(item.goals)) add("Goals", item.goals.map((g) => `${g.id}: ${g.description}`).join("\n"));
+    const view = (spec && spec.page_view) || {};
+    const shown = new Set(["id", "category", "conversation", "prompt", "question", "turns", "rubric", "reference",
+      "human_reference", "reference_answers", "goals", ...(view.compared || []), view.response]);
+    for (const [key, value] of Object.entries(item)) {
+      if (!shown.has(key) && !key.startsWith("human_")) add(name(key), value);
+    }
+    return box;
+  }
+
   function badges(verdict) {
     const out = [];
     if (verdict.pending) out.push(el("span", { class: "badge", text: "pending" }));
@@ -284,7 +335,7 @@ const UI = (() => {
   }
 
   return {
-    protocols, protocol, compares,
+    protocols, protocol, compares, itemContext, download,
     main, api, ApiError, el, svg, clear, num, interval, name, date, isNum, say, showError, fail, start, facts,
     headline, probs, call, badges, slotMeaning, leaderboardHref, poll,
   };
