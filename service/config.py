@@ -92,6 +92,40 @@ class Limits(BaseModel):
     max_field_chars: int = 200_000
 
 
+BACKGROUND_CONNECTIONS = 2  # database connections used beside requests: the reaper, embedded mode's job thread
+
+
+class ConcurrencySettings(BaseModel):
+    """What one gateway process takes on at once (env ``JUDGESERVE_CONCURRENCY__*``).
+
+    A request holds at most one database connection (and one Redis connection) at a time, so when the
+    pools have room for ``max_in_flight`` requests and the thread pool, no request ever waits for a
+    connection; requests beyond ``max_in_flight`` get a 503 with ``Retry-After`` at once.
+    """
+
+    max_in_flight: int = Field(default=32, ge=1, le=10_000)  # /v1 and page requests at once (not /healthz, /readyz)
+    retry_after_seconds: int = Field(default=1, ge=1, le=3600)  # in a 503 for a saturated gateway
+    threads: int = Field(default=32, ge=1, le=10_000)  # worker threads: sync routes, dependencies, database work
+    db_pool_size: int = Field(default=10, ge=1, le=10_000)  # database connections kept open
+    db_max_overflow: int = Field(default=30, ge=0, le=10_000)  # more, opened when busy and closed after
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)  # then a 503 instead of waiting on
+    redis_max_connections: int = Field(default=40, ge=1, le=10_000)  # the gateway's job-queue connections
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)  # /readyz's database and queue checks
+
+    @model_validator(mode="after")
+    def _pools_cover_requests(self) -> "ConcurrencySettings":
+        needed = max(self.max_in_flight, self.threads) + BACKGROUND_CONNECTIONS
+        if self.db_pool_size + self.db_max_overflow < needed:
+            raise ValueError(f"concurrency: db_pool_size + db_max_overflow ({self.db_pool_size} + "
+                             f"{self.db_max_overflow}) must be at least max(max_in_flight, threads) + "
+                             f"{BACKGROUND_CONNECTIONS} = {needed}, or requests would wait for a database connection")
+        if self.redis_max_connections < needed:
+            raise ValueError(f"concurrency: redis_max_connections ({self.redis_max_connections}) must be at least "
+                             f"max(max_in_flight, threads) + {BACKGROUND_CONNECTIONS} = {needed}")
+        return self
+
+
 class WebhookSettings(BaseModel):
     """Webhook delivery (env ``JUDGESERVE_WEBHOOKS__*``; lists as JSON, e.g. ``'["localhost"]'``)."""
 
@@ -141,6 +175,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     limits: Limits = Field(default_factory=Limits)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod

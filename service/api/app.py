@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api.body_limit import BodySizeLimit
@@ -15,6 +16,7 @@ from service.api.routers import (
 )
 from service.api.routers.metrics import install_metrics
 from service.api.routers import ui
+from service.api.saturation import install_saturation
 from service.config import Settings, get_settings
 from service.core.protocol import all_protocols
 from service.db.engine import get_engine, session_scope
@@ -35,10 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         configure_logging(settings.log_level)
+        # sync routes and dependencies run on these threads; the pools have room for all of them
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.concurrency.threads
         if settings.embedded:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade(settings.effective_database_url())
-        get_engine(settings.effective_database_url())
+        get_engine(settings.effective_database_url(), settings.concurrency)
         app.state.dispatcher = make_dispatcher(settings)
         reaper = None if settings.embedded else Reaper(settings, app.state.dispatcher)
         if reaper is not None:
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    install_saturation(app, settings.concurrency)  # after BodySizeLimit: outermost, so a refusal reads no body
     for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, protocols, webhooks):
         app.include_router(module.router, responses=UNAUTHORIZED)  # every /v1 route needs an API key
     app.include_router(health.router)

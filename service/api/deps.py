@@ -40,6 +40,9 @@ def get_project(request: Request, session: Annotated[Session, Depends(get_sessio
     if credentials is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     project = authenticate(session, credentials.credentials)
+    # end the read's transaction: its connection goes back to the pool while the request waits for its
+    # body or a thread, and the route takes one again only when it queries (the project stays loaded)
+    session.commit()
     if project is None:
         raise Unauthorized("invalid or revoked API key")
     request.state.project_id = project.id

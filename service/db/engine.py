@@ -7,12 +7,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from service.config import ConcurrencySettings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
+_sizes: dict[str, tuple] = {}
 _sessionmakers: dict[str, sessionmaker[Session]] = {}
+_probe_engines: dict[str, Engine] = {}
 
 
 def normalise_url(url: str) -> str:
@@ -23,14 +28,42 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def get_engine(url: str) -> Engine:
-    """The process's engine for ``url``, created on first use."""
+def get_engine(url: str, concurrency: ConcurrencySettings | None = None) -> Engine:
+    """The process's engine for ``url``, created on first use (pool sized by ``concurrency``, else the defaults).
+
+    Given ``concurrency`` that sizes the pool differently from the engine's, the engine is replaced (the
+    gateway sizes it at start-up; connections checked out of the old one close when they come back).
+    """
     url = normalise_url(url)
+    size = _pool_size(concurrency or ConcurrencySettings())
     with _lock:
+        if url in _engines and concurrency is not None and _sizes[url] != size:
+            _engines.pop(url).dispose()
         if url not in _engines:
-            _engines[url] = _create(url)
+            _engines[url] = _create(url, size)
+            _sizes[url] = size
             _sessionmakers[url] = sessionmaker(_engines[url], expire_on_commit=False)
         return _engines[url]
+
+
+def _pool_size(concurrency: ConcurrencySettings) -> tuple[int, int, float]:
+    return concurrency.db_pool_size, concurrency.db_max_overflow, concurrency.db_pool_timeout_seconds
+
+
+def check_database(url: str, timeout_seconds: float) -> None:
+    """Raise unless the database answers ``SELECT 1`` on a connection of its own (outside the pool).
+
+    Readiness probes use it: a gateway whose pool is busy with requests is still ready.
+    """
+    url = normalise_url(url)
+    with _lock:
+        if url not in _probe_engines:
+            connect_args = ({"timeout": timeout_seconds, "check_same_thread": False} if url.startswith("sqlite")
+                            else {"connect_timeout": max(1, round(timeout_seconds))})
+            _probe_engines[url] = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        engine = _probe_engines[url]
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -41,13 +74,15 @@ def ensure_sqlite_dir(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _create(url: str) -> Engine:
+def _create(url: str, size: tuple[int, int, float]) -> Engine:
+    pool_size, max_overflow, timeout = size
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": timeout}
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -76,7 +111,9 @@ def session_scope(url: str) -> Iterator[Session]:
 def dispose_all() -> None:
     """Dispose every engine (for shutdown and tests)."""
     with _lock:
-        for engine in _engines.values():
+        for engine in (*_engines.values(), *_probe_engines.values()):
             engine.dispose()
         _engines.clear()
+        _sizes.clear()
         _sessionmakers.clear()
+        _probe_engines.clear()

@@ -11,6 +11,8 @@ a second resource.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +28,9 @@ from service.idempotency import repository as repo
 KEY_MAX = 255
 TTL = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=10)
+RELEASE_ATTEMPTS = 3
+RELEASE_PAUSE_SECONDS = 0.2
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -52,14 +57,15 @@ def once(session: Session, project_id: str, key: str | None, method_path: str, r
     """``create(claim)`` once per Idempotency-Key, or ``replay(earlier)``; the result and whether it is a replay.
 
     ``create`` marks the claim done with ``complete`` in the transaction that creates the resource, and
-    commits; if it raises, the key is given back so that the corrected request can use it.
+    commits; if it fails in any way (a 422, a busy database, a lost queue, an interrupt), the key is given
+    back so that a retry with it runs again instead of getting a 409 until the claim goes stale.
     """
     claim = begin(session, project_id, key, method_path, request)
     if isinstance(claim, Replay):
         return replay(claim), True
     try:
         return create(claim), False
-    except Exception:
+    except BaseException:
         release(session, claim)
         raise
 
@@ -116,12 +122,29 @@ def complete(session: Session, claim: Claim | None, status: int, body: dict[str,
                        "by this request: the retry's response is the one that counts")
 
 
-def release(session: Session, claim: Claim | None) -> None:
-    """Give the key back after the request failed (nothing was created), so a retry can run."""
-    if claim is not None:
-        session.rollback()
-        repo.forget(session, claim.project_id, claim.key, claim.owner)
-        session.commit()
+def release(session: Session, claim: Claim | None) -> bool:
+    """Give the key back after the request failed (nothing was created), so a retry can run; True when done.
+
+    Never raises: the request's own error is the one to report. The database may be what failed, so
+    the release is tried ``RELEASE_ATTEMPTS`` times (each on a fresh transaction, a new connection if
+    the old one broke); if none works, the claim goes stale after ``STALE_AFTER`` as before.
+    """
+    if claim is None:
+        return True
+    for attempt in range(1, RELEASE_ATTEMPTS + 1):
+        try:
+            session.rollback()
+            repo.forget(session, claim.project_id, claim.key, claim.owner)
+            session.commit()
+            return True
+        except Exception as exc:
+            log.warning("Idempotency-Key release failed (attempt %d of %d): %s", attempt, RELEASE_ATTEMPTS,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            if attempt < RELEASE_ATTEMPTS:
+                time.sleep(RELEASE_PAUSE_SECONDS * attempt)
+    log.error("Idempotency-Key of project %s stays claimed until it goes stale (%d min)", claim.project_id,
+              int(STALE_AFTER.total_seconds() // 60))
+    return False
 
 
 def _header_error(detail: str) -> FieldError:

@@ -69,3 +69,40 @@ def test_the_judges_file_is_parsed_once_per_version(tmp_path, monkeypatch):
     assert len(parsed) == 1
     path.write_text("- {name: a, backend: scripted, model: model-two}\n", encoding="utf-8")  # another size
     assert settings.judges()["a"].model == "model-two" and len(parsed) == 2
+
+
+def test_default_pools_have_room_for_every_request_and_thread():
+    from service.config import BACKGROUND_CONNECTIONS, ConcurrencySettings
+
+    pools = ConcurrencySettings()
+    room = max(pools.max_in_flight, pools.threads) + BACKGROUND_CONNECTIONS
+    assert pools.db_pool_size + pools.db_max_overflow >= room and pools.redis_max_connections >= room
+    assert pools.threads >= 1 and pools.retry_after_seconds >= 1
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"threads": 64}, r"db_pool_size \+ db_max_overflow \(10 \+ 30\) must be at least .* = 66"),
+    ({"max_in_flight": 50, "redis_max_connections": 100}, r"db_pool_size \+ db_max_overflow .* = 52"),
+    ({"redis_max_connections": 20}, r"redis_max_connections \(20\) must be at least .* = 34"),
+    ({"db_pool_size": 0}, "db_pool_size"),
+    ({"db_pool_timeout_seconds": 0}, "db_pool_timeout_seconds"),
+    ({"max_in_flight": 0}, "max_in_flight"),
+    ({"retry_after_seconds": 0}, "retry_after_seconds"),
+])
+def test_pools_too_small_for_the_requests_are_refused(values, message):
+    from service.config import ConcurrencySettings
+
+    with pytest.raises(ValidationError, match=message):
+        ConcurrencySettings(**values)
+
+
+def test_concurrency_settings_from_the_environment(monkeypatch):
+    for name, value in {"MAX_IN_FLIGHT": "8", "THREADS": "8", "DB_POOL_SIZE": "4", "DB_MAX_OVERFLOW": "6",
+                        "REDIS_MAX_CONNECTIONS": "10", "RETRY_AFTER_SECONDS": "3"}.items():
+        monkeypatch.setenv(f"JUDGESERVE_CONCURRENCY__{name}", value)
+    pools = Settings().concurrency
+    assert (pools.max_in_flight, pools.threads, pools.db_pool_size, pools.db_max_overflow,
+            pools.redis_max_connections, pools.retry_after_seconds) == (8, 8, 4, 6, 10, 3)
+    monkeypatch.setenv("JUDGESERVE_CONCURRENCY__THREADS", "9")  # 9 + 2 > 4 + 6
+    with pytest.raises(ValidationError, match="at least max"):
+        Settings()
