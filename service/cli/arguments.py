@@ -39,3 +39,10 @@ def _display_name(param: typer.CallbackParam) -> str:
     if param.param_type_name == "option":
         return max(param.opts, key=len)
     return param.human_readable_name.upper()
+
+
+def gate_baseline(param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
+    """Typer callback for ``--gate-against``: ``latest:…`` (a query, read by service.cli.gating) or an evaluation id."""
+    if value is not None and value.strip().startswith("latest:"):
+        return value.strip()
+    return evaluation_id(param, value)

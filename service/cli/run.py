@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from service.cli import project_file
+from service.cli import arguments, project_file
 from service.cli.evaluate import RunSpec, evaluate
 from service.cli.gating import GATE_AGAINST_HELP, gate_spec
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
@@ -37,7 +37,8 @@ def run(
     leaderboard: Annotated[Optional[bool], typer.Option("--leaderboard/--no-leaderboard", help=LEADERBOARD_HELP,
                                                         show_default=False)] = None,
     fail_under: Annotated[Optional[float], typer.Option(help=FAIL_UNDER_HELP)] = None,
-    gate_against: Annotated[Optional[str], typer.Option(help=GATE_AGAINST_HELP)] = None,
+    gate_against: Annotated[Optional[str], typer.Option(
+        help=GATE_AGAINST_HELP, callback=arguments.gate_baseline)] = None,
     margin: Annotated[Optional[float], typer.Option(min=0, help="Tolerated drop (overrides `gate.margin`).")] = None,
     alpha: Annotated[Optional[float], typer.Option(min=0, max=1, help="Significance level (overrides `gate.alpha`).")] = None,
     gate_rule: Annotated[Optional[str], typer.Option(help=GATE_RULE_HELP)] = None,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from service.cli import arguments
 from service.cli.evaluate import RunSpec, evaluate
 from service.cli.gating import GATE_AGAINST_HELP, gate_spec
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
@@ -74,7 +75,8 @@ def submit(
     timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait before giving up (exit 3).")] = 3600.0,
     cancel_on_timeout: Annotated[bool, typer.Option(help="Cancel the evaluation when the wait times out.")] = False,
     fail_under: Annotated[Optional[float], typer.Option(help=FAIL_UNDER_HELP)] = None,
-    gate_against: Annotated[Optional[str], typer.Option(help=GATE_AGAINST_HELP)] = None,
+    gate_against: Annotated[Optional[str], typer.Option(
+        help=GATE_AGAINST_HELP, callback=arguments.gate_baseline)] = None,
     margin: Annotated[float, typer.Option(min=0, help="Tolerated drop of the metric for --gate-against.")] = 0.0,
     alpha: Annotated[float, typer.Option(min=0, max=1, help="Significance level for --gate-against (0 < alpha < 1).")] = 0.05,
     gate_rule: Annotated[Optional[str], typer.Option(help=GATE_RULE_HELP)] = None,

@@ -249,14 +249,15 @@ class JudgeserveClient:
         return _parse(Comparison, self._request("POST", "/v1/comparisons", json=body))
 
     def leaderboard(self, suite: str, *, protocol: str = DEFAULT_PROTOCOL, judge: str | None = None,
-                    runs: str = "latest") -> Leaderboard:
+                    runs: str = "latest", tags: Mapping[str, str | None] | None = None) -> Leaderboard:
         """GET /v1/leaderboards/{suite}, revalidated with ``If-None-Match`` against this client's last copy.
 
-        On ``304 Not Modified`` the cached copy is returned with ``not_modified=True``.
+        On ``304 Not Modified`` the cached copy is returned with ``not_modified=True``. ``tags`` ranks only the
+        runs with these tags (a value of None or ``"*"``: any value of that key).
         """
         path = f"/v1/leaderboards/{_seg(suite)}"
-        params = _params(protocol=protocol, judge=judge, runs=runs)
-        key = (path, tuple(sorted(params.items())))
+        params = _params(protocol=protocol, judge=judge, runs=runs, tag=_tag_filters(tags))
+        key = (path, tuple(sorted((k, str(v)) for k, v in params.items())))
         cached = self._etags.get(key)
         headers = {"If-None-Match": cached[0]} if cached else None
         response = self._request("GET", path, params=params, headers=headers)
@@ -267,6 +268,14 @@ class JudgeserveClient:
         if etag:
             self._etags[key] = (etag, body)
         return Leaderboard.model_validate({**body, "etag": etag, "not_modified": False})
+
+    def leaderboard_csv(self, suite: str, *, protocol: str = DEFAULT_PROTOCOL, judge: str | None = None,
+                        runs: str = "latest", tags: Mapping[str, str | None] | None = None) -> str:
+        """GET /v1/leaderboards/{suite} as CSV (``Accept: text/csv``): one row per model, with ``avg_length``."""
+        params = _params(protocol=protocol, judge=judge, runs=runs, tag=_tag_filters(tags))
+        response = self._request("GET", f"/v1/leaderboards/{_seg(suite)}", params=params,
+                                 headers={"Accept": "text/csv"})
+        return response.text
 
     def protocols(self) -> list[ProtocolInfo]:
         """GET /v1/protocols: every protocol the server runs, with its schemas, headline metric and label form."""

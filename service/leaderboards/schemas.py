@@ -27,6 +27,9 @@ class LeaderboardRow(BaseModel):
     ci95: tuple[float, float] | None = Field(description="Its 95% interval.")
     n: int | None = Field(description="Items scored.")
     baseline_model: str | None
+    avg_length: float | None = Field(default=None, description="Mean length in characters of the model's judged "
+                                                              "responses (AlpacaEval's avg_length); null when the "
+                                                              "protocol judges no single response.")
     rank: int | None = Field(default=None, description="1 = best (latest runs only): by Elo where there is one, "
                                                        "then by the metric.")
     elo: float | None = Field(default=None, description="Bradley–Terry strength on the Elo scale (ranked protocols; "
@@ -64,4 +67,6 @@ class LeaderboardOut(BaseModel):
     columns: list[str] = Field(description="The protocol's leaderboard columns: extra fields of every row.")
     ranking: RankingMethod | None
     runs: Literal["latest", "all"] = Field(description="latest: the newest run per model, ranked; all: every run.")
+    tags: list[str] = Field(default_factory=list, description="The tag filters applied (`key=value` or `key`): "
+                                                               "only runs with these tags are ranked.")
     rows: list[LeaderboardRow]

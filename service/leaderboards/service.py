@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from sqlalchemy.orm import Session
 
 from service.core.protocol import get_protocol
 from service.core.rank_ranges import rank_ranges
 from service.errors import FieldError, InvalidSubmission, NotFound
+from service.core.tags import TagFilter
 from service.leaderboards import repository as repo
+from service.leaderboards import snapshot as snapshots
 
 
 @dataclass
@@ -23,8 +25,11 @@ class LeaderboardView:
 
 
 def read(session: Session, project_id: str, suite: str, protocol: str, judge: str | None,
-         runs: Literal["latest", "all"]) -> LeaderboardView:
-    """The stored leaderboard of a suite × protocol × judge (one query; nothing is recomputed)."""
+         runs: Literal["latest", "all"], tags: Sequence[TagFilter] = ()) -> LeaderboardView:
+    """The stored leaderboard of a suite × protocol × judge (one query; nothing is recomputed).
+
+    With tag filters it is computed from the runs with those tags (a few queries; not stored).
+    """
     if judge is None:
         judges = repo.judges_with_snapshots(session, project_id, suite, protocol)
         if len(judges) > 1:
@@ -35,14 +40,18 @@ def read(session: Session, project_id: str, suite: str, protocol: str, judge: st
     if snapshot is None:
         raise NotFound(f"no leaderboard for suite {suite!r}, protocol {protocol!r}"
                        f"{', judge ' + repr(judge) if judge else ''} yet: it appears when an evaluation completes")
-    body = {k: v for k, v in snapshot.body.items() if k not in ("latest", "all")}
     try:
         declared = get_protocol(protocol)  # what the protocol declares now, not when the snapshot was taken
     except KeyError:
         raise NotFound(f"protocol {protocol!r} is not registered on this server") from None
-    body.update(runs=runs, rows=with_rank_ranges(snapshot.body[runs]), metric_kind=declared.metric_kind.as_json(),
-                columns=list(declared.leaderboard_columns), ranked_by=declared.ranking)
-    return LeaderboardView(body=body, etag=f'"{snapshot.etag}-{runs}"')
+    stored, etag = snapshot.body, snapshot.etag
+    if tags:
+        stored = snapshots.compute(session, project_id, suite, protocol, snapshot.judge, tags)
+        etag = snapshots.body_etag(stored)
+    body = {k: v for k, v in stored.items() if k not in ("latest", "all")}
+    body.update(runs=runs, rows=with_rank_ranges(stored[runs]), metric_kind=declared.metric_kind.as_json(),
+                columns=list(declared.leaderboard_columns), ranked_by=declared.ranking, tags=[str(t) for t in tags])
+    return LeaderboardView(body=body, etag=f'"{etag}-{runs}"')
 
 
 def with_rank_ranges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

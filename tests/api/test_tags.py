@@ -136,3 +136,48 @@ def test_no_matching_baseline_is_a_422_that_quotes_the_query(client, prod_settin
 def test_a_malformed_baseline_is_a_422(client, body):
     response = client.post("/v1/comparisons", json={"candidate_evaluation_id": "c", **body})
     assert response.status_code == 422, response.text
+
+
+def board(client, **params) -> dict:
+    response = client.get("/v1/leaderboards/bench", params={"judge": "scripted", **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_runs_off_leaderboards_and_tag_filtered_leaderboards(client, prod_settings):
+    submit(client, model="released", length=40, tags={"release": "1.0"})
+    submit(client, model="nightly", length=30)
+    submit(client, model="pr-123", length=60, tags={"pr": "123"}, leaderboard=False)
+    assert run_worker(prod_settings, "scripted").returncode == 0
+    assert {row["model"] for row in board(client)["rows"]} == {"released", "nightly"}  # never the PR run
+    assert {row["model"] for row in board(client, runs="all")["rows"]} == {"released", "nightly"}
+    released = board(client, tag="release")
+    assert [row["model"] for row in released["rows"]] == ["released"] and released["tags"] == ["release"]
+    assert board(client, tag="release=1.0")["rows"] == released["rows"]
+    assert board(client, tag="release=2.0")["rows"] == [] and board(client, tag="pr")["rows"] == []
+    rows = {row["model"]: row for row in board(client)["rows"]}
+    assert rows["released"]["avg_length"] == 40.0 and rows["nightly"]["avg_length"] == 30.0
+    assert client.get("/v1/leaderboards/bench", params={"tag": "bad key"}).status_code == 422
+
+
+def test_a_leaderboard_as_csv(client, prod_settings):
+    submit(client, model="=HYPERLINK(\"x\")", length=40)
+    submit(client, model="plain", length=30)
+    assert run_worker(prod_settings, "scripted").returncode == 0
+    by_header = client.get("/v1/leaderboards/bench", params={"judge": "scripted"}, headers={"Accept": "text/csv"})
+    by_query = client.get("/v1/leaderboards/bench", params={"judge": "scripted", "format": "csv"})
+    assert by_header.status_code == by_query.status_code == 200
+    assert by_header.headers["content-type"].startswith("text/csv") and by_header.text == by_query.text
+    assert "attachment" in by_header.headers["content-disposition"]
+    import csv
+    rows = list(csv.DictReader(by_header.text.splitlines()))
+    json_rows = board(client)["rows"]
+    assert [r["model"] for r in rows] == ["'" + json_rows[0]["model"], json_rows[1]["model"]]  # formulas stay text
+    assert list(rows[0])[:8] == ["rank", "rank_best", "rank_worst", "model", "win_rate", "win_rate_ci95_low",
+                                 "win_rate_ci95_high", "n"]
+    assert [float(r["win_rate"]) for r in rows] == [row["value"] for row in json_rows]
+    assert [float(r["avg_length"]) for r in rows] == [40.0, 30.0]
+    etag = by_header.headers["etag"]
+    assert etag != client.get("/v1/leaderboards/bench", params={"judge": "scripted"}).headers["etag"]
+    assert client.get("/v1/leaderboards/bench", params={"judge": "scripted"},
+                      headers={"Accept": "text/csv", "If-None-Match": etag}).status_code == 304
