@@ -101,6 +101,7 @@ class Record:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     accepted_latencies: list[float] = field(default_factory=list)
+    accepted_server: list[float] = field(default_factory=list)  # the gateway's own time (Server-Timing)
     accepted: set[str] = field(default_factory=set)
     gave_up: int = 0  # submissions still unanswered when the load ended
     loop_lag: list[float] = field(default_factory=list)
@@ -124,6 +125,15 @@ async def timed(client: httpx.AsyncClient, record: Record, kind: str, method: st
         return None
     record.add(kind, response.status_code, time.perf_counter() - started)
     return response
+
+
+def server_seconds(response: httpx.Response) -> float | None:
+    """The gateway's own time for a response (``Server-Timing: app;dur=<ms>``), when it says."""
+    for part in response.headers.get("server-timing", "").split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if name == "app" and duration:
+            return float(duration) / 1000
+    return None
 
 
 def retry_delay(response: httpx.Response | None, rng: random.Random) -> float:
@@ -159,6 +169,9 @@ async def submitter(client_no: int, client: httpx.AsyncClient, base: str, deadli
             if response is not None and response.status_code == 202:
                 record.accepted.add(response.json()["id"])
                 record.accepted_latencies.append(time.perf_counter() - started)
+                spent = server_seconds(response)
+                if spent is not None:
+                    record.accepted_server.append(spent)
                 break
             if response is not None and response.status_code not in RETRYABLE:
                 break  # counted; a 4xx/5xx other than those is a finding, not something to retry
@@ -321,6 +334,7 @@ def report(record: Record, wall: float, health: list[tuple], drained_s: float, c
         all_statuses.update(record.statuses[kind])
         print(latency_line(kind, record.latencies[kind], record.statuses[kind]))
     print(latency_line("202 (accepted)", record.accepted_latencies))
+    print(latency_line("202 in the gateway", record.accepted_server))
     health_times = [seconds for _, seconds in health]
     health_statuses = Counter(status for status, _ in health)
     print(latency_line("/healthz (own process)", health_times, health_statuses))

@@ -57,12 +57,13 @@ class RQDispatcher:
     """Enqueue to Redis/RQ, one queue per judge."""
 
     def __init__(self, settings: Settings):
-        from redis import Redis
+        from redis import BlockingConnectionPool, Redis
 
         self.retries = settings.job_retries
-        self.redis = Redis.from_url(
-            settings.redis_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
-        )
+        pools = settings.concurrency  # a full pool waits this long, then the enqueue fails as Redis being down (503)
+        self.redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=pools.redis_max_connections, timeout=pools.redis_pool_timeout_seconds,
+            socket_connect_timeout=3, socket_timeout=10, health_check_interval=30))
 
     def enqueue(self, job: str, args: tuple[Any, ...], queue: str, job_id: str, timeout: int,
                 fair_key: str | None = None) -> None:

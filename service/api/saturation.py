@@ -1,7 +1,9 @@
 """A busy gateway answers 503 with Retry-After at once, never a 500 after a long wait.
 
 - ``InFlightLimit`` (ASGI middleware) handles at most ``max_in_flight`` requests at once; one more gets a
-  503 before its body is read. Health probes are never counted or refused.
+  503 before its body is read. Health probes are never counted or refused. Each response it lets through
+  says how long the gateway spent on it (``Server-Timing: app;dur=<ms>``), so a client can tell the
+  gateway's time from its own queueing.
 - A database connection that does not come within the pool timeout, or a database that refuses
   connections (e.g. Postgres' ``max_connections`` reached), is a 503 with Retry-After too.
 """
@@ -10,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import problem
 from service.config import ConcurrencySettings
@@ -42,8 +45,16 @@ class InFlightLimit:
             await self._refuse(send)
             return
         self.in_flight += 1
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                spent = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                message = message | {"headers": [*message.get("headers", []), (b"server-timing", spent)]}
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, timed_send)
         finally:
             self.in_flight -= 1
 

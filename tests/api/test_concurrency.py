@@ -25,7 +25,8 @@ from tests.support import authed
 
 # the smallest pools the settings allow for one request at a time: 1 + 2 database connections
 TINY = ConcurrencySettings(max_in_flight=1, threads=1, db_pool_size=1, db_max_overflow=2,
-                           db_pool_timeout_seconds=0.2, redis_max_connections=3, retry_after_seconds=7)
+                           db_pool_timeout_seconds=0.2, redis_max_connections=3, redis_pool_timeout_seconds=0.2,
+                           retry_after_seconds=7)
 
 
 def body(n: int = 3, model: str = "m") -> dict:
@@ -146,8 +147,27 @@ def test_requests_beyond_max_in_flight_get_503_at_once_and_health_routes_are_not
             leave.set()
             holder.join(60)
         assert first["response"].status_code == 200 and checked_out == [0]
+        assert first["response"].headers["server-timing"].startswith("app;dur=")  # the gateway's own time
         assert keys(prod_settings) == []  # refused before anything ran: no claim to give back
         assert client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "later"}).status_code == 202
+
+
+def test_a_full_redis_pool_is_a_503_and_nothing_is_stored(prod_settings, fresh_engines):
+    settings = prod_settings.model_copy(update={"concurrency": TINY})
+    with api_client(settings) as client:
+        pool = client.app.state.dispatcher.redis.connection_pool
+        assert pool.max_connections == 3
+        held = [pool.get_connection() for _ in range(3)]
+        try:
+            busy = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "queue-busy"})
+            assert busy.status_code == 503 and busy.headers["retry-after"], busy.text
+            assert client.get("/healthz").status_code == 200
+        finally:
+            for connection in held:
+                pool.release(connection)
+        assert keys(prod_settings) == [] and evaluations(prod_settings) == 0
+        again = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "queue-busy"})
+        assert again.status_code == 202, again.text
 
 
 def test_the_thread_pool_is_sized_from_settings(prod_settings, fresh_engines):
