@@ -191,8 +191,6 @@ def _print(outcome: Outcome, written: list[Path]) -> None:
     if outcome.comparison is not None:
         typer.echo(_gate_line(outcome.comparison))
         typer.echo(f"  compare the runs: {outcome.comparison_url()}")
-    for warning in outcome.warnings:
-        typer.secho(f"warning: {warning.text()}", fg="yellow", err=True)
     for path in written:
         typer.echo(f"report written: {path}", err=True)
 

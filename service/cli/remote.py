@@ -17,6 +17,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 import typer
 from rich.console import Console
 
+from service.core.reliability_warnings import reliability_warnings
 from service.client import (
     API_KEY_ENV, DEFAULT_URL, URL_ENV, ApiError, ConnectionFailed, Evaluation, FieldProblem, JudgeserveClient,
     JudgeserveError, RetryEvent, ServerError, WaitTimeout,
@@ -152,6 +153,8 @@ def print_evaluation(evaluation: Evaluation) -> None:
             typer.echo(f"  summary: {rest}")
     if e.reliability:
         typer.echo(f"  reliability: {_scalars(e.reliability)}")
+    for warning in reliability_warnings(e.reliability, e.summary) if e.status == "completed" else ():
+        typer.echo(f"  warning: {warning.text()}")
     if e.reviews:
         typer.echo(f"  reviews: {e.reviews.get('open', 0)} open, {e.reviews.get('done', 0)} done")
 

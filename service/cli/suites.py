@@ -13,6 +13,7 @@ from service.cli import remote
 from service.cli.remote import API_KEY, JSON_OUT, RETRIES, URL, ExitCode, fail
 from service.cli.server_extra import server_command
 from service.cli.settings_options import settings_with
+from service.client import NotFound
 
 app = typer.Typer(help="Suites: create (JSON or JSONL files; a name already used gets the next version), list, show.",
                   no_args_is_help=True)
@@ -26,10 +27,20 @@ def create(
                                        "items or {\"items\": [...], \"description\", \"baseline_model\"}.")],
     description: Annotated[Optional[str], typer.Option(help="What the suite holds.")] = None,
     baseline_model: Annotated[Optional[str], typer.Option(help="The model whose responses baseline_response holds.")] = None,
+    if_changed: Annotated[bool, typer.Option(
+        "--if-changed", help="Create a version only when the file differs from the latest one (for CI: the "
+                             "suite version, and so the gate's baseline, stays the same while the file does).")] = False,
     url: URL = None, api_key: API_KEY = None, retries: RETRIES = 3, as_json: JSON_OUT = False,
 ) -> None:
     """Upload a suite version from a file (items: id, prompt or turns, category, reference, baseline_response…)."""
     with remote.connect(url, api_key, retries) as client:
+        unchanged = _unchanged(client, name, file, description, baseline_model) if if_changed else None
+        if unchanged is not None:
+            if as_json:
+                remote.print_json(unchanged.model_dump(mode="json") | {"created": False})
+            else:
+                typer.echo(f"unchanged {unchanged.name} version {unchanged.version} ({unchanged.n_items} items)")
+            return
         if file.suffix.lower() == ".json":
             items, description, baseline_model = _json_suite(file, description, baseline_model)
             with remote.errors_to_exit_codes():
@@ -40,9 +51,42 @@ def create(
             with remote.errors_to_exit_codes(remote.line_locator(str(file))):
                 suite = client.upload_suite(file, name=name, description=description, baseline_model=baseline_model)
     if as_json:
-        remote.print_json(suite.model_dump(mode="json"))
+        remote.print_json(suite.model_dump(mode="json") | {"created": True})
         return
     typer.echo(f"created {suite.name} version {suite.version} ({suite.n_items} items)")
+
+
+def _unchanged(client, name: str, file: Path, description: str | None, baseline_model: str | None):
+    """The latest version when the file holds exactly its items (and the header fields given match), else None."""
+    if file.suffix.lower() == ".json":
+        items, description, baseline_model = _json_suite(file, description, baseline_model)
+    else:
+        items = _jsonl_items(file)
+    try:
+        latest = client.get_suite(name, limit=1000)
+    except NotFound:
+        return None
+    if latest.n_items != len(items) or any(given is not None and given != stored for given, stored in (
+            (description, latest.description), (baseline_model, latest.baseline_model))):
+        return None
+    stored, cursor = list(latest.items), latest.next_cursor
+    while cursor:
+        page = client.get_suite(name, version=latest.version, limit=1000, cursor=cursor)
+        stored, cursor = stored + page.items, page.next_cursor
+    return latest if [_plain(i) for i in items] == [_plain(i) for i in stored] else None
+
+
+def _jsonl_items(file: Path) -> list:
+    """The items of a JSONL file; none when it cannot be read (the upload then reports its lines)."""
+    try:
+        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+
+
+def _plain(item: object) -> object:
+    """An item as stored: without its null fields."""
+    return {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item
 
 
 def _json_suite(file: Path, description: str | None, baseline_model: str | None) -> tuple[list, str | None, str | None]:

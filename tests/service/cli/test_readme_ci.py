@@ -44,20 +44,44 @@ def check_usage(line: str) -> None:
     assert flags <= options_of(command), f"unknown options {flags - options_of(command)} in: {line}"
 
 
-def test_the_github_actions_job_parses_and_uses_existing_commands_and_options():
-    section = ci_section()
-    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
-    workflow = yaml.safe_load(block)
-    steps = workflow["jobs"]["judge"]["steps"]
-    runs = [step["run"] for step in steps if "run" in step]
-    assert any("--gate-against" in run and "--fail-under" in run and "--wait" in run for run in runs)
+def yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", ci_section(), re.S)
+
+
+def example(marker: str) -> dict:
+    """The section's YAML block containing ``marker``, parsed."""
+    return yaml.safe_load(next(block for block in yaml_blocks() if marker in block))
+
+
+def commands_in(scripts: list[str]) -> int:
+    """Check every `judgeserve` command line in the scripts; how many there were."""
     used = 0
-    for run in runs:
+    for run in scripts:
         script = run.replace("\\\n", " ")
-        for match in re.finditer(r"(?:^|[;{(]\s*|\|\s*)(judgeserve\s[^\n]*)", script, re.M):
+        for match in re.finditer(r"(?:^|[;{(]\s*|\|\s*|then\s+|else\s+)(judgeserve\s[^\n]*)", script, re.M):
             check_usage(match.group(1).replace("$(", " "))
             used += 1
-    assert used == 3  # submit, status, verdicts
+    return used
+
+
+def test_the_github_actions_workflow_parses_and_uses_existing_commands_and_options():
+    steps = example("jobs:")["jobs"]["judge"]["steps"]
+    runs = [step["run"] for step in steps if "run" in step]
+    assert commands_in(runs) == 3  # suites create, run (pull request), run (main)
+
+
+def test_the_gitlab_job_parses_and_uses_existing_commands_and_options():
+    job = example("script:")["judge"]
+    assert job["artifacts"]["reports"]["junit"] == "judgeserve-junit.xml"
+    assert commands_in(job["script"]) == 3
+
+
+def test_the_project_file_example_is_valid(tmp_path):
+    from service.cli.project_file import load
+    path = tmp_path / "judgeserve.yaml"
+    path.write_text(next(block for block in yaml_blocks() if "fail_under:" in block), encoding="utf-8")
+    settings = load(path, environ={})
+    assert settings.gate.against.latest.tags == {"branch": "main"} and settings.reports.junit == "judgeserve-junit.xml"
 
 
 def test_the_command_table_names_existing_commands_and_options():
