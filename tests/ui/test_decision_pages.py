@@ -236,3 +236,14 @@ def test_the_evaluation_page_warns_when_the_judge_is_unreliable(page, live, api,
     page.goto(f"{live.url}/ui/evaluations/{runs['steady']}")
     page.locator("#eval-status", has_text="completed").wait_for()
     assert page.locator("#warnings").is_hidden()
+
+    # the evaluation page leads to a comparison with this run as the candidate
+    page.get_by_role("link", name="with a baseline run").click()
+    page.wait_for_url(f"**/ui/compare?candidate={runs['steady']}")
+    assert page.get_by_label("Candidate evaluation id").input_value() == runs["steady"]
+    page.locator("#status", has_text="Enter the ids of two completed evaluations").wait_for()
+    check_accessibility(page, "comparison form")
+    page.get_by_label("Baseline evaluation id").fill(runs["changed"])
+    page.get_by_label("Baseline evaluation id").press("Enter")
+    page.locator("#gate-decision").wait_for()
+    assert page.locator("h1").inner_text() == "Compare steady with changed"

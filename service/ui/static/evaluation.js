@@ -44,6 +44,10 @@
       .filter((k) => o[k] !== undefined && o[k] !== null).map((k) => `${k.replace(/_/g, " ")} ${o[k]}`).join(", ");
     if (opts) entries.push(["Options", opts]);
     entries.push(["Created", UI.date(e.created_at)], ["Completed", UI.date(e.completed_at)], ["Id", e.id]);
+    if (e.status === "completed") {
+      entries.push(["Compare", el("a", { href: `/ui/compare?candidate=${encodeURIComponent(e.id)}`,
+        text: "with a baseline run" })]);
+    }
     if (e.error) entries.push(["Error", e.error]);
     UI.facts(document.getElementById("overview"), entries);
 
