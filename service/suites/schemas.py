@@ -33,6 +33,8 @@ class SuiteItemIn(BaseModel):
     reference: Text | None = Field(default=None, description="A reference answer.")
     reference_turns: list[Text] | None = Field(default=None, description="Reference answers, one per turn.")
     baseline_response: Text | None = Field(default=None, description="The baseline model's response.")
+    baseline_responses: list[Text] | None = Field(
+        default=None, description="The baseline model's answer to each turn of a multi-turn item (for comparisons).")
     human_reference: Text | None = Field(default=None, description="A human-written reference response.")
 
     @model_validator(mode="after")
@@ -42,6 +44,12 @@ class SuiteItemIn(BaseModel):
                 "prompt", "one of prompt or turns is required")
             raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
                 type=PydanticCustomError("prompt_or_turns", message), loc=(field,), input=getattr(self, field))])
+        for field in ("reference_turns", "baseline_responses"):
+            given = getattr(self, field)
+            if given is not None and (self.turns is None or len(given) != len(self.turns)):
+                message = f"give one entry per turn ({len(self.turns)})" if self.turns else "goes with turns"
+                raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                    type=PydanticCustomError("per_turn", message), loc=(field,), input=given)])
         return self
 
     @property

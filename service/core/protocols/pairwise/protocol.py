@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar, Sequence
 
@@ -30,6 +31,14 @@ from service.core.protocols.pairwise.models import (
 )
 from service.core.protocols.pairwise.scales import scale_of
 from service.core.protocols.pairwise.summary import PairwiseReliability, PairwiseSummary
+from service.core.protocols.pairwise.turns import (
+    per_category,
+    per_turn,
+    split_order,
+    turn_instruction,
+    turn_order,
+    turn_sections,
+)
 from service.core.statistics import bootstrap_mean_ci
 from service.core.two_responses import (
     ORDERS,
@@ -57,29 +66,41 @@ SYSTEM_PROMPT = (
 
 
 def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION,
-                    slot_names: tuple[str, str] = THREE_POINT.slot_names) -> tuple[dict[str, str], ...]:
+                    slot_names: tuple[str, str] = THREE_POINT.slot_names, turn: int = 1) -> tuple[dict[str, str], ...]:
     """Prompt for one order: shared text first, then the two responses, then the question.
 
     Everything before the first slot (``[Response 1]``) is identical in both orders (prefix-cache friendly).
     Submitted text is enclosed (``service.core.delimiters``): none of its lines reads as a header.
+    A multi-turn item's turn 1 is shown the same way; a later turn shows both conversations
+    (``pairwise.turns``).
     """
-    first, second = (getattr(item, f"response_{side}") for side in ORDERS[order])
-    parts = []
-    if item.rubric:
-        parts.append(f"[Rubric]\n{enclose(item.rubric)}")
-    parts.append(f"[User request]\n{_render_request(item)}")
-    if item.reference:
-        parts.append(f"[Reference answer]\n{enclose(item.reference)}")
-    parts.append(f"[{slot_names[0]}]\n{enclose(first)}")
-    parts.append(f"[{slot_names[1]}]\n{enclose(second)}")
-    parts.append(question)
+    parts = [f"[Rubric]\n{enclose(item.rubric)}"] if item.rubric else []
+    if item.multi_turn and turn > 1:
+        parts += turn_sections(item, order, turn, slot_names)
+        parts.append(f"{turn_instruction(turn)} {question}")
+    else:
+        first, second = (_first_answer(item, side) for side in ORDERS[order])
+        parts.append(f"[User request]\n{_render_request(item)}")
+        reference = item.reference or (item.reference_turns or [None])[0]
+        if reference:
+            parts.append(f"[Reference answer]\n{enclose(reference)}")
+        parts.append(f"[{slot_names[0]}]\n{enclose(first)}")
+        parts.append(f"[{slot_names[1]}]\n{enclose(second)}")
+        parts.append(question)
     return (
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": "\n\n".join(parts)},
     )
 
 
+def _first_answer(item: PairwiseItem, side: str) -> str:
+    answers = getattr(item, f"responses_{side}")
+    return answers[0] if answers else getattr(item, f"response_{side}") or ""
+
+
 def _render_request(item: PairwiseItem) -> str:
+    if item.turns:
+        return enclose(item.turns[0])
     if item.prompt is not None:
         return enclose(item.prompt)
     return "\n".join(f"{turn.role.capitalize()}: {enclose(turn.content)}" for turn in item.conversation or [])
@@ -113,11 +134,15 @@ class PairwiseProtocol:
 
     def plan_calls(self, item: PairwiseItem, options: PairwiseOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
-        """Every order × sample for one item, on the options' verdict scale."""
+        """Every order × sample for one item (every turn of a multi-turn item), on the options' verdict scale."""
         scale = scale_of(options)
-        render = partial(render_messages, slot_names=scale.slot_names)
         template = TEMPLATE if scale is THREE_POINT else TEMPLATE_FIVE_POINT
-        return plan_two_response_calls(item, options, render, template, scale)
+        calls = []
+        for turn in range(1, len(item.turns or [None]) + 1):
+            render = partial(render_messages, slot_names=scale.slot_names, turn=turn)
+            planned = plan_two_response_calls(item, options, render, template, scale)
+            calls += planned if turn == 1 else [_on_turn(call, turn, item.id, options) for call in planned]
+        return calls
 
     def apply_review(self, item: PairwiseItem, verdict: ItemVerdict, label: PairwiseReview) -> ItemVerdict:
         """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0 (one plain battle)."""
@@ -140,43 +165,50 @@ class PairwiseProtocol:
     def combine(
         self, item: PairwiseItem, results: Sequence[CallResult], options: PairwiseOptions
     ) -> ItemVerdict:
-        """Average preferences over all calls, decide, and flag position inconsistency."""
+        """Average preferences over all calls, decide, and flag position inconsistency.
+
+        A multi-turn item averages each turn's calls, then its turns (``details.turns``); it is position
+        inconsistent when some turn is, and its BPDE is the mean of its turns'.
+        """
         scale = scale_of(options)
         calls = [_call_details(r, scale) for r in results]
         scored = [c for c in calls if c["preference"] is not None]
         if not scored:
-            return ItemVerdict(outcome=None, score=None, unscored=True, details={"calls": calls})
+            stored = [{k: v for k, v in c.items() if k not in _GROUPING} for c in calls]
+            return ItemVerdict(outcome=None, score=None, unscored=True, details={"calls": stored})
         battle = _item_battle(results, scale) if scale is not THREE_POINT else None
-        preference = sum(c["preference"] for c in scored) / len(scored)
-        majorities = {
-            order: calibration.majority_label(
-                [c["outcome"] for c in scored if c["order"] == order], options.tie_margin
-            )
-            for order in options.order_names()
-        }
-        present = [m for m in majorities.values() if m is not None]
+        turns = [_turn_result(t, [c for c in scored if c["turn"] == t], options) for t in sorted({c["turn"] for c in scored})]
+        preference = sum(t["preference"] for t in turns) / len(turns)
+        stored = [{k: v for k, v in c.items() if k not in _GROUPING or (k == "turn" and item.multi_turn)} for c in calls]
+        details: dict[str, Any] = {"calls": stored, "order_majority": _majorities(scored, options)}
+        if item.multi_turn:
+            details["turns"] = [{k: v for k, v in t.items() if k != "bpde"} for t in turns]
+        if battle:
+            details["battle"] = battle
         return ItemVerdict(
             outcome=calibration.decide(preference, options.tie_margin),
             score=preference,
             unscored=False,
-            position_inconsistent=len(present) == 2 and present[0] != present[1],
-            bpde=calibration.bpde([c["outcome"] for c in scored]),
-            details={"calls": calls, "order_majority": majorities, **({"battle": battle} if battle else {})},
+            position_inconsistent=any(t["position_inconsistent"] for t in turns),
+            bpde=sum(t["bpde"] for t in turns) / len(turns),
+            details=details,
         )
 
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
         """A full item from a suite item and a submission ``{id, response, human_label?}``.
 
         A is the submitted response, B the suite's baseline response; the suite's prompt,
-        reference and category are used as stored. Raises ValueError naming what is missing.
+        reference and category are used as stored. A suite item of several turns takes
+        ``{id, responses: [turn1, turn2, ...]}`` and is compared turn by turn with the suite's
+        ``baseline_responses``. Raises ValueError naming what is missing.
         """
         extra = sorted(set(submitted) - set(SUITE_SUBMISSION_FIELDS))
         if extra:
             raise ValueError(f"on a suite an item carries only {list(SUITE_SUBMISSION_FIELDS)}; not {extra}")
+        if "responses" in submitted or len(suite_item.get("turns") or []) > 1:
+            return _multi_turn_from_suite(suite_item, submitted)
         if "response" not in submitted:
             raise ValueError("missing 'response'")
-        if len(suite_item.get("turns") or []) > 1:
-            raise ValueError("this suite item has several turns; pairwise on suites judges single-turn items only")
         if suite_item.get("baseline_response") is None:
             raise ValueError("this suite item has no baseline_response to compare against")
         item = {"id": submitted["id"], "prompt": _suite_prompt(suite_item), "reference": _suite_reference(suite_item),
@@ -203,25 +235,58 @@ class PairwiseProtocol:
         }
         if options.scale == 5:
             summary["weighted_win_rate"] = _weighted_win_rate(scored)
+        multi_turn = any(item.multi_turn for item in items)
+        if multi_turn:
+            summary["per_turn"] = per_turn(verdicts, seed)
+        if any(item.category is not None for item in items):
+            summary["per_category"] = per_category(items, verdicts, multi_turn)
         summary.update(_human_agreement(items, verdicts, options.order_names()))
         summary.update(_length_controlled(items, verdicts, seed))
         return summary, calibration.reliability_report(verdicts, options.order_names())
 
 
+# call keys used to group calls; a multi-turn item keeps "turn" in its stored calls
+_GROUPING = ("base_order", "turn")
+
+
+def _on_turn(call: PlannedCall, turn: int, item_id: str, options: PairwiseOptions) -> PlannedCall:
+    """A turn's call keyed by its turn (``ab.t2``), with that key's own seed."""
+    order = turn_order(call.order, turn)
+    return replace(call, order=order, request=replace(call.request, seed=options.call_seed(item_id, order, call.sample)))
+
+
+def _majorities(calls: Sequence[dict[str, Any]], options: PairwiseOptions) -> dict[str, str | None]:
+    """Each order's majority outcome over the given calls (all turns pooled)."""
+    return {order: calibration.majority_label([c["outcome"] for c in calls if c["base_order"] == order],
+                                              options.tie_margin)
+            for order in options.order_names()}
+
+
+def _turn_result(turn: int, calls: Sequence[dict[str, Any]], options: PairwiseOptions) -> dict[str, Any]:
+    """One turn's preference (mean of its calls), outcome, position consistency and BPDE."""
+    preference = sum(c["preference"] for c in calls) / len(calls)
+    present = [m for m in _majorities(calls, options).values() if m is not None]
+    return {"turn": turn, "preference": preference, "outcome": calibration.decide(preference, options.tie_margin),
+            "position_inconsistent": len(present) == 2 and present[0] != present[1],
+            "bpde": calibration.bpde([c["outcome"] for c in calls])}
+
+
 def _call_details(result: CallResult, scale: VerdictScale) -> dict[str, Any]:
     """One call in the verdict: ``label`` is the winning slot (1, 2, tie) on every scale, ``verdict`` the
     five-point label when there is one (the reliability report counts slots, whatever the scale)."""
+    order, turn = split_order(result.order)
     call = {"order": result.order, "sample": result.sample, "label": slot_label(result.label, scale),
-            "outcome": label_for_a(result.order, result.label, scale),
-            "preference": preference_for_a(result.order, result.label, result.label_probs, scale)}
+            "outcome": label_for_a(order, result.label, scale),
+            "preference": preference_for_a(order, result.label, result.label_probs, scale)}
     if scale is not THREE_POINT:
         call["verdict"] = result.label
-    return call
+    return call | {"base_order": order, "turn": turn}
 
 
 def _item_battle(results: Sequence[CallResult], scale: VerdictScale) -> dict[str, float] | None:
     """The item's Bradley–Terry battle: A's share of the weighted battles and the battles per call."""
-    battles = [b for r in results if (b := battle_for_a(r.order, r.label, r.label_probs, scale)) is not None]
+    battles = [b for r in results
+               if (b := battle_for_a(split_order(r.order)[0], r.label, r.label_probs, scale)) is not None]
     total = sum(weight for _, weight in battles)
     if not battles or total <= 0:
         return None
@@ -237,8 +302,27 @@ def _weighted_win_rate(scored: Sequence[ItemVerdict]) -> float | None:
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
     """AlpacaEval-2.0-style length-controlled win rate of A (length difference in characters, A − B)."""
-    pairs = [(v.score, len(i.response_a) - len(i.response_b)) for i, v in zip(items, verdicts) if v.scored]
+    pairs = [(v.score, len(i.full_text("a")) - len(i.full_text("b"))) for i, v in zip(items, verdicts) if v.scored]
     return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
+
+
+def _multi_turn_from_suite(suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+    """A multi-turn item: the suite's turns, reference turns and baseline answers (B) with the submitted ones (A)."""
+    turns = suite_item.get("turns") or ([suite_item["prompt"]] if suite_item.get("prompt") else [])
+    responses = submitted.get("responses")
+    if responses is None:
+        raise ValueError(f"this suite item has {len(turns)} turns: submit 'responses', one per turn, not 'response'")
+    if len(responses) != len(turns):
+        raise ValueError(f"'responses' holds {len(responses)} responses; this suite item has {len(turns)} turns")
+    baseline = suite_item.get("baseline_responses")
+    if baseline is None:
+        raise ValueError("this suite item has no baseline_responses (one per turn) to compare against")
+    references = suite_item.get("reference_turns") or (
+        [suite_item["reference"]] if suite_item.get("reference") else None)
+    item = {"id": submitted["id"], "turns": turns, "responses_a": responses, "responses_b": baseline,
+            "reference_turns": references, "category": suite_item.get("category"),
+            "human_label": submitted.get("human_label")}
+    return {k: v for k, v in item.items() if v is not None}
 
 
 def _suite_prompt(suite_item: dict[str, Any]) -> str | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from service.core.options import CalibrationOptions
 
 MIN_SCALE, MAX_SCALE = 2, 9  # scores "1".."9" are single tokens and no label is a prefix of another
+MAX_TURNS = 16
 
 
 DEFAULT_RUBRIC = (
@@ -21,12 +23,21 @@ DEFAULT_RUBRIC = (
 
 
 class RatingItem(BaseModel):
-    """One response to a prompt, to be scored on a rubric (default: 1–5 helpfulness/correctness)."""
+    """One response to a prompt, or a multi-turn conversation (MT-Bench), scored on a rubric (default 1–5).
+
+    Single turn: ``prompt`` and ``response``. Several turns: ``turns`` (the user's questions) and
+    ``responses`` (the model's answer to each), optionally ``reference_turns``; each turn is graded.
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, max_length=256)
-    prompt: str
-    response: str
+    prompt: str | None = Field(default=None, description="A single-turn request (or give turns).")
+    response: str | None = Field(default=None, description="The response to prompt.")
+    turns: list[str] | None = Field(default=None, min_length=1, max_length=MAX_TURNS,
+                                    description="The user's questions of a multi-turn conversation (MT-Bench).")
+    responses: list[str] | None = Field(default=None, description="The model's answer to each of turns.")
+    reference_turns: list[str | None] | None = Field(
+        default=None, description="A reference answer per turn (null for a turn without one).")
     # score descriptions for 1..K, given as a list or a mapping {score: description}; stored as a list
     rubric: list[str] | None = None
     reference: str | None = None
@@ -42,6 +53,26 @@ class RatingItem(BaseModel):
             raise ValueError(f"give a description for each score 1..K with K between {MIN_SCALE} and "
                              f"{MAX_SCALE}; got {len(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _single_or_multi_turn(self) -> "RatingItem":
+        problem = multi_turn_problem(self.turns, self.responses, self.reference_turns, "responses")
+        if problem is None and self.turns is None:
+            missing = [f for f in ("prompt", "response") if getattr(self, f) is None]
+            problem = (missing[0], "a single-turn item needs 'prompt' and 'response' (or give 'turns' and "
+                                   "'responses')") if missing else None
+        elif problem is None:
+            given = [f for f in ("prompt", "response", "reference") if getattr(self, f) is not None]
+            problem = (given[0], "a multi-turn item gives 'turns', 'responses' and 'reference_turns', not "
+                                 "'prompt', 'response' or 'reference'") if given else None
+        if problem:
+            raise field_error(type(self).__name__, *problem)
+        return self
+
+    @property
+    def multi_turn(self) -> bool:
+        """Whether the item is a conversation of turns (each graded) rather than one prompt and response."""
+        return self.turns is not None
 
     @field_validator("human_score")
     @classmethod
@@ -61,6 +92,25 @@ class RatingItem(BaseModel):
     def descriptions(self) -> tuple[str, ...]:
         """The score descriptions 1..K in use (the item's or the default)."""
         return tuple(self.rubric or DEFAULT_RUBRIC)
+
+
+def multi_turn_problem(turns: list[str] | None, responses: list[str] | None,
+                       reference_turns: list[str | None] | None, responses_field: str) -> tuple[str, str] | None:
+    """(field, message) of what is wrong with a multi-turn item's lists (one response, at most one reference per turn)."""
+    if turns is None:
+        stray = responses_field if responses is not None else "reference_turns" if reference_turns is not None else None
+        return (stray, f"'{stray}' goes with 'turns'") if stray else None
+    if responses is None or len(responses) != len(turns):
+        return responses_field, f"'{responses_field}' must hold one response per turn ({len(turns)})"
+    if reference_turns is not None and len(reference_turns) != len(turns):
+        return "reference_turns", f"'reference_turns' must hold one reference (or null) per turn ({len(turns)})"
+    return None
+
+
+def field_error(model: str, field: str, message: str) -> ValidationError:
+    """A validation error located at ``field`` (a model validator's own errors carry no location)."""
+    return ValidationError.from_exception_data(model, [InitErrorDetails(
+        type=PydanticCustomError("item_form", message), loc=(field,), input=None)])
 
 
 def _rubric_from_mapping(value: Mapping[Any, Any]) -> list[Any]:
@@ -96,9 +146,19 @@ class RatingReview(BaseModel):
 
 
 class RatingSuiteItem(BaseModel):
-    """A submission's item on a stored suite: the suite gives the rest (prompt, reference, baseline)."""
+    """A submission's item on a stored suite: the suite gives the rest (prompt or turns, references)."""
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, max_length=256, description="The suite item's id.")
-    response: str = Field(description="The candidate model's response to the suite item.")
+    response: str | None = Field(default=None, description="The candidate model's response to a single-turn suite item.")
+    responses: list[str] | None = Field(
+        default=None, min_length=1, max_length=MAX_TURNS,
+        description="The candidate model's answer to each turn of a multi-turn suite item (MT-Bench: [turn1, turn2]).")
     human_score: int | None = Field(default=None, ge=1, le=MAX_SCALE, description="A human's score on the suite item's scale, for agreement statistics.")
+
+    @model_validator(mode="after")
+    def _response_or_responses(self) -> "RatingSuiteItem":
+        if (self.response is None) == (self.responses is None):
+            raise field_error(type(self).__name__, "response" if self.response is None else "responses",
+                              "give 'response' (a single-turn suite item) or 'responses' (one per turn), not both")
+        return self

@@ -32,6 +32,14 @@ from service.core.protocols.rating.models import (
     RatingSuiteItem,
 )
 from service.core.protocols.rating.summary import RatingReliability, RatingSummary
+from service.core.protocols.rating.turns import (
+    per_category,
+    per_turn,
+    turn_instruction,
+    turn_key,
+    turn_number,
+    turn_sections,
+)
 from service.core.statistics import bootstrap_mean_ci, entropy
 
 TEMPLATE = "rating/1"
@@ -64,14 +72,22 @@ def verdict_question(scale: int) -> str:
             f"{', '.join(quoted[:-1])} or {quoted[-1]}.")
 
 
-def render_messages(item: RatingItem, question: str | None = None) -> tuple[dict[str, str], ...]:
-    """Prompt: rubric, question and reference first (shared), then the delimited response, then the question."""
+def render_messages(item: RatingItem, question: str | None = None, turn: int = 1) -> tuple[dict[str, str], ...]:
+    """Prompt: rubric, question and reference first (shared), then the delimited response, then the question.
+
+    A multi-turn item's turn > 1 shows the conversation up to that turn instead (``rating.turns``).
+    """
     rubric = "\n".join(f"{score}: {enclose(text)}" for score, text in enumerate(item.descriptions(), start=1))
-    parts = [f"[Rubric]\n{rubric}", f"[User request]\n{enclose(item.prompt)}"]
-    if item.reference:
-        parts.append(f"[Reference answer]\n{enclose(item.reference)}")
-    parts.append(f"[Response]\n{enclose(item.response)}\n[End of response]")
-    parts.append(question if question is not None else verdict_question(item.scale))
+    parts = [f"[Rubric]\n{rubric}"]
+    if item.multi_turn:
+        parts += turn_sections(item, turn)
+    else:
+        parts.append(f"[User request]\n{enclose(item.prompt or '')}")
+        if item.reference:
+            parts.append(f"[Reference answer]\n{enclose(item.reference)}")
+        parts.append(f"[Response]\n{enclose(item.response or '')}\n[End of response]")
+    question = question if question is not None else verdict_question(item.scale)
+    parts.append(f"{turn_instruction(turn)} {question}" if turn > 1 else question)
     return (
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": "\n\n".join(parts)},
@@ -117,17 +133,19 @@ class RatingProtocol:
 
     def plan_calls(self, item: RatingItem, options: RatingOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
-        """One call per sample, all with the order key ``single``."""
+        """One call per sample, with the order key ``single`` (a multi-turn item: per turn, ``turn1``, ``turn2``...)."""
         rationale = options.rationale_budget()
         final = verdict_question(item.scale)
-        messages = render_messages(item, RATIONALE_QUESTION if rationale else final)
-        return [
-            PlannedCall(order=ORDER, sample=sample, request=JudgeRequest(
+        turns = [(turn, turn_key(turn)) for turn in range(1, len(item.turns) + 1)] if item.multi_turn else [(1, ORDER)]
+        calls = []
+        for turn, order in turns:
+            messages = render_messages(item, RATIONALE_QUESTION if rationale else final, turn)
+            followup = f"{turn_instruction(turn)} {final}" if turn > 1 else final
+            calls += [PlannedCall(order=order, sample=sample, request=JudgeRequest(
                 messages=messages, choices=labels_for(item.scale), temperature=options.effective_temperature(),
-                seed=options.call_seed(item.id, ORDER, sample), rationale_tokens=rationale,
-                verdict_followup=final, template=TEMPLATE))
-            for sample in range(options.samples)
-        ]
+                seed=options.call_seed(item.id, order, sample), rationale_tokens=rationale,
+                verdict_followup=followup, template=TEMPLATE)) for sample in range(options.samples)]
+        return calls
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: RatingOptions) -> CallResult:
         """Label from the constrained text; probabilities from the verdict token's logprobs."""
@@ -141,21 +159,28 @@ class RatingProtocol:
         return CallResult(call.order, call.sample, label, probs, output.text)
 
     def combine(self, item: RatingItem, results: Sequence[CallResult], options: RatingOptions) -> ItemVerdict:
-        """Mean of the calls' scores; outcome is the rounded score; BPDE over the calls' hard labels."""
+        """Mean of the calls' scores; outcome is the rounded score; BPDE over the calls' hard labels.
+
+        A multi-turn item averages each turn's calls, then its turns (``details.turns``); its BPDE and
+        sample spread are the means over its turns.
+        """
         calls = [{"order": r.order, "sample": r.sample, "label": r.label, "probs": r.label_probs,
                   "score": call_score(r.label, r.label_probs)} for r in results]
         scored = [c for c in calls if c["score"] is not None]
         if not scored:
             return ItemVerdict(outcome=None, score=None, unscored=True, details={"calls": calls})
-        scores = [c["score"] for c in scored]
-        score = sum(scores) / len(scores)
-        return ItemVerdict(
-            outcome=str(round_score(score, item.scale)),
-            score=score,
-            unscored=False,
-            bpde=entropy(list(Counter(c["label"] for c in scored if c["label"] is not None).values())),
-            details={"calls": calls, "score_sd": pystats.pstdev(scores) if len(scores) > 1 else None},
-        )
+        groups = [[c for c in scored if c["order"] == order] for order in dict.fromkeys(c["order"] for c in scored)]
+        means = [sum(c["score"] for c in group) / len(group) for group in groups]
+        score = sum(means) / len(means)
+        spreads = [pystats.pstdev([c["score"] for c in group]) for group in groups if len(group) > 1]
+        details: dict[str, Any] = {"calls": calls, "score_sd": sum(spreads) / len(spreads) if spreads else None}
+        if item.multi_turn:
+            by_turn = {turn_number(group[0]["order"]): mean for group, mean in zip(groups, means)}
+            details["turns"] = [{"turn": t, "score": by_turn.get(t)} for t in range(1, len(item.turns) + 1)]
+        entropies = [entropy(list(Counter(c["label"] for c in group if c["label"] is not None).values()))
+                     for group in groups]
+        return ItemVerdict(outcome=str(round_score(score, item.scale)), score=score, unscored=False,
+                           bpde=sum(entropies) / len(entropies), details=details)
 
     def apply_review(self, item: RatingItem, verdict: ItemVerdict, label: RatingReview) -> ItemVerdict:
         """The human's score replaces the judge's (ValueError when outside the item's 1..K)."""
@@ -167,16 +192,18 @@ class RatingProtocol:
         """A full item from a suite item and a submission ``{id, response, human_score?}``.
 
         The suite's prompt (or its only turn), reference (or first reference turn) and category
-        are used as stored. Raises ValueError naming what is missing.
+        are used as stored. A suite item of several turns takes ``{id, responses: [turn1, turn2, ...]}``
+        and becomes a multi-turn item with the suite's reference turns. Raises ValueError naming what
+        is missing.
         """
         extra = sorted(set(submitted) - set(SUITE_SUBMISSION_FIELDS))
         if extra:
             raise ValueError(f"on a suite an item carries only {list(SUITE_SUBMISSION_FIELDS)}; not {extra}")
+        turns = suite_item.get("turns") or []
+        if "responses" in submitted or len(turns) > 1:
+            return _multi_turn_from_suite(suite_item, submitted)
         if "response" not in submitted:
             raise ValueError("missing 'response'")
-        turns = suite_item.get("turns") or []
-        if len(turns) > 1:
-            raise ValueError("this suite item has several turns; rating on suites judges single-turn items only")
         references = suite_item.get("reference_turns") or []
         item = {"id": submitted["id"], "prompt": suite_item.get("prompt") or (turns[0] if turns else None),
                 "reference": suite_item.get("reference") or (references[0] if references else None),
@@ -200,10 +227,30 @@ class RatingProtocol:
             "mean_score_ci95": bootstrap_mean_ci(scores, seed=options.seed or 0),
             "score_histogram": {label: counts.get(label, 0) for label in labels_for(scale)},
         }
+        multi_turn = any(item.multi_turn for item in items)
+        if multi_turn:
+            summary["per_turn"] = per_turn(verdicts, options.seed or 0)
+        if any(item.category is not None for item in items):
+            summary["per_category"] = per_category(items, verdicts, multi_turn)
         summary.update(human_agreement(items, verdicts))
         reliability = calibration.reliability_basics(verdicts)
         reliability["mean_score_sd"] = _mean_sample_sd(verdicts) if options.samples > 1 else None
         return summary, reliability
+
+
+def _multi_turn_from_suite(suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+    """A multi-turn item: the suite's turns and reference turns with the submitted ``responses``."""
+    turns = suite_item.get("turns") or ([suite_item["prompt"]] if suite_item.get("prompt") else [])
+    responses = submitted.get("responses")
+    if responses is None:
+        raise ValueError(f"this suite item has {len(turns)} turns: submit 'responses', one per turn, not 'response'")
+    if len(responses) != len(turns):
+        raise ValueError(f"'responses' holds {len(responses)} responses; this suite item has {len(turns)} turns")
+    references = suite_item.get("reference_turns") or (
+        [suite_item["reference"]] if suite_item.get("reference") else None)
+    item = {"id": submitted["id"], "turns": turns, "responses": responses, "reference_turns": references,
+            "category": suite_item.get("category"), "human_score": submitted.get("human_score")}
+    return {k: v for k, v in item.items() if v is not None}
 
 
 def human_agreement(items: Sequence[RatingItem], verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:

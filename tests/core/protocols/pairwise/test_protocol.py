@@ -120,7 +120,8 @@ def test_from_suite_builds_the_item_and_refuses_what_does_not_fit():
     for submitted, suite, message in [
         ({"id": "x", "response": "m", "prompt": "other"}, suite_item, "carries only"),
         ({"id": "x"}, suite_item, "missing 'response'"),
-        ({"id": "x", "response": "m"}, {"turns": ["a", "b"], "baseline_response": "b"}, "several turns"),
+        ({"id": "x", "response": "m"}, {"turns": ["a", "b"], "baseline_response": "b"}, "has 2 turns: submit 'responses'"),
+        ({"id": "x", "responses": ["m", "n"]}, {"turns": ["a", "b"]}, "no baseline_responses"),
         ({"id": "x", "response": "m"}, {"prompt": "q"}, "no baseline_response"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -107,9 +107,43 @@ def five_point_nothing_scored():
     return [item(0)], [verdict(item(0), UNREADABLE, options)], options
 
 
+def two_turn(n, category, human_label=None):
+    return PairwiseItem(id=f"t{n}", turns=["What is 2+2?", "And times 3?"], responses_a=["4", "12"],
+                        responses_b=["5", "15"], category=category, human_label=human_label)
+
+
+def turn_calls(turn1, turn2):
+    """Both orders of both turns, each order given as (ab label, ba label); None: unreadable."""
+    return (("ab", turn1[0]), ("ba", turn1[1]), ("ab.t2", turn2[0]), ("ba.t2", turn2[1]))
+
+
+def multi_turn_with_categories():
+    """MT-Bench-like: two-turn items in two categories, a single-turn item without category, a turn the judge
+    could not read, an unscored item and a reviewed one."""
+    options = PairwiseOptions()
+    items = [two_turn(0, "math"), two_turn(1, "math"), two_turn(2, "writing"), two_turn(3, "writing", "a"), item(4)]
+    verdicts = [verdict(items[0], turn_calls(("1", "2"), ("2", "1")), options),
+                verdict(items[1], turn_calls(("1", "2"), (None, None)), options),
+                verdict(items[2], turn_calls((None, None), (None, None)), options),
+                verdict(items[3], turn_calls(("tie", "tie"), ("1", "1")), options),
+                verdict(items[4], A_WINS, options)]
+    verdicts[3] = review(items[3], verdicts[3], "a")
+    return items, verdicts, options
+
+
+def categories_without_turns():
+    """Categories on single-turn items only: per_category without per-turn win rates, no per_turn; one category
+    has nothing scored."""
+    options = PairwiseOptions()
+    items = [PairwiseItem(id="c0", prompt="p", response_a="a", response_b="b", category="coding"),
+             PairwiseItem(id="c1", prompt="p", response_a="a", response_b="b", category="roleplay")]
+    return items, [verdict(items[0], A_WINS, options), verdict(items[1], UNREADABLE, options)], options
+
+
 FIXTURES = {f.__name__: f for f in (human_labels_reviews_unscored_and_failed, enough_items_for_length_control,
                                      single_order, one_label_everywhere, labels_only_on_unscored_items, nothing,
-                                     five_point_scale, five_point_nothing_scored)}
+                                     five_point_scale, five_point_nothing_scored, multi_turn_with_categories,
+                                     categories_without_turns)}
 
 
 @pytest.fixture(scope="module")

@@ -378,7 +378,8 @@ def test_from_suite_builds_the_item_and_refuses_what_does_not_fit():
         ({"id": "x", "response": "m", "prompt": "other"}, suite_item, "carries only"),
         ({"id": "x", "response": "m", "rubric": ["a", "b"]}, suite_item, "carries only"),
         ({"id": "x"}, suite_item, "missing 'response'"),
-        ({"id": "x", "response": "m"}, {"turns": ["a", "b"]}, "several turns"),
+        ({"id": "x", "response": "m"}, {"turns": ["a", "b"]}, "has 2 turns: submit 'responses'"),
+        ({"id": "x", "responses": ["m"]}, {"turns": ["a", "b"]}, "holds 1 responses; this suite item has 2"),
     ]:
         with pytest.raises(ValueError, match=message):
             PROTOCOL.from_suite(suite, submitted)

@@ -98,9 +98,49 @@ def nothing():
     return [], [], RatingOptions()
 
 
+def two_turn(n, category, human_score=None):
+    return RatingItem(id=f"t{n}", turns=["What is 2+2?", "And times 3?"], responses=["4", "12"], category=category,
+                      human_score=human_score)
+
+
+def turn_verdict(it, options, *labels):
+    """One call per turn, labelled as given (None: unreadable)."""
+    results = [CallResult(f"turn{t}", 0, label, None, label or "") for t, label in enumerate(labels, start=1)]
+    return PROTOCOL.combine(it, results, options)
+
+
+def multi_turn_with_categories():
+    """MT-Bench-like: two-turn items in two categories, a single-turn item without category, a turn the judge
+    could not read (its turn is left out), an unscored item and a reviewed one."""
+    options = RatingOptions(seed=2)
+    items = [two_turn(0, "math"), two_turn(1, "math"), two_turn(2, "writing"), two_turn(3, "writing", 4), item(4)]
+    verdicts = [turn_verdict(items[0], options, "5", "3"), turn_verdict(items[1], options, "4", None),
+                turn_verdict(items[2], options, None, None), turn_verdict(items[3], options, "2", "2"),
+                verdict(items[4], options, ("3", None))]
+    verdicts[3] = review(items[3], verdicts[3], 4)
+    return items, verdicts, options
+
+
+def categories_without_turns():
+    """Categories on single-turn items only: per_category without per-turn means, no per_turn; one category
+    has nothing scored."""
+    options = RatingOptions()
+    items = [RatingItem(id="c0", prompt="p", response="r", category="coding"),
+             RatingItem(id="c1", prompt="p", response="r", category="roleplay")]
+    return items, [verdict(items[0], options, ("4", None)), verdict(items[1], options, (None, None))], options
+
+
+def one_two_turn_item():
+    """A single two-turn item: per_turn entries of one item each."""
+    options = RatingOptions()
+    items = [two_turn(0, None)]
+    return items, [turn_verdict(items[0], options, "4", "2")], options
+
+
 FIXTURES = {f.__name__: f for f in (human_scores_samples_reviews_unscored_and_failed, one_sample_no_human_scores,
                                      two_human_scores_only, human_scores_only_on_unscored_items, one_score_everywhere,
-                                     nothing)}
+                                     nothing, multi_turn_with_categories, categories_without_turns,
+                                     one_two_turn_item)}
 
 
 @pytest.fixture(scope="module")
