@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from service.cli import (
-    db, demo, evaluations, keys, models, protocols, results, reviews, run, serve, submit, suites, webhooks, worker,
+    analyses, db, demo, evaluations, keys, models, protocols, results, reviews, run, serve, submit, suites, webhooks, worker,
 )
 from service.cli.server_extra import server_command, server_group
 
@@ -34,6 +34,7 @@ app.command("leaderboard")(results.leaderboard)
 app.command("protocols")(protocols.protocols)
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(analyses.app, name="analyse")
 
 
 def main() -> None:

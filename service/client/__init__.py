@@ -7,7 +7,8 @@ from service.client.errors import (
 )
 from service.client.models import (
     DECISION_RULES, TERMINAL_STATUSES, Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage,
-    Judge, Judgment, Leaderboard, LeaderboardRow, Progress, ProtocolInfo, Review, ReviewPage, Suite, SuiteDetail, Verdict,
+    Judge, Judgment, Leaderboard, LeaderboardRow, Progress, ProtocolInfo, RatingVsRanking, Review, ReviewPage,
+    Suite, SuiteDetail, Verdict,
     VerdictPage,
 )
 from service.client.protocols import (  # the built-in protocols' typed items, options and review labels
@@ -43,7 +44,7 @@ __all__ = [
     "ServerError", "UnexpectedResponse", "Unauthorized", "ValidationFailed", "WaitTimeout",
     "DECISION_RULES", "TERMINAL_STATUSES", "ProtocolInfo", "Comparison", "DecisionRule", "Evaluation",
     "EvaluationListItem", "EvaluationPage", "Judge", "Judgment", "Leaderboard", "LeaderboardRow", "Progress", "Review",
-    "ReviewPage", "Suite", "SuiteDetail", "Verdict", "VerdictPage",
+    "RatingVsRanking", "ReviewPage", "Suite", "SuiteDetail", "Verdict", "VerdictPage",
     "AnswerMatchingItem", "AnswerMatchingOptions", "AnswerMatchingReview", "AnswerMatchingSuiteItem",
     "Candidate", "Constraint", "ConstraintsItem", "ConstraintsOptions", "ConstraintsReview", "ConstraintsSuiteItem", "Goal",
     "GoalLabel", "GoalSuccessItem", "GoalSuccessOptions", "GoalSuccessReview", "Turn", "HrefItem", "HrefOptions",

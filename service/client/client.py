@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from service.client.errors import ConnectionFailed, Problem, UnexpectedResponse, WaitTimeout, error_for
 from service.client.models import (
     Comparison, DecisionRule, Evaluation, EvaluationListItem, EvaluationPage, Judge, Leaderboard, ProtocolInfo, Review,
-    ReviewPage, Suite, SuiteDetail, Verdict, VerdictPage,
+    RatingVsRanking, ReviewPage, Suite, SuiteDetail, Verdict, VerdictPage,
 )
 from service.core.protocols import DEFAULT_PROTOCOL
 from service.core.retry_after import retry_after_seconds
@@ -276,6 +276,13 @@ class JudgeserveClient:
         response = self._request("GET", f"/v1/leaderboards/{_seg(suite)}", params=params,
                                  headers={"Accept": "text/csv"})
         return response.text
+
+    def rating_vs_ranking(self, rating_x_evaluation_id: str, rating_y_evaluation_id: str,
+                          pairwise_evaluation_id: str) -> RatingVsRanking:
+        """POST /v1/analyses/rating-vs-ranking: do X's and Y's scores imply the comparison's verdict, item by item?"""
+        body = {"rating_x_evaluation_id": rating_x_evaluation_id, "rating_y_evaluation_id": rating_y_evaluation_id,
+                "pairwise_evaluation_id": pairwise_evaluation_id}
+        return _parse(RatingVsRanking, self._request("POST", "/v1/analyses/rating-vs-ranking", json=body))
 
     def protocols(self) -> list[ProtocolInfo]:
         """GET /v1/protocols: every protocol the server runs, with its schemas, headline metric and label form."""

@@ -258,6 +258,25 @@ class SuiteDetail(Suite):
     next_cursor: str | None = None
 
 
+class RatingVsRanking(_Model):
+    """POST /v1/analyses/rating-vs-ranking: agreement of score-implied preferences with comparison verdicts."""
+
+    model_x: str
+    model_y: str
+    rating_x_evaluation_id: str
+    rating_y_evaluation_id: str
+    pairwise_evaluation_id: str
+    n_items: int
+    n_agree: int
+    agreement_rate: float | None = None
+    agreement_rate_ci95: tuple[float, float] | None = None
+    disagreement_rate: float | None = None
+    matrix: dict[str, dict[str, int]] = Field(default_factory=dict)
+    cohen_kappa: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+    disagreements: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class ProtocolInfo(_Model):
     """One protocol of GET /v1/protocols: what it accepts (JSON Schemas) and reports."""
 

@@ -291,9 +291,10 @@ def cancel(session: Session, evaluation_id: str) -> bool:
 
 
 def verdict_page(
-    session: Session, evaluation_id: str, after_position: int, limit: int
+    session: Session, evaluation_id: str, after_position: int, limit: int, item_key: str | None = None
 ) -> list[tuple[Item, Verdict | None]]:
-    """Items after a position with their verdict if made yet, in submission order (keyset pagination)."""
+    """Items after a position with their verdict if made yet, in submission order (keyset pagination);
+    with ``item_key``, only that item."""
     query = (
         select(Item, Verdict)
         .outerjoin(Verdict, Verdict.item_id == Item.id)
@@ -301,7 +302,16 @@ def verdict_page(
         .order_by(Item.position)
         .limit(limit)
     )
+    if item_key is not None:
+        query = query.where(Item.item_key == item_key)
     return [(item, verdict) for item, verdict in session.execute(query)]
+
+
+def verdicts_by_item(session: Session, evaluation_id: str) -> dict[str, Verdict]:
+    """Item id → verdict of every item of an evaluation that has one."""
+    query = select(Item.item_key, Verdict).join(Verdict, Verdict.item_id == Item.id).where(
+        Item.evaluation_id == evaluation_id)
+    return {key: verdict for key, verdict in session.execute(query)}
 
 
 def scores_by_item(session: Session, evaluation_id: str) -> dict[str, float]:

@@ -144,14 +144,14 @@ def _interval(value) -> tuple[float, float] | None:
 
 
 def verdicts(session: Session, evaluation_id: str, limit: int, cursor: str | None, include_item: bool,
-             project_id: str) -> VerdictPage:
+             project_id: str, item_id: str | None = None) -> VerdictPage:
     """A page of items in submission order with their verdicts and judgments (three queries in all).
 
     Items whose chunk is not judged yet are listed as ``pending``, so a reader paging through a
     running evaluation never skips an item.
     """
     owned(session, evaluation_id, project_id)
-    rows = repo.verdict_page(session, evaluation_id, decode_cursor(cursor), limit)
+    rows = repo.verdict_page(session, evaluation_id, decode_cursor(cursor), limit, item_id)
     judgments = repo.judgments_by_item(session, [item.id for item, _ in rows])
     data = [_verdict_out(item, verdict, judgments.get(item.id, []), include_item) for item, verdict in rows]
     next_cursor = encode_cursor(rows[-1][0].position) if len(rows) == limit else None

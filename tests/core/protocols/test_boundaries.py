@@ -47,9 +47,14 @@ def python_texts(source: str) -> list[tuple[int, str]]:
     return texts
 
 
+# phrases that use a protocol's name as an ordinary word: the rating-vs-ranking analysis (Peering Through
+# Preferences) is named after ratings and rankings in general, whatever protocols produce them
+ORDINARY = re.compile(r"rating[- ]vs[- ]ranking", re.IGNORECASE)
+
+
 def mentions(path: Path, name: str) -> list[str]:
     """Where ``path`` names the protocol ``name``: ``file:line: text``."""
-    source = path.read_text(encoding="utf-8")
+    source = ORDINARY.sub("", path.read_text(encoding="utf-8"))
     if path.suffix == ".py":
         pattern, texts = word(name), python_texts(source)
     else:
@@ -92,6 +97,8 @@ def test_a_protocols_name_appears_only_in_its_package_and_the_registry(name):
     ('const TWO = new Set(["pairwise", "href"]);\n', ".js", 2),
     ("if (protocol === 'rating') go();\n", ".js", 1),
     ("const anchor_rating = 1; el('a', { href: link });\n", ".js", 0),
+    ('x = "/v1/analyses/rating-vs-ranking"  # Rating vs ranking\n', ".py", 0),  # the analysis' name
+    ('x = "rating evaluations vs ranking"\n', ".py", 1),                          # the protocol
 ])
 def test_the_check_finds_a_name_in_texts_and_scripts(tmp_path, source, suffix, expected):
     path = REPO / "tests" / f"_boundary_probe{suffix}"  # inside the repository, as the check reports paths

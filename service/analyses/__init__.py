@@ -1,0 +1,1 @@
+"""Analyses across evaluations: rating vs ranking consistency."""
