@@ -12,7 +12,7 @@ from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.contract import install_contract, operation_id
 from service.api.routers import (
-    comparisons, evaluations, health, judges, leaderboards, protocols, reviews, suites, webhooks,
+    analyses, comparisons, evaluations, health, judges, leaderboards, protocols, reviews, suites, webhooks,
 )
 from service.api.routers.metrics import install_metrics
 from service.api.routers import ui
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     install_saturation(app, settings.concurrency)  # after BodySizeLimit: outermost, so a refusal reads no body
-    for module in (evaluations, reviews, suites, leaderboards, comparisons, judges, protocols, webhooks):
+    for module in (evaluations, reviews, suites, leaderboards, comparisons, analyses, judges, protocols, webhooks):
         app.include_router(module.router, responses=UNAUTHORIZED)  # every /v1 route needs an API key
     app.include_router(health.router)
     app.include_router(ui.router)  # /ui/: web pages, outside the OpenAPI schema; their API calls send a key

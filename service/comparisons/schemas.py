@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.comparisons.baselines import BaselineQuery
 from service.core.paired import DecisionRule
 
 
@@ -13,7 +14,11 @@ class ComparisonCreate(BaseModel):
     """Two evaluations on the same suite, judge and protocol, and the gate's parameters."""
 
     model_config = ConfigDict(extra="forbid")
-    baseline_evaluation_id: str = Field(max_length=64)
+    baseline_evaluation_id: str | None = Field(default=None, max_length=64,
+                                               description="The baseline's id; or give `baseline` instead.")
+    baseline: BaselineQuery | None = Field(
+        default=None, description="The baseline found by query instead of by id: `{\"latest\": {\"model\": …, "
+                                  "\"tags\": {\"branch\": \"main\"}}}`.")
     candidate_evaluation_id: str = Field(max_length=64)
     margin: float = Field(default=0.0, ge=0.0, le=1e6, description="Tolerated drop of the metric.")
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description="Significance level of the paired test.")
@@ -22,11 +27,19 @@ class ComparisonCreate(BaseModel):
         default="bound", description="bound: fail when the upper bound of (candidate − baseline) is below −margin; "
                                      "bound_or_significant: also when the difference is below −margin with p < alpha.")
 
+    @model_validator(mode="after")
+    def _one_baseline(self) -> "ComparisonCreate":
+        if (self.baseline_evaluation_id is None) == (self.baseline is None):
+            raise ValueError("give exactly one of baseline_evaluation_id and baseline (a query: {\"latest\": {…}})")
+        return self
+
 
 class ComparisonOut(BaseModel):
     """The paired difference (candidate − baseline) over shared items and the gate's decision."""
 
     baseline_evaluation_id: str
+    baseline_query: BaselineQuery | None = Field(
+        default=None, description="The query that found the baseline, when the request gave one instead of an id.")
     candidate_evaluation_id: str
     protocol: str
     judge: str

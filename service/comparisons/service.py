@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from service.comparisons import changes
 from service.comparisons import repository as comparisons_repo
+from service.comparisons.baselines import resolve_latest
 from service.comparisons.schemas import ComparisonCreate, ComparisonOut
 from service.core.paired import paired_difference
 from service.core.protocol import EvaluationProtocol, get_protocol
@@ -24,8 +25,11 @@ RULES = {
 
 def compare(session: Session, body: ComparisonCreate, project_id: str) -> ComparisonOut:
     """Compare two completed evaluations item by item; 422 when they share no items."""
-    baseline = _completed(session, body.baseline_evaluation_id, "baseline_evaluation_id", project_id)
     candidate = _completed(session, body.candidate_evaluation_id, "candidate_evaluation_id", project_id)
+    if body.baseline is not None:
+        baseline = resolve_latest(session, candidate, body.baseline.latest)
+    else:
+        baseline = _completed(session, body.baseline_evaluation_id, "baseline_evaluation_id", project_id)
     for field in ("suite", "suite_version", "judge", "protocol"):
         if getattr(baseline, field) != getattr(candidate, field):
             raise InvalidSubmission([FieldError("/candidate_evaluation_id", (
@@ -46,8 +50,9 @@ def compare(session: Session, body: ComparisonCreate, project_id: str) -> Compar
     result = paired_difference(base_scores, cand_scores, metric_kind=kind, margin=body.margin, alpha=body.alpha,
                                seed=body.seed, confidence=max(0.5, 1.0 - 2.0 * body.alpha), rule=body.decision_rule)
     return ComparisonOut(
-        baseline_evaluation_id=baseline.id, candidate_evaluation_id=candidate.id, protocol=baseline.protocol,
-        judge=baseline.judge, suite=baseline.suite, metric=(baseline.summary or {}).get("metric", "score"),
+        baseline_evaluation_id=baseline.id, baseline_query=body.baseline, candidate_evaluation_id=candidate.id,
+        protocol=baseline.protocol, judge=baseline.judge, suite=baseline.suite,
+        metric=(baseline.summary or {}).get("metric", "score"),
         n_shared=result.n_shared, mean_baseline=result.mean_baseline, mean_candidate=result.mean_candidate,
         difference=result.difference, difference_ci95=shown.interval, p_value=result.p_value, test=result.test,
         margin=body.margin, alpha=body.alpha, decision=result.decision, decision_rule=body.decision_rule,
