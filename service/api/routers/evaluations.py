@@ -16,6 +16,7 @@ from service.errors import FieldError, InvalidSubmission
 from service.evaluations import service, upload
 from service.evaluations.body import evaluation_body
 from service.evaluations.problems import parameter_error
+from service.evaluations.tag_queries import tag_filters
 from service.idempotency import service as idempotency
 from service.evaluations.schemas import (
     EvaluationCreate, EvaluationFilters, EvaluationOut, EvaluationPage, Status, VerdictPage,
@@ -64,6 +65,8 @@ async def create_evaluation(
     options: Annotated[str | None, Query(max_length=10_000, description="Uploads: the options as JSON.")] = None,
     format: Annotated[Literal["items", "alpacaeval", "fastchat"], Query(description=FORMAT_NOTE)] = "items",
     webhook_url: Annotated[str | None, Query(max_length=2048, description=UPLOAD_NOTE)] = None,
+    tags: Annotated[str | None, Query(max_length=10_000, description="Uploads: the tags as a JSON object.")] = None,
+    leaderboard: Annotated[bool | None, Query(description=UPLOAD_NOTE)] = None,
 ) -> EvaluationOut:
     """Validate and queue an evaluation; poll the Location for progress and results.
 
@@ -110,6 +113,8 @@ def list_evaluations(
     model: Annotated[str | None, Query(max_length=256)] = None,
     protocol: Annotated[str | None, Query(max_length=32)] = None,
     judge: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[list[str] | None, Query(max_length=300, description=(
+        "Tag filter, repeatable (all must match): `key=value`, or `key` / `key=*` for any value."))] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> EvaluationPage:
@@ -118,7 +123,8 @@ def list_evaluations(
     Filters match exactly. Pass `next_cursor` back as `cursor` for the next page (null on the last
     one); evaluations created after the first page never shift later pages.
     """
-    filters = EvaluationFilters(status=status, suite=suite, model=model, protocol=protocol, judge=judge)
+    filters = EvaluationFilters(status=status, suite=suite, model=model, protocol=protocol, judge=judge,
+                                tags=tag_filters(tag))
     return service.list_evaluations(session, project.id, filters, limit, cursor)
 
 
@@ -134,9 +140,10 @@ def list_verdicts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     include_item: bool = False,
+    item_id: Annotated[str | None, Query(max_length=256, description="Only this item's verdict.")] = None,
 ) -> VerdictPage:
     """Verdicts in submission order with every judge call behind them; cursor pagination."""
-    return service.verdicts(session, evaluation_id, limit, cursor, include_item, project.id)
+    return service.verdicts(session, evaluation_id, limit, cursor, include_item, project.id, item_id)
 
 
 @router.post("/{evaluation_id}/cancel", response_model=EvaluationOut, responses={k: PROBLEMS[k] for k in (404, 409)})
