@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from typing import Any, Sequence
 
+from service.core import bias_factors
 from service.core.protocol import ItemVerdict
 from service.core.statistics import entropy
 
@@ -78,8 +79,13 @@ def bpde_histogram(bpdes: Sequence[float], bins: int = 5) -> list[dict[str, floa
     return [{"low": top * i / bins, "high": top * (i + 1) / bins, "count": c} for i, c in enumerate(counts)]
 
 
-def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str]) -> dict[str, Any]:
-    """Two-response protocols: position consistency, first-position win rate, tie rate, plus the basics."""
+def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str], items: Sequence[Any] = (),
+                       compared: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Two-response protocols: position consistency, first-position win rate, tie rate, the basics, bias factors.
+
+    ``items`` (aligned with ``verdicts``) and ``compared`` (the protocol's page_view.compared: the item fields
+    of responses A and B) feed the factor-level bias report; without them only its position and side rows count.
+    """
     judged = [v for v in verdicts if not v.failed and not _judge_unscored(v)]
     both = [v for v in judged if all(v.details.get("order_majority", {}).get(o) for o in orders)]
     calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
@@ -94,7 +100,18 @@ def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str]) -
         "tie_rate": sum(o == "tie" for o in outcomes) / len(outcomes) if outcomes else None,
     }
     report.update(reliability_basics(verdicts))
+    report["bias_factors"] = _bias_factors(verdicts, items, compared, first_wins)
     return report
+
+
+def _bias_factors(verdicts: Sequence[ItemVerdict], items: Sequence[Any], compared: tuple[str, str] | None,
+                  first_credits: Sequence[float]) -> dict[str, Any]:
+    """The factor-level report over the judge's own outcomes (a human review does not change the judge's bias)."""
+    items = list(items) or [None] * len(verdicts)
+    judge = [None if v.failed or _judge_unscored(v) else _judge_outcome(v) for v in verdicts]
+    humans = [getattr(item, "human_label", None) for item in items]
+    pairs = [None if item is None else bias_factors.response_pair(item, compared) for item in items]
+    return bias_factors.bias_report(pairs, judge, humans, first_credits)
 
 
 def _judge_unscored(verdict: ItemVerdict) -> bool:

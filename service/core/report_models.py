@@ -153,6 +153,48 @@ class ReliabilityBasics(ReportModel):
     n_reviewed: int = Field(description="Items whose verdict a human review replaced.")
 
 
+class BiasShare(ReportModel):
+    """``service.core.bias_factors.share``: how often a rater preferred the side having more of a factor."""
+
+    n: int = Field(description="Items (calls, for first position) where the factor differs and the rater decided.")
+    n_ties: int = Field(description="Of those, ties: each counts ½ in rate.")
+    rate: float | None = Field(
+        description="Share preferring the side with more of the factor (a tie counts ½); 0.5 means no bias; null "
+                    "when n is 0.")
+    ci95: Interval95 | None = Field(description="Wilson 95% interval of rate; null when n is 0.")
+
+
+class BiasFactorRow(ReportModel):
+    """One factor of the bias report: the judge's preference for it and, with human labels, the humans'."""
+
+    factor: str = Field(
+        description="The factor: first_position, longer, more_markdown (service.core.bias_factors.FACTORS), a or b "
+                    "(a side, in sides), or self_preference (added when the evaluation is read).")
+    description: str = Field(description="What a rate of 1 means.")
+    judge: BiasShare = Field(description="The judge's own outcomes (before human review) on every item it decided.")
+    humans: BiasShare | None = Field(
+        description="The human labels, on the items the judge also decided; null when no item carries a human label "
+                    "(always for first_position: humans see no positions).")
+    judge_same_items: BiasShare | None = Field(
+        description="The judge on exactly the items in humans (equal to judge when every item is labelled); null "
+                    "with humans.")
+    difference: float | None = Field(
+        description="judge_same_items.rate − humans.rate; null when either is null.")
+
+
+class BiasFactorsReport(ReportModel):
+    """``service.core.bias_factors.bias_report``: factor-level judge bias beside the humans' (ties count ½).
+
+    Multi-turn items (responses kept per turn) are left out of the text factors.
+    """
+
+    rows: list[BiasFactorRow] = Field(
+        description="first_position, then each registered factor; the API adds a self_preference row when the "
+                    "judge's configured model is the evaluated or the baseline model.")
+    sides: dict[str, BiasFactorRow] = Field(
+        description='Preference for each side ("a", "b") by the judge and the humans: the self-preference source.')
+
+
 class TwoResponseReliability(ReliabilityBasics):
     """``service.core.calibration.reliability_report``: position bias and ties, plus the basics."""
 
@@ -164,6 +206,9 @@ class TwoResponseReliability(ReliabilityBasics):
                     "position bias; null when no call was readable.")
     tie_rate: float | None = Field(
         description="Share of judge-scored items whose calibrated (judge's) outcome is a tie; null when none.")
+    bias_factors: BiasFactorsReport = Field(
+        description="Factor-level bias (first position, length, markdown, self-preference) with n and Wilson "
+                    "intervals, beside the humans' where items carry human labels.")
 
 
 # ---------------------------------------------------------------- checking data against a model
@@ -214,7 +259,8 @@ def _undeclared(annotation: Any, value: Any, path: str) -> list[str]:
 
 
 __all__ = [
-    "Agreement", "BpdeBin", "HumanAgreementReport", "Interval95", "ItemCounts", "JudgeAgreementFields",
+    "Agreement", "BiasFactorRow", "BiasFactorsReport", "BiasShare", "BpdeBin", "HumanAgreementReport", "Interval95",
+    "ItemCounts", "JudgeAgreementFields",
     "LengthControlledFields", "PerOrderAgreement", "ReliabilityBasics", "ReportModel",
     "TwoResponseHumanAgreementReport", "TwoResponseReliability", "undeclared_keys",
 ]

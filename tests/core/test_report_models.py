@@ -233,8 +233,18 @@ def test_dict_of_plain_values_and_null_branches_have_no_keys_to_check():
     (TwoResponseReliability,
      {"unscored_rate": None, "mean_bpde": None, "n_calls_scored": 0, "n_reviewed": 0, "tie_rate": None,
       "position_consistency_rate": None, "first_position_win_rate": None,
-      "bpde_histogram": [{"low": 0.0, "high": 0.2, "count": 0, "width": 0.2}]},
+      "bpde_histogram": [{"low": 0.0, "high": 0.2, "count": 0, "width": 0.2}], "bias_factors": {"rows": [], "sides": {}}},
      ["bpde_histogram[0].width"]),
+    (TwoResponseReliability,
+     {"unscored_rate": None, "mean_bpde": None, "n_calls_scored": 0, "n_reviewed": 0, "tie_rate": None,
+      "position_consistency_rate": None, "first_position_win_rate": None, "bpde_histogram": [],
+      "bias_factors": {"rows": [{"factor": "longer", "description": "d", "humans": None, "judge_same_items": None,
+                                 "difference": None, "judge": {"n": 0, "n_ties": 0, "rate": None, "ci95": None,
+                                                               "odds": 1}}],
+                       "sides": {"a": {"factor": "a", "description": "d", "judge": {"n": 1, "n_ties": 0, "rate": 1.0,
+                                                                                    "ci95": [0.2, 1.0]},
+                                       "humans": None, "judge_same_items": None, "difference": None, "note": ""}}}},
+     ["bias_factors.rows[0].judge.odds", "bias_factors.sides['a'].note"]),
 ])
 def test_undeclared_keys_in_the_shared_models(model, data, found):
     model.model_validate(data)

@@ -246,7 +246,7 @@ class HrefProtocol:
         }
         summary.update(_human_agreement(items, verdicts, options.order_names()))
         summary.update(_length_controlled(items, verdicts, seed))
-        return summary, _reliability(verdicts, options)
+        return summary, _reliability(items, verdicts, options, self.page_view.compared)
 
 
 def _length_controlled(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
@@ -317,11 +317,13 @@ def _per_category(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
     return report
 
 
-def _reliability(verdicts: Sequence[ItemVerdict], options: HrefOptions) -> dict[str, Any]:
+def _reliability(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict], options: HrefOptions,
+                 compared: tuple[str, str] | None) -> dict[str, Any]:
     """The two-response report over judged items, plus how many items embeddings decided."""
     judged = [v for v in verdicts if v.details.get("method") in JUDGED_METHODS]
     embedded = [v for v in verdicts if v.details.get("method") == "embedding"]
-    report = calibration.reliability_report(judged, options.order_names())
+    judged_items = [i for i, v in zip(items, verdicts) if v.details.get("method") in JUDGED_METHODS]
+    report = calibration.reliability_report(judged, options.order_names(), judged_items, compared)
     embedded_unscored = [judge_value(v, "unscored") for v in embedded if not v.failed]
     report.update({
         "n_judged_items": len(judged),

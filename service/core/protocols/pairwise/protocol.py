@@ -242,7 +242,7 @@ class PairwiseProtocol:
             summary["per_category"] = per_category(items, verdicts, multi_turn)
         summary.update(_human_agreement(items, verdicts, options.order_names()))
         summary.update(_length_controlled(items, verdicts, seed))
-        return summary, calibration.reliability_report(verdicts, options.order_names())
+        return summary, calibration.reliability_report(verdicts, options.order_names(), items, self.page_view.compared)
 
 
 # call keys used to group calls; a multi-turn item keeps "turn" in its stored calls

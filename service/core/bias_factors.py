@@ -1,0 +1,157 @@
+"""Factor-level bias of a two-response judge, beside the humans': does it prefer the longer response, more markdown?
+
+A factor is a function of the two responses' texts (A, B) that names the side having more of it ("a" or
+"b"), or None when they do not differ; a new factor is one such function plus a line in ``FACTORS``.
+For each factor the report gives the share of the items where it differs in which the judge preferred
+the side having more of it, with its n and a Wilson interval; when items carry human labels, the same
+share for the humans on the same items, and the difference.
+
+A tie counts ½ (as in the win rate and first_position_win_rate), for the judge and the humans alike:
+0.5 means no bias whether the rater splits evenly or ties everything, and with both presentation
+orders an item whose two orders disagree (a tie) counts half a preference, so the item-level share
+estimates the per-call probability. ``n_ties`` says how many halves went in.
+
+Pure: stdlib only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any, Callable, Sequence
+
+# lengths "differ" when the longer is more than this fraction longer than the shorter
+LENGTH_MARGIN = 0.10
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+\S")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+
+
+def longer(a: str, b: str) -> str | None:
+    """The side whose response is longer (characters) by more than 10% of the shorter; None otherwise."""
+    short, long_ = sorted((len(a), len(b)))
+    if long_ <= short * (1 + LENGTH_MARGIN) or long_ == 0:
+        return None
+    return "a" if len(a) > len(b) else "b"
+
+
+def markdown_structure(text: str) -> int:
+    """Headings, list items and bold spans in markdown text, outside fenced code blocks."""
+    count, in_code = 0, False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
+        count += bool(_HEADING.match(line)) + bool(_LIST_ITEM.match(line)) + len(_BOLD.findall(line))
+    return count
+
+
+def more_markdown(a: str, b: str) -> str | None:
+    """The side with more markdown structure (headings + list items + bold spans); None when equal."""
+    na, nb = markdown_structure(a), markdown_structure(b)
+    return None if na == nb else "a" if na > nb else "b"
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One row of the report: its key, what a share of 1 means, and the function naming the side with more of it."""
+
+    key: str
+    description: str
+    favoured: Callable[[str, str], str | None]
+
+
+FACTORS: tuple[Factor, ...] = (
+    Factor("longer", "prefers the longer response (lengths differ by more than 10%)", longer),
+    Factor("more_markdown", "prefers the response with more markdown structure (headings, list items, bold)",
+           more_markdown),
+)
+POSITION_KEY = "first_position"
+POSITION_DESCRIPTION = "prefers the response shown first (over readable calls)"
+
+
+def credit(outcome: str, side: str) -> float:
+    """1 when the outcome is ``side``, ½ for a tie, else 0."""
+    return 1.0 if outcome == side else 0.5 if outcome == "tie" else 0.0
+
+
+def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion whose successes may hold halves (ties); None when n is 0.
+
+    The closed form of ``statistics.wilson_interval`` (equal for whole successes), which needs integers.
+    """
+    if n <= 0:
+        return None
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def share(credits: Sequence[float]) -> dict[str, Any]:
+    """n, ties, the mean credit and its Wilson interval (rate and interval null when n is 0)."""
+    n = len(credits)
+    return {"n": n, "n_ties": sum(c == 0.5 for c in credits), "rate": sum(credits) / n if n else None,
+            "ci95": wilson(sum(credits), n)}
+
+
+def row(key: str, description: str, favoured: Sequence[str | None], judge: Sequence[str | None],
+        humans: Sequence[str | None]) -> dict[str, Any]:
+    """One factor's row: the judge's share, and the humans' and the judge's on the items both labelled.
+
+    ``favoured``, ``judge`` and ``humans`` are per item: the side with more of the factor (None: no
+    difference), the judge's outcome and the human label (a/b/tie, None: none).
+    """
+    judged = [credit(o, s) for s, o in zip(favoured, judge) if s is not None and o is not None]
+    labelled = any(h is not None for h in humans)
+    both = [(s, o, h) for s, o, h in zip(favoured, judge, humans) if s is not None and o is not None and h is not None]
+    judge_same = share([credit(o, s) for s, o, _ in both]) if labelled else None
+    human = share([credit(h, s) for s, _, h in both]) if labelled else None
+    difference = (judge_same["rate"] - human["rate"]
+                  if human is not None and human["rate"] is not None and judge_same["rate"] is not None else None)
+    return {"factor": key, "description": description, "judge": share(judged), "humans": human,
+            "judge_same_items": judge_same, "difference": difference}
+
+
+def factor_rows(pairs: Sequence[tuple[str, str] | None], judge: Sequence[str | None],
+                humans: Sequence[str | None]) -> list[dict[str, Any]]:
+    """A row per registered factor, from per-item response pairs (None: skipped), judge outcomes and human labels."""
+    return [row(f.key, f.description, [None if p is None else f.favoured(*p) for p in pairs], judge, humans)
+            for f in FACTORS]
+
+
+def position_row(first_credits: Sequence[float]) -> dict[str, Any]:
+    """The first-position row: per readable call 1 (first preferred), ½ (tie) or 0; humans see no positions."""
+    return {"factor": POSITION_KEY, "description": POSITION_DESCRIPTION, "judge": share(first_credits),
+            "humans": None, "judge_same_items": None, "difference": None}
+
+
+def side_rows(judge: Sequence[str | None], humans: Sequence[str | None]) -> dict[str, dict[str, Any]]:
+    """P(prefers A) and P(prefers B), judge and humans: what self-preference reads for the judge's own side."""
+    return {side: row(side, f"prefers response {side.upper()}", [side] * len(judge), judge, humans)
+            for side in ("a", "b")}
+
+
+def bias_report(pairs: Sequence[tuple[str, str] | None], judge: Sequence[str | None],
+                humans: Sequence[str | None], first_credits: Sequence[float]) -> dict[str, Any]:
+    """The report: rows (first position, then the registered factors) and the per-side preference rows."""
+    return {"rows": [position_row(first_credits), *factor_rows(pairs, judge, humans)],
+            "sides": side_rows(judge, humans)}
+
+
+def response_pair(item: Any, compared: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The item's two response texts by the protocol's declared field names; None when either is not a text.
+
+    A multi-turn item keeps its answers in per-turn lists, not in the compared fields, so it is skipped.
+    """
+    if compared is None:
+        return None
+    a, b = (getattr(item, name, None) for name in compared)
+    return (a, b) if isinstance(a, str) and isinstance(b, str) else None
