@@ -95,3 +95,32 @@ def test_reliability_counts_the_judges_own_result_after_a_human_review():
     basics = reliability_basics([judged_unscored, plain])
     assert basics["unscored_rate"] == 0.5 and basics["n_reviewed"] == 1
     assert basics["mean_bpde"] == pytest.approx(math.log(2))
+
+
+class _Pair:
+    def __init__(self, first: str, second: str, human_label: str | None = None):
+        self.first, self.second, self.human_label = first, second, human_label
+
+
+def test_reliability_report_adds_the_bias_factors_from_items_and_their_compared_fields():
+    """The judge's own outcome counts (a review does not), failed and unscored items do not; first position as above."""
+    long_text, short_text = "a much longer response", "short"
+    reviewed = _verdict("b", [("ab", "2"), ("ba", "1")])
+    reviewed = ItemVerdict(outcome="a", score=1.0, unscored=False, reviewed=True, bpde=0.0,
+                           details={**reviewed.details, "judge": {"outcome": "b", "unscored": False}})
+    failed = ItemVerdict(outcome=None, score=None, unscored=False, failed=True, details={})
+    verdicts = [_verdict("a", [("ab", "1"), ("ba", "2")]), _verdict("tie", [("ab", "1"), ("ba", "1")]),
+                reviewed, failed, _verdict(None, [], unscored=True)]
+    items = [_Pair(long_text, short_text, "b"), _Pair(short_text, long_text, "b"), _Pair(long_text, short_text),
+             _Pair(long_text, short_text, "a"), _Pair(short_text, long_text, "b")]
+    report = reliability_report(verdicts, ("ab", "ba"), items, ("first", "second"))
+    rows = {r["factor"]: r for r in report["bias_factors"]["rows"]}
+    assert rows["first_position"]["judge"]["rate"] == report["first_position_win_rate"]
+    # judge: longer A won (1), tie (½), the reviewed item's own outcome b against longer A (0)
+    assert rows["longer"]["judge"]["n"] == 3 and rows["longer"]["judge"]["rate"] == pytest.approx(1.5 / 3)
+    # humans on the two labelled items the judge decided: b vs longer A (0), b = longer B (1)
+    assert rows["longer"]["humans"]["rate"] == 0.5 and rows["longer"]["judge_same_items"]["rate"] == 0.75
+    assert rows["longer"]["difference"] == pytest.approx(0.25)
+    assert rows["more_markdown"]["judge"]["n"] == 0 and rows["more_markdown"]["judge"]["rate"] is None
+    without_items = reliability_report(verdicts, ("ab", "ba"))["bias_factors"]
+    assert without_items["rows"][1]["judge"]["n"] == 0 and without_items["sides"]["a"]["judge"]["n"] == 3
