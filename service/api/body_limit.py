@@ -10,10 +10,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # streamed uploads (one item per line) are read in bounded memory, so they get a larger limit
 UPLOAD_PATHS = ("/v1/evaluations",)
-# bodies of a small fixed shape (a review label, a webhook, a comparison) are parsed whole at once: a smaller
-# limit bounds what a bad one can cost (JSON objects take up to ~24 times their bytes in memory)
+# bodies of a small fixed shape (a review label, a webhook, a comparison: a few kB at most) are parsed and
+# validated whole: a small limit bounds what a bad one can cost (JSON takes up to ~24 times its bytes in memory,
+# and a validation error per wrong value costs about a kB)
 SMALL_BODY_PATHS = ("/v1/reviews", "/v1/webhooks", "/v1/comparisons")
-SMALL_BODY_BYTES = 1024 * 1024
+SMALL_BODY_BYTES = 64 * 1024
 UPLOAD_TYPES = (b"application/x-ndjson", b"application/jsonl", b"application/x-jsonl", b"application/jsonlines",
                 b"application/x-jsonlines")
 

@@ -13,6 +13,14 @@ import re
 from typing import Any, Iterator
 
 _SCAN = json.JSONDecoder().scan_once
+
+
+class _Array:
+    def __repr__(self) -> str:
+        return "ARRAY"
+
+
+ARRAY = _Array()  # the value of (key, None, ARRAY): the streamed field is an array, its elements follow
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -47,8 +55,8 @@ def _value(text: str, position: int, parts: tuple) -> tuple[Any, int]:
 
 def fields(text: str, streamed: str) -> Iterator[tuple[str, int | None, Any]]:
     """``(key, None, value)`` per field of the top-level object; the field ``streamed``, when it is an
-    array, as ``(key, index, element)`` per element instead. Raises JSONProblem where the text stops
-    being a JSON object (the caller may stop reading at any time)."""
+    array, as ``(key, None, ARRAY)`` then ``(key, index, element)`` per element. Raises JSONProblem
+    where the text stops being a JSON object (the caller may stop reading at any time)."""
     position = _skip(text, 0)
     if not text.startswith("{", position):
         value, end = _value(text, position, ())
@@ -67,6 +75,7 @@ def fields(text: str, streamed: str) -> Iterator[tuple[str, int | None, Any]]:
             raise _problem(text, position, (key,), "Expecting ':' delimiter")
         position = _skip(text, position + 1)
         if key == streamed and text.startswith("[", position):
+            yield key, None, ARRAY
             position = yield from _elements(text, position, key)
         else:
             value, position = _value(text, position, (key,))

@@ -1,9 +1,10 @@
 """The JSON body of ``POST /v1/evaluations``, read in a worker thread with its items one at a time.
 
 The header fields are read as they come; the items array is read element by element, each checked
-(an object, storable text, not past ``max_items``) before the next is read. Reading stops once a
-response's worth of problems is found, so a body of a million bad items costs about as much as a
-hundred, and memory holds the body's text and one item (plus the items so far, while all are good).
+(an object, storable text, not past ``max_items``) and dropped before the next is read. Reading
+stops once a response's worth of problems is found, so a body of a million bad items costs about as
+much as a hundred, and rejecting a body holds its text and one item. Only a body without such
+problems is read a second time to keep its items (the submission pipeline validates them further).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ def evaluation_body(raw: bytes, limits: Limits) -> EvaluationCreate:
     text = body_text(raw, TITLE)
     errors = ErrorList()
     header: dict[str, Any] = {}
-    items: list[Any] = []
     stopped = False
     try:
         for key, index, value in json_stream.fields(text, "items"):
-            if index is None:
+            if value is json_stream.ARRAY:
+                header[key] = json_stream.ARRAY  # read again below, if every item is good
+            elif index is None:
                 _header_field(header, key, value, errors)
             elif index >= limits.max_items:
                 errors.add(FieldError("/items", f"too many items: more than limit max_items={limits.max_items}"))
@@ -43,9 +45,6 @@ def evaluation_body(raw: bytes, limits: Limits) -> EvaluationCreate:
                 problem = _item_problem(index, value, limits.max_field_chars)
                 if problem is not None:
                     errors.add(problem)
-                    items = []  # kept only while every item is good: the pipeline validates them further
-                elif not errors.count:
-                    items.append(value)
             if errors.full or stopped:
                 stopped = True
                 break
@@ -53,7 +52,9 @@ def evaluation_body(raw: bytes, limits: Limits) -> EvaluationCreate:
         errors.add(FieldError(pointer(*exc.parts) if exc.parts else "", _json_detail(exc.detail)))
         stopped = errors.count > 1
     errors.raise_any(TITLE, stopped)
-    return _validated(header | ({"items": items} if "items" not in header else {}))
+    if header.get("items") is json_stream.ARRAY:  # read again, keeping the items this time
+        header["items"] = [value for _, index, value in json_stream.fields(text, "items") if index is not None]
+    return _validated(header)
 
 
 def _header_field(header: dict[str, Any], key: str, value: Any, errors: ErrorList) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from array import array
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,39 +33,43 @@ def media_type(content_type: str | None) -> str:
 def parse_json(body: bytes, max_items: int | None = None, max_field_chars: int | None = None) -> SuiteCreate:
     """A JSON body as a SuiteCreate; raise InvalidSubmission with a pointer per problem.
 
-    The items are read and validated one at a time (json_stream), and reading stops once a
-    response's worth of problems is found.
+    The items are read and validated one at a time (json_stream) and dropped, and reading stops once
+    a response's worth of problems is found: rejecting a body holds its text and one item. A body
+    without problems is read a second time to keep its items.
     """
     text = body_text(body, TITLE)
     limit = max_field_chars if max_field_chars is not None else _UNLIMITED
-    errors, duplicates = ErrorList(), ErrorList()
+    errors = ErrorList()
     header: dict[str, Any] = {}
-    items: list[SuiteItemIn] = []
-    first: dict[str, int] = {}
+    id_hashes = array("q")  # the hash of each item's id (8 bytes each; repeats are confirmed by reading again)
     stopped = False
     try:
         for key, index, value in json_stream.fields(text, "items"):
-            if index is None:
+            if value is json_stream.ARRAY:
+                header[key] = json_stream.ARRAY  # read again below, if every item is good
+            elif index is None:
                 _header_field(header, key, value, limit, errors)
             elif max_items is not None and index >= max_items:
                 errors.add(FieldError("/items", f"too many items: more than limit max_items={max_items}"))
                 stopped = True
             else:
-                item = _body_item(index, value, limit, errors)
-                if item is not None and _first_time(item, index, first, duplicates):
-                    items.append(item)
-            if stopped or errors.count + duplicates.count >= MAX_LISTED_ERRORS:
+                _body_item(index, value, limit, errors)
+                if isinstance(value, dict) and isinstance(value.get("id"), str):
+                    id_hashes.append(hash(value["id"]))
+            if stopped or errors.full:
                 stopped = True
                 break
     except json_stream.JSONProblem as exc:
         errors.add(FieldError("", exc.detail if exc.detail.startswith("the body")
                               else f"the body is not valid JSON ({exc.detail})"))
-    for duplicate in duplicates.listed:
-        errors.add(duplicate)
-    errors.count += duplicates.count - len(duplicates.listed)
+    if not stopped:
+        stopped = _duplicate_ids(text, id_hashes, errors)
     errors.raise_any(TITLE, stopped)
+    if header.get("items") is json_stream.ARRAY:  # read again, keeping the items (they all validate)
+        header["items"] = [SuiteItemIn.model_validate(value)
+                           for _, index, value in json_stream.fields(text, "items") if index is not None]
     try:  # items are validated instances already: pydantic does not validate them again
-        return SuiteCreate.model_validate(header | {"items": items})
+        return SuiteCreate.model_validate(header)
     except ValidationError as exc:
         raise InvalidSubmission([_root_fixed(e) for e in pydantic_errors(exc)][:MAX_LISTED_ERRORS], TITLE,
                                 exc.error_count()) from None
@@ -98,13 +103,27 @@ def _body_item(index: int, raw: Any, max_chars: int, errors: ErrorList) -> Suite
         return None
 
 
-def _first_time(item: SuiteItemIn, index: int, first: dict[str, int], duplicates: ErrorList) -> bool:
-    if item.id in first:
-        duplicates.add(FieldError(pointer("items", index, "id"),
-                                  f"duplicate item id {item.id!r} (first at /items/{first[item.id]})"))
-        return False
-    first[item.id] = index
-    return True
+def _duplicate_ids(text: str, id_hashes: array, errors: ErrorList) -> bool:
+    """Items whose id repeats an earlier item's, at the repeat, added to ``errors``; whether reading stopped.
+
+    Only the items whose id's hash repeats are looked at again (a second read of the body).
+    """
+    ordered = sorted(id_hashes)
+    repeated = {value for value, following in zip(ordered, ordered[1:]) if value == following}
+    del ordered
+    first: dict[str, int] = {}
+    for _, index, raw in json_stream.fields(text, "items") if repeated else ():
+        key = raw.get("id") if index is not None and isinstance(raw, dict) else None
+        if not isinstance(key, str) or hash(key) not in repeated:
+            continue
+        if key not in first:
+            first[key] = index
+            continue
+        if errors.full:
+            return True
+        detail = f"duplicate item id {key!r} (first at /items/{first[key]})"
+        errors.add(FieldError(pointer("items", index, "id"), detail))
+    return False
 
 
 def parse_jsonl(body: bytes, name: str, description: str | None = None, baseline_model: str | None = None,

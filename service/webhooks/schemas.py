@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 EventType = Literal["evaluation.completed", "evaluation.failed", "evaluation.cancelled", "evaluation.review_required"]
 ALL_EVENTS: list[EventType] = list(get_args(EventType))
+MAX_EVENT_TYPES = 32  # a few events, perhaps repeated; a longer list is one error, not one per value
 
 
 class WebhookCreate(BaseModel):
@@ -17,7 +18,7 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2048, description="http(s) URL that receives the events (POST).")
     event_types: list[EventType] = Field(default_factory=lambda: list(ALL_EVENTS), min_length=1,
-                                         description="Events to send (default: all).")
+                                         max_length=MAX_EVENT_TYPES, description="Events to send (default: all).")
     description: str | None = Field(default=None, max_length=512)
 
 
@@ -26,7 +27,7 @@ class WebhookUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(default=None, min_length=1, max_length=2048)
-    event_types: list[EventType] | None = Field(default=None, min_length=1)
+    event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=MAX_EVENT_TYPES)
     description: str | None = Field(default=None, max_length=512)
     enabled: bool | None = None
 

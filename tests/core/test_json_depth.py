@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from service.core.json_depth import MAX_JSON_DEPTH, deep_path, depth_problem, too_deep
+from service.core.json_depth import MAX_JSON_DEPTH, UNLOCATED, deep_path, depth_problem, too_deep
 
 
 def nest(depth: int, open_: str = "[", close: str = "]", leaf: str = "1") -> str:
@@ -69,3 +69,20 @@ def test_too_deep_agrees_with_the_real_depth_of_random_documents():
 ])
 def test_deep_path_names_the_first_container_past_the_limit(text, limit, parts):
     assert deep_path(text, limit) == parts
+
+
+def test_chunked_passes_agree_with_one_pass():
+    # escapes and strings cut by the 1 MiB chunks must not change the answer
+    unit = '{"a\\\\": "b\\"[[[", "c": [[1], {"d": "]]]"}]}, '
+    wide = "[" + unit * (3 * (1 << 20) // len(unit)) + nest(MAX_JSON_DEPTH - 1) + "]"
+    assert not too_deep(wide)
+    assert too_deep(wide[:-1] + ", " + nest(MAX_JSON_DEPTH) + "]")
+    pairs = "[" + "[]," * (1 << 20) + nest(MAX_JSON_DEPTH - 1) + "]"  # many runs: pairs removed chunk by chunk
+    assert not too_deep(pairs) and too_deep(pairs[:-1] + "," + nest(MAX_JSON_DEPTH) + "]")
+
+
+def test_locating_has_a_bounded_cost():
+    text = "[" + "[]," * 100 + nest(MAX_JSON_DEPTH) + "]"
+    assert deep_path(text, budget=150) == UNLOCATED and deep_path(text) == (100,) + (0,) * (MAX_JSON_DEPTH - 1)
+    parts, detail = depth_problem("[" + "[]," * 2_100_000 + nest(MAX_JSON_DEPTH) + "]")
+    assert parts == () and detail.endswith("past its first 2,000,000 tokens")

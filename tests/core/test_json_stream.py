@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.core.json_stream import JSONProblem, fields
+from service.core.json_stream import ARRAY, JSONProblem, fields
 
 
 def read(text: str, streamed: str = "items") -> list:
@@ -13,12 +13,12 @@ def read(text: str, streamed: str = "items") -> list:
 
 @pytest.mark.parametrize("text, expected", [
     ('{}', []),
-    (' { "a" : 1 , "items" : [ ] } ', [("a", None, 1)]),
-    ('{"items": [1, {"b": [2]}, "x"], "z": null}', [("items", 0, 1), ("items", 1, {"b": [2]}), ("items", 2, "x"),
-                                                    ("z", None, None)]),
+    (' { "a" : 1 , "items" : [ ] } ', [("a", None, 1), ("items", None, ARRAY)]),
+    ('{"items": [1, {"b": [2]}, "x"], "z": null}', [("items", None, ARRAY), ("items", 0, 1), ("items", 1, {"b": [2]}),
+                                                    ("items", 2, "x"), ("z", None, None)]),
     ('{"items": {"not": "an array"}}', [("items", None, {"not": "an array"})]),
     ('{"other": [1, 2]}', [("other", None, [1, 2])]),
-    ('\n{"items":[\n1\n]}\n', [("items", 0, 1)]),
+    ('\n{"items":[\n1\n]}\n', [("items", None, ARRAY), ("items", 0, 1)]),
 ])
 def test_fields_and_streamed_elements(text, expected):
     assert read(text) == expected
@@ -45,6 +45,7 @@ def test_problems_name_where_the_text_stops_being_an_object(text, parts, message
 def test_elements_are_read_one_at_a_time():
     text = '{"items": [1, 2, oops]}'
     reader = fields(text, "items")
+    assert next(reader) == ("items", None, ARRAY)
     assert next(reader) == ("items", 0, 1) and next(reader) == ("items", 1, 2)  # the bad third is not read yet
     with pytest.raises(JSONProblem):
         next(reader)
