@@ -3,7 +3,8 @@
 Never a judge for users: it reads the two responses out of the rendered two-response prompt
 and answers by a fixed rule. Configured through the judge's ``engine`` settings:
 ``policy`` (``first``: prefers the first slot with probability ``first_bias``;
-``longer``: prefers the longer response), ``delay_ms`` per generate call, and
+``longer``: prefers the longer response; ``length_bias``: prefers the longer response with
+probability ``bias``, drawn per call from the request's seed, else the shorter), ``delay_ms`` per generate call, and
 ``fail_marker`` (a request whose prompt contains it gets an error output).
 
 Requests that are not two-response verdicts (other protocols) are answered from markers that
@@ -44,6 +45,7 @@ class ScriptedBackend:
         self.fingerprint = judge.fingerprint()
         self.policy = judge.engine.get("policy", "longer")
         self.first_bias = float(judge.engine.get("first_bias", 0.9))
+        self.bias = float(judge.engine.get("bias", 0.8))
         self.delay_ms = float(judge.engine.get("delay_ms", 0))
         self.fail_marker = judge.engine.get("fail_marker")
         self.generate_calls = 0
@@ -83,6 +85,9 @@ class ScriptedBackend:
             return {"1": 0.9, "2": 0.1, "tie": 0.0} if first_wins else {"1": 0.1, "2": 0.9, "tie": 0.0}
         if len(first) == len(second):
             return {"1": 0.1, "2": 0.1, "tie": 0.8}
+        if self.policy == "length_bias":
+            first_wins = (random.Random(seed).random() < self.bias) == (len(first) > len(second))
+            return {"1": 0.9, "2": 0.1, "tie": 0.0} if first_wins else {"1": 0.1, "2": 0.9, "tie": 0.0}
         return {"1": 0.8, "2": 0.15, "tie": 0.05} if len(first) > len(second) else {"1": 0.15, "2": 0.8, "tie": 0.05}
 
     def close(self) -> None:
