@@ -153,10 +153,30 @@ def print_evaluation(evaluation: Evaluation) -> None:
             typer.echo(f"  summary: {rest}")
     if e.reliability:
         typer.echo(f"  reliability: {_scalars(e.reliability)}")
+        for line in bias_lines(e.reliability.get("bias_factors")):
+            typer.echo(f"  bias: {line}")
     for warning in reliability_warnings(e.reliability, e.summary) if e.status == "completed" else ():
         typer.echo(f"  warning: {warning.text()}")
     if e.reviews:
         typer.echo(f"  reviews: {e.reviews.get('open', 0)} open, {e.reviews.get('done', 0)} done")
+
+
+def bias_lines(report: dict[str, Any] | None) -> list[str]:
+    """One line per bias factor, e.g. "longer: judge 68% [61, 74] (n=210), humans 52% [45, 59] (n=200), ..."."""
+    def pct(share: dict[str, Any]) -> str:
+        if share.get("rate") is None:
+            return "n/a (n=0)"
+        low, high = share["ci95"]
+        return f"{share['rate']:.0%} [{low * 100:.0f}, {high * 100:.0f}] (n={share['n']})"
+    lines = []
+    for row in (report or {}).get("rows", []):
+        line = f"{row['factor']}: judge {pct(row['judge'])}"
+        if row.get("humans"):
+            line += f", humans {pct(row['humans'])}"
+            if row.get("difference") is not None:
+                line += f", difference {row['difference'] * 100:+.0f} points on the same items"
+        lines.append(line + (f"  ({row['description']})" if row["factor"] == "self_preference" else ""))
+    return lines
 
 
 def print_json(value: Any) -> None:

@@ -155,3 +155,12 @@ def response_pair(item: Any, compared: tuple[str, str] | None) -> tuple[str, str
         return None
     a, b = (getattr(item, name, None) for name in compared)
     return (a, b) if isinstance(a, str) and isinstance(b, str) else None
+
+
+def self_preference_rows(report: dict[str, Any], judge_model: str, model: str | None,
+                         baseline_model: str | None) -> list[dict[str, Any]]:
+    """A self_preference row per side whose model is the judge's own (A: the evaluated model, B: the baseline)."""
+    owners = (("a", model, "evaluated"), ("b", baseline_model, "baseline"))
+    return [{**report["sides"][side], "factor": "self_preference",
+             "description": f"judge model {judge_model} is the {role} model: prefers its own response {side.upper()}"}
+            for side, owner, role in owners if owner is not None and owner == judge_model and side in report["sides"]]

@@ -8,6 +8,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.core.bias_factors import self_preference_rows
 from service.core.reliability_warnings import reliability_warnings
 from service import cursors
 from service.errors import Conflict, NotFound
@@ -87,7 +88,21 @@ def get(session: Session, settings: Settings, evaluation_id: str, project_id: st
             detail = (f"waiting for a worker: no live worker serves judge {evaluation.judge!r} "
                       f"(start one with: judgeserve worker --judge {evaluation.judge})")
     reviews = reviews_repo.counts(session, evaluation_id) if evaluation.status == "completed" else None
-    return to_out(evaluation, waiting, detail, reviews)
+    return _with_self_preference(to_out(evaluation, waiting, detail, reviews), settings)
+
+
+def _with_self_preference(out: EvaluationOut, settings: Settings) -> EvaluationOut:
+    """Add a self_preference bias row when the judge's configured model is the evaluated or the baseline model.
+
+    Done on reading: the stored report comes from core, which does not know the judges' configuration.
+    """
+    bias = (out.reliability or {}).get("bias_factors")
+    judge = settings.judges().get(out.judge) if bias else None
+    rows = self_preference_rows(bias, judge.model, out.model, out.baseline_model) if judge else []
+    if not rows:
+        return out
+    bias = {**bias, "rows": [*bias["rows"], *rows]}
+    return out.model_copy(update={"reliability": {**out.reliability, "bias_factors": bias}})
 
 
 def to_out(evaluation: Evaluation, waiting: bool = False, detail: str | None = None,

@@ -148,3 +148,20 @@ class _Item:
 ])
 def test_response_pair_by_declared_field_names(item, compared, expected):
     assert response_pair(item, compared) == expected
+
+
+@pytest.mark.parametrize("model, baseline, sides", [
+    ("judge-7b", "gpt-x", ["a"]),
+    ("gpt-x", "judge-7b", ["b"]),
+    ("gpt-x", None, []),
+    ("judge-7b", "judge-7b", ["a", "b"]),
+])
+def test_self_preference_rows_flag_the_judges_own_side(model, baseline, sides):
+    report = bias_report([None, None, None], ["a", "a", "b"], ["b", None, "b"], [])
+    rows = bias_factors.self_preference_rows(report, "judge-7b", model, baseline)
+    assert [r["factor"] for r in rows] == ["self_preference"] * len(sides)
+    for got, side in zip(rows, sides):
+        assert got["judge"] == report["sides"][side]["judge"] and got["humans"] == report["sides"][side]["humans"]
+        assert f"its own response {side.upper()}" in got["description"]
+    if sides[:1] == ["a"]:
+        assert rows[0]["judge"]["rate"] == pytest.approx(2 / 3) and rows[0]["humans"]["rate"] == 0.0
