@@ -41,6 +41,8 @@ class CallResult:
     label_probs: dict[str, float] | None
     raw_output: str
     error: str | None = None
+    # free text the judge wrote before its verdict (rationale / critique), when it wrote any
+    rationale: str | None = None
 
 
 @dataclass
@@ -97,7 +99,8 @@ class EvaluationProtocol(Protocol):
     label_form: ClassVar[LabelForm]
     page_view: ClassVar[PageView]
     # optional: True when plan_calls ignores ``prior`` (every call is planned at once), so a worker
-    # need not re-plan after the first stage; a protocol without it is re-planned (see is_single_stage)
+    # need not re-plan after the first stage; a protocol without it is re-planned (see is_single_stage).
+    # Optional ``staged(options) -> bool``: True when these options add stages (the worker then re-plans).
     single_stage: ClassVar[bool]
 
     def plan_calls(self, item: BaseModel, options: BaseModel, prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
@@ -156,8 +159,15 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def is_single_stage(protocol: EvaluationProtocol) -> bool:
-    """Whether the protocol plans every call at once (declared by ``single_stage``; undeclared means no)."""
+def is_single_stage(protocol: EvaluationProtocol, options: BaseModel | None = None) -> bool:
+    """Whether the protocol plans every call at once (declared by ``single_stage``; undeclared means no).
+
+    A protocol whose options can add a stage also has ``staged(options) -> bool``: given the evaluation's
+    options, True there means the worker must re-plan after each stage whatever ``single_stage`` says.
+    """
+    staged = getattr(protocol, "staged", None)
+    if options is not None and callable(staged) and staged(options):
+        return False
     return bool(getattr(protocol, "single_stage", False))
 
 

@@ -116,10 +116,14 @@ def slot_label(label: str | None, scale: VerdictScale = THREE_POINT) -> str | No
 
 
 def plan_two_response_calls(item: Any, options: TwoResponseOptions, render: Any, template: str,
-                            scale: VerdictScale = THREE_POINT) -> list[PlannedCall]:
-    """Every order × sample of a two-response comparison rendered by ``render(item, order, question)``."""
-    rationale = options.rationale_budget()
-    question = scale.rationale_question if rationale else scale.question
+                            scale: VerdictScale = THREE_POINT, critique: str | None = None) -> list[PlannedCall]:
+    """Every order × sample of a two-response comparison rendered by ``render(item, order, question)``.
+
+    ``critique``: every call first writes this free text (its rationale, within ``rationale_tokens``),
+    whatever the verdict mode, then gives the constrained verdict.
+    """
+    rationale = options.rationale_tokens if critique else options.rationale_budget()
+    question = critique or (scale.rationale_question if rationale else scale.question)
     calls = []
     for order in options.order_names():
         messages = render(item, order, question)

@@ -172,12 +172,12 @@ def call_results_by_item(session: Session, item_ids: Sequence[int]) -> dict[int,
     for condition in among(session, Judgment.item_id, item_ids):
         query = (
             select(Judgment.item_id, Judgment.order, Judgment.sample, Judgment.label, Judgment.label_probs,
-                   Judgment.raw_output, Judgment.error)
+                   Judgment.raw_output, Judgment.error, Judgment.rationale)
             .where(condition)
             .order_by(Judgment.item_id, Judgment.order, Judgment.sample)
         )
-        for item_id, order, sample, label, probs, raw, error in session.execute(query):
-            grouped[item_id].append(CallResult(order, sample, label, probs, raw, error))
+        for item_id, order, sample, label, probs, raw, error, rationale in session.execute(query):
+            grouped[item_id].append(CallResult(order, sample, label, probs, raw, error, rationale))
     return grouped
 
 

@@ -111,7 +111,7 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
         cached = _from_cache(session, work, calls)
     evaluation = work.evaluation
     # a single-stage protocol planned everything at once: re-planning would only render every prompt again
-    last_stage = 1 if is_single_stage(work.protocol) else MAX_STAGES
+    last_stage = 1 if is_single_stage(work.protocol, work.options) else MAX_STAGES
     finalized, all_written = False, True
     for stage in range(1, last_stage + 1):
         if stage > 1:
@@ -351,7 +351,8 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
                       None if judge.cache_scope == "global" else work.evaluation.project_id)
     for row in rows:  # what was stored (e.g. NULs replaced), as a re-read would give it
         work.results[row["item_id"]][(row["order"], row["sample"])] = CallResult(
-            row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"])
+            row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"],
+            row["rationale"])
     return all_written
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.core.self_reference import DEFAULT_ANSWER_TOKENS, MODE_DESCRIPTION, TOKENS_DESCRIPTION, SelfReferenceMode
 from service.core.two_responses import TwoResponseOptions
 
 Method = Literal["judge_with_reference", "judge", "embedding"]
@@ -49,6 +50,10 @@ class HrefOptions(TwoResponseOptions):
         default_factory=dict, description="Per-category methods, merged over the defaults.")
     default_method: Method | None = Field(
         default="judge_with_reference", description="Method of unlisted categories; null rejects them.")
+    self_reference: SelfReferenceMode = Field(
+        default=False, description=MODE_DESCRIPTION + " Every href item carries a human reference, so only "
+                                                      "'force' adds the judge's own answer (on judged categories).")
+    self_answer_tokens: int = Field(default=DEFAULT_ANSWER_TOKENS, ge=16, le=4096, description=TOKENS_DESCRIPTION)
 
     @field_validator("methods")
     @classmethod

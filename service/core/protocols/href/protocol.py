@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any, ClassVar, Mapping, Sequence
 
 from pydantic import BaseModel
 
-from service.core import calibration
+from service.core import calibration, self_reference
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
@@ -84,17 +85,20 @@ def validate_items(items: Sequence[HrefItem | Mapping[str, Any]],
     return errors
 
 
-def render_messages(item: HrefItem, order: str, question: str,
-                    with_reference: bool = True) -> tuple[dict[str, str], ...]:
-    """Prompt for one order: request and (optionally) the human reference first, the responses last."""
+def render_messages(item: HrefItem, order: str, question: str, with_reference: bool = True,
+                    self_answer: str | None = None) -> tuple[dict[str, str], ...]:
+    """Prompt for one order: request, (optionally) the human reference and the judge's own answer, the responses last."""
     first, second = (item.response if side == "a" else item.baseline_response for side in ORDERS[order])
     parts = [f"[User request]\n{enclose(item.prompt)}"]
     if with_reference:
         parts.append(f"{REFERENCE_HEADER}\n{enclose(item.human_reference)}")
+    if self_answer is not None:
+        parts.append(self_reference.section(self_answer))
     parts.append(f"[Response 1]\n{enclose(first)}")
     parts.append(f"[Response 2]\n{enclose(second)}")
     parts.append(question)
     system = SYSTEM_PROMPT_WITH_REFERENCE if with_reference else SYSTEM_PROMPT
+    system += self_reference.SYSTEM_ADDENDUM if self_answer is not None else ""
     return ({"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)})
 
 
@@ -154,7 +158,11 @@ class HrefProtocol:
 
     def plan_calls(self, item: HrefItem, options: HrefOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
-        """Every order × sample for judged categories; one similarity call for embedding ones."""
+        """Every order × sample for judged categories; one similarity call for embedding ones.
+
+        ``self_reference: force`` (an item always has a human reference, so ``true`` changes nothing): on judged
+        categories the judge's own answer first, then every order × sample shown it, critiquing before its verdict.
+        """
         method = method_for(item.category, options)
         if method == "embedding":
             request = JudgeRequest(messages=(), choices=(), template=TEMPLATE,
@@ -164,11 +172,18 @@ class HrefProtocol:
             return []  # rejected at submission (validate_items); combine reports it unscored
         with_reference = method == "judge_with_reference"
 
+        if self_reference.wanted(options.self_reference, has_human_reference=True):
+            return _plan_self_referenced(item, options, with_reference, prior)
+
         def render(it: HrefItem, order: str, question: str) -> tuple[dict[str, str], ...]:
             """The two-response prompt with or without the human reference."""
             return render_messages(it, order, question, with_reference)
 
         return plan_two_response_calls(item, options, render, TEMPLATE)
+
+    def staged(self, options: HrefOptions) -> bool:
+        """Self-reference judging adds a stage (the judge's own answer first)."""
+        return self_reference.wanted(options.self_reference, has_human_reference=True)
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: HrefOptions) -> CallResult:
         """Judged calls: positional label and probabilities. Similarity calls: the closer response."""
@@ -177,11 +192,13 @@ class HrefProtocol:
             if sims is None:
                 return CallResult(call.order, call.sample, None, None, output.text)
             return CallResult(call.order, call.sample, similarity_outcome(sims), None, json.dumps(sims))
+        if call.order == self_reference.SELF_ANSWER_ORDER:
+            return self_reference.parse_call(call, output)
         label = parse_label(output.text, LABELS) if output.error is None else None
         probs = label_probs_from_top_logprobs(output.verdict_top_logprobs, LABELS)
         if probs is not None and label is None:
             label = max(probs, key=probs.get)
-        return CallResult(call.order, call.sample, label, probs, output.text)
+        return CallResult(call.order, call.sample, label, probs, output.text, rationale=output.rationale)
 
     def combine(self, item: HrefItem, results: Sequence[CallResult], options: HrefOptions) -> ItemVerdict:
         """Pairwise calibration for judged categories; the similarity outcome for embedding ones."""
@@ -192,6 +209,8 @@ class HrefProtocol:
         if method is None:
             return ItemVerdict(outcome=None, score=None, unscored=True,
                                details={**base, "calls": [], "reason": "no method for this category"})
+        if options.self_reference is not False:
+            return _with_self_reference(_combine_judged(results, options, base), results, options)
         return _combine_judged(results, options, base)
 
     def apply_review(self, item: HrefItem, verdict: ItemVerdict, label: HrefReview) -> ItemVerdict:
@@ -277,6 +296,33 @@ def _combine_judged(results: Sequence[CallResult], options: HrefOptions, base: d
         bpde=calibration.bpde([c["outcome"] for c in scored]),
         details={**base, "calls": calls, "order_majority": majorities},
     )
+
+
+def _plan_self_referenced(item: HrefItem, options: HrefOptions, with_reference: bool,
+                          prior: Sequence[CallResult]) -> list[PlannedCall]:
+    """Stage 1 (the judge answers the request), then every order × sample shown that answer."""
+    first = self_reference.answer_call(enclose(item.prompt), options.self_answer_tokens)
+
+    def verdicts(answer: str) -> list[PlannedCall]:
+        def render(it: HrefItem, order: str, question: str) -> tuple[dict[str, str], ...]:
+            return render_messages(it, order, question, with_reference, self_answer=answer)
+
+        return plan_two_response_calls(item, options, render, TEMPLATE, critique=self_reference.CRITIQUE_QUESTION)
+
+    return self_reference.plan(first, verdicts, prior)
+
+
+def _with_self_reference(verdict: ItemVerdict, results: Sequence[CallResult], options: HrefOptions) -> ItemVerdict:
+    """A judged verdict with ``details.self_reference``; unscored (saying why) when the judge's own answer is missing."""
+    if not self_reference.wanted(options.self_reference, has_human_reference=True):
+        return replace(verdict, details={**verdict.details, "self_reference": self_reference.skipped()})
+    answer = self_reference.answer_of(results)
+    record = self_reference.details(answer, [r for r in results if r.order in options.order_names() or
+                                             self_reference.is_answer(r)])
+    if answer.status != "ok":
+        details = {**verdict.details, "calls": [], "self_reference": record, "unscored_reason": answer.reason}
+        return ItemVerdict(outcome=None, score=None, unscored=True, details=details)
+    return replace(verdict, details={**verdict.details, "self_reference": record})
 
 
 def _combine_similarity(results: Sequence[CallResult], base: dict[str, Any]) -> ItemVerdict:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from service.core.self_reference import DEFAULT_ANSWER_TOKENS, MODE_DESCRIPTION, TOKENS_DESCRIPTION, SelfReferenceMode
 from service.core.two_responses import TwoResponseOptions
 
 
@@ -77,6 +78,10 @@ class PairwiseItem(BaseModel):
             return "reference_turns", f"'reference_turns' must hold one reference (or null) per turn ({n})"
         return None
 
+    def has_reference(self) -> bool:
+        """Whether a human-written reference answer comes with the (first turn's) request."""
+        return bool(self.reference or (self.reference_turns or [None])[0])
+
     @property
     def multi_turn(self) -> bool:
         """Whether every turn of a conversation is compared (``turns``) rather than one pair of responses."""
@@ -101,6 +106,8 @@ class PairwiseOptions(TwoResponseOptions):
     strong_weight: int = Field(
         default=STRONG_WEIGHT, ge=1, le=10, description="With scale 5: the Bradley–Terry battles a strong verdict (A>>B, B>>A) "
                                             "counts as on leaderboards (Arena-Hard: 3).")
+    self_reference: SelfReferenceMode = Field(default=False, description=MODE_DESCRIPTION)
+    self_answer_tokens: int = Field(default=DEFAULT_ANSWER_TOKENS, ge=16, le=4096, description=TOKENS_DESCRIPTION)
 
     @model_validator(mode="after")
     def _strong_weight_needs_five_points(self) -> "PairwiseOptions":

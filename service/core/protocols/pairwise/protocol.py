@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Sequence
 
 from pydantic import BaseModel
 
-from service.core import calibration
+from service.core import calibration, self_reference
 from service.core.agreement import agreement_report, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput
@@ -66,13 +66,15 @@ SYSTEM_PROMPT = (
 
 
 def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUESTION,
-                    slot_names: tuple[str, str] = THREE_POINT.slot_names, turn: int = 1) -> tuple[dict[str, str], ...]:
+                    slot_names: tuple[str, str] = THREE_POINT.slot_names, turn: int = 1,
+                    self_answer: str | None = None) -> tuple[dict[str, str], ...]:
     """Prompt for one order: shared text first, then the two responses, then the question.
 
     Everything before the first slot (``[Response 1]``) is identical in both orders (prefix-cache friendly).
     Submitted text is enclosed (``service.core.delimiters``): none of its lines reads as a header.
     A multi-turn item's turn 1 is shown the same way; a later turn shows both conversations
-    (``pairwise.turns``).
+    (``pairwise.turns``). With ``self_answer`` (self-reference judging) the judge's own answer follows the
+    reference, before the responses.
     """
     parts = [f"[Rubric]\n{enclose(item.rubric)}"] if item.rubric else []
     if item.multi_turn and turn > 1:
@@ -84,11 +86,14 @@ def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUES
         reference = item.reference or (item.reference_turns or [None])[0]
         if reference:
             parts.append(f"[Reference answer]\n{enclose(reference)}")
+        if self_answer is not None:
+            parts.append(self_reference.section(self_answer))
         parts.append(f"[{slot_names[0]}]\n{enclose(first)}")
         parts.append(f"[{slot_names[1]}]\n{enclose(second)}")
         parts.append(question)
+    system = SYSTEM_PROMPT + (self_reference.SYSTEM_ADDENDUM if self_answer is not None else "")
     return (
-        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "system", "content": system},
         {"role": "user", "content": "\n\n".join(parts)},
     )
 
@@ -134,7 +139,13 @@ class PairwiseProtocol:
 
     def plan_calls(self, item: PairwiseItem, options: PairwiseOptions,
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
-        """Every order × sample for one item (every turn of a multi-turn item), on the options' verdict scale."""
+        """Every order × sample for one item (every turn of a multi-turn item), on the options' verdict scale.
+
+        With ``self_reference`` (single-turn items without a human reference, or every one with ``force``):
+        the judge's own answer first, then every order × sample shown it, each critiquing before its verdict.
+        """
+        if _self_referenced(item, options):
+            return _plan_self_referenced(item, options, prior)
         scale = scale_of(options)
         template = TEMPLATE if scale is THREE_POINT else TEMPLATE_FIVE_POINT
         calls = []
@@ -143,6 +154,17 @@ class PairwiseProtocol:
             planned = plan_two_response_calls(item, options, render, template, scale)
             calls += planned if turn == 1 else [_on_turn(call, turn, item.id, options) for call in planned]
         return calls
+
+    def staged(self, options: PairwiseOptions) -> bool:
+        """Self-reference judging adds a stage (the judge's own answer first)."""
+        return options.self_reference is not False
+
+    def validate_items(self, items: Sequence[PairwiseItem], options: PairwiseOptions) -> list[tuple[int, str, str]]:
+        """(index, field, message) of multi-turn items when self-reference judging is on (single-turn only)."""
+        if options.self_reference is False:
+            return []
+        return [(index, "turns", "self_reference judges single-turn items (prompt or conversation), not turns")
+                for index, item in enumerate(items) if item.multi_turn]
 
     def apply_review(self, item: PairwiseItem, verdict: ItemVerdict, label: PairwiseReview) -> ItemVerdict:
         """The human's a/b/tie replaces the judge's outcome; preference 1, ½ or 0 (one plain battle)."""
@@ -155,12 +177,14 @@ class PairwiseProtocol:
         tokenizers, so the first verdict token's logprobs tell them apart only when a tokenizer has a
         token per label; otherwise the call counts its label (a hard verdict).
         """
+        if call.order == self_reference.SELF_ANSWER_ORDER:
+            return self_reference.parse_call(call, output)
         labels = scale_of(options).labels
         label = parse_label(output.text, labels) if output.error is None else None
         probs = label_probs_from_top_logprobs(output.verdict_top_logprobs, labels)
         if probs is not None and label is None:
             label = max(probs, key=probs.get)
-        return CallResult(call.order, call.sample, label, probs, output.text)
+        return CallResult(call.order, call.sample, label, probs, output.text, rationale=output.rationale)
 
     def combine(
         self, item: PairwiseItem, results: Sequence[CallResult], options: PairwiseOptions
@@ -168,8 +192,15 @@ class PairwiseProtocol:
         """Average preferences over all calls, decide, and flag position inconsistency.
 
         A multi-turn item averages each turn's calls, then its turns (``details.turns``); it is position
-        inconsistent when some turn is, and its BPDE is the mean of its turns'.
+        inconsistent when some turn is, and its BPDE is the mean of its turns'. With self-reference judging
+        ``details.self_reference`` holds the judge's own answer and each call's critique.
         """
+        if options.self_reference is not False:
+            verdicts = [r for r in results if not self_reference.is_answer(r)]
+            return _with_self_reference(self._combine(item, verdicts, options), item, results, options)
+        return self._combine(item, results, options)
+
+    def _combine(self, item: PairwiseItem, results: Sequence[CallResult], options: PairwiseOptions) -> ItemVerdict:
         scale = scale_of(options)
         calls = [_call_details(r, scale) for r in results]
         scored = [c for c in calls if c["preference"] is not None]
@@ -247,6 +278,38 @@ class PairwiseProtocol:
 
 # call keys used to group calls; a multi-turn item keeps "turn" in its stored calls
 _GROUPING = ("base_order", "turn")
+
+
+def _self_referenced(item: PairwiseItem, options: PairwiseOptions) -> bool:
+    """Whether the item gets the judge's own answer (single-turn items; a human reference skips it unless forced)."""
+    return not item.multi_turn and self_reference.wanted(options.self_reference, item.has_reference())
+
+
+def _plan_self_referenced(item: PairwiseItem, options: PairwiseOptions,
+                          prior: Sequence[CallResult]) -> list[PlannedCall]:
+    """Stage 1 (the judge answers the request), then every order × sample shown that answer."""
+    scale = scale_of(options)
+    template = TEMPLATE if scale is THREE_POINT else TEMPLATE_FIVE_POINT
+    first = self_reference.answer_call(_render_request(item), options.self_answer_tokens)
+
+    def verdicts(answer: str) -> list[PlannedCall]:
+        render = partial(render_messages, slot_names=scale.slot_names, self_answer=answer)
+        return plan_two_response_calls(item, options, render, template, scale, self_reference.CRITIQUE_QUESTION)
+
+    return self_reference.plan(first, verdicts, prior)
+
+
+def _with_self_reference(verdict: ItemVerdict, item: PairwiseItem, results: Sequence[CallResult],
+                         options: PairwiseOptions) -> ItemVerdict:
+    """The verdict with ``details.self_reference``; unscored (saying why) when the judge's own answer is missing."""
+    if not _self_referenced(item, options):
+        return replace(verdict, details={**verdict.details, "self_reference": self_reference.skipped()})
+    answer = self_reference.answer_of(results)
+    record = self_reference.details(answer, results)
+    if answer.status != "ok":
+        return ItemVerdict(outcome=None, score=None, unscored=True,
+                           details={"calls": [], "self_reference": record, "unscored_reason": answer.reason})
+    return replace(verdict, details={**verdict.details, "self_reference": record})
 
 
 def _on_turn(call: PlannedCall, turn: int, item_id: str, options: PairwiseOptions) -> PlannedCall:
