@@ -21,10 +21,11 @@ Load, for ``--duration`` seconds (60):
 - A separate process GETs ``/healthz`` every ``--health-interval`` s (its own event loop, so the load
   generator's loop lag does not count as the gateway's).
 
-Then it stops submitting, waits up to ``--drain-timeout`` s for the accepted evaluations to end, and
-checks them in the database. Clients live in this one Python process and share the 2 CPUs with the
-gateway, the worker and Postgres: latencies include the client's own scheduling delay, which the
-report shows (event-loop lag) so that it can be told apart.
+The clients are spread over ``--client-processes`` processes (4), each client with an HTTP connection of
+its own, as a fleet's machines would be. Then it stops submitting, waits up to ``--drain-timeout`` s for
+the accepted evaluations to end, and checks them in the database. The clients share the 2 CPUs with
+the gateway, the worker and Postgres: their latencies include the client's own scheduling delay, which
+the report shows (event-loop lag) beside the gateway's own time of each 202 (``Server-Timing``).
 
 Run: .venv/bin/python bench/load.py [--quick]   (see bench/README.md).
 """
@@ -37,12 +38,13 @@ import multiprocessing
 import os
 import random
 import resource
+import ssl
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
-from contextlib import ExitStack
+from collections import Counter
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between one poller's GETs")
     parser.add_argument("--health-interval", type=float, default=0.1, help="seconds between /healthz probes")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="client timeout per request (s)")
+    parser.add_argument("--client-processes", type=int, default=4,
+                        help="processes the clients are spread over (each its own event loop)")
     parser.add_argument("--gateways", type=int, default=1, help="gateway processes (clients spread over them)")
     parser.add_argument("--workers", type=int, default=1, help="scripted judge workers")
     parser.add_argument("--drain-timeout", type=float, default=900.0,
@@ -98,17 +102,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class Record:
     """Every response (or failure) the clients saw, by kind of request."""
 
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[str, Counter] = field(default_factory=dict)
     accepted_latencies: list[float] = field(default_factory=list)
     accepted_server: list[float] = field(default_factory=list)  # the gateway's own time (Server-Timing)
     accepted: set[str] = field(default_factory=set)
     gave_up: int = 0  # submissions still unanswered when the load ended
     loop_lag: list[float] = field(default_factory=list)
 
+    cpu_seconds: float = 0.0  # the client processes' CPU time
+
     def add(self, kind: str, status: int | str, seconds: float) -> None:
-        self.latencies[kind].append(seconds)
-        self.statuses[kind][status] += 1
+        self.latencies.setdefault(kind, []).append(seconds)
+        self.statuses.setdefault(kind, Counter())[status] += 1
+
+    def merge(self, other: "Record") -> None:
+        """Add another client process's record to this one."""
+        for kind, values in other.latencies.items():
+            self.latencies.setdefault(kind, []).extend(values)
+        for kind, counts in other.statuses.items():
+            self.statuses.setdefault(kind, Counter()).update(counts)
+        self.accepted_latencies += other.accepted_latencies
+        self.accepted_server += other.accepted_server
+        self.accepted |= other.accepted
+        self.gave_up += other.gave_up
+        self.loop_lag += other.loop_lag
+        self.cpu_seconds += other.cpu_seconds
 
 
 async def timed(client: httpx.AsyncClient, record: Record, kind: str, method: str, url: str,
@@ -209,20 +228,42 @@ async def loop_lag_probe(deadline: float, record: Record, interval: float = 0.05
         record.loop_lag.append(time.perf_counter() - started - interval)
 
 
-async def run_load(bases: list[str], api_key: str, args) -> tuple[Record, float]:
-    """All clients until the deadline; returns what they saw and the wall time."""
+async def run_load(bases: list[str], api_key: str, args, share: int, start_at: float) -> Record:
+    """This process's share of the clients (every ``--client-processes``-th), from ``start_at`` (epoch s)
+    for ``--duration`` s; returns what they saw.
+
+    Each client has an HTTP client (and connection) of its own, as a fleet's machines would: one shared
+    pool of 400 connections made httpcore scan them all at every request, and the bench its own bottleneck.
+    """
     record = Record()
-    limits = httpx.Limits(max_connections=args.submitters + args.pollers + 10,
-                          max_keepalive_connections=args.submitters + args.pollers + 10)
-    started = time.monotonic()
-    deadline = started + args.duration
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {api_key}"}, limits=limits,
-                                 timeout=args.request_timeout) as client:
-        tasks = [submitter(n, client, bases[n % len(bases)], deadline, args, record) for n in range(args.submitters)]
-        tasks += [poller(n, client, bases[n % len(bases)], deadline, args, record) for n in range(args.pollers)]
+    tls = ssl.create_default_context()  # built once: httpx would build one per client (plain HTTP needs none)
+    mine = range(share, args.submitters + args.pollers, args.client_processes)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    deadline = time.monotonic() + args.duration
+    async with AsyncExitStack() as stack:
+        def client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(headers={"Authorization": f"Bearer {api_key}"}, verify=tls,
+                                     timeout=args.request_timeout, limits=httpx.Limits(max_connections=1))
+
+        tasks = []
+        for n in mine:
+            http = await stack.enter_async_context(client())
+            if n < args.submitters:
+                tasks.append(submitter(n, http, bases[n % len(bases)], deadline, args, record))
+            else:
+                poller_no = n - args.submitters
+                tasks.append(poller(poller_no, http, bases[poller_no % len(bases)], deadline, args, record))
         tasks.append(loop_lag_probe(deadline, record))
         await asyncio.gather(*tasks)
-    return record, time.monotonic() - started
+    return record
+
+
+def client_process(bases: list[str], api_key: str, args, share: int, start_at: float, results) -> None:
+    """One client process: its share of the clients on an event loop of its own; sends its Record back."""
+    record = run_event_loop(run_load(bases, api_key, args, share, start_at))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    record.cpu_seconds = usage.ru_utime + usage.ru_stime
+    results.put(record)
 
 
 def run_event_loop(main):
@@ -234,9 +275,10 @@ def run_event_loop(main):
     return uvloop.run(main)
 
 
-def health_probe(base: str, interval: float, duration: float, results) -> None:
+def health_probe(base: str, interval: float, duration: float, results, start_at: float) -> None:
     """In its own process: GET /healthz every ``interval`` s for ``duration`` s; (status, seconds) each."""
     samples = []
+    time.sleep(max(0.0, start_at - time.time()))
     deadline = time.monotonic() + duration
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
@@ -331,8 +373,8 @@ def report(record: Record, wall: float, health: list[tuple], drained_s: float, c
           f"{args.gateways} gateway(s), {args.workers} worker(s); {total:,} responses = {total / wall:,.1f} requests/s")
     all_statuses: Counter = Counter()
     for kind in ("submit", "status", "leaderboard"):
-        all_statuses.update(record.statuses[kind])
-        print(latency_line(kind, record.latencies[kind], record.statuses[kind]))
+        all_statuses.update(record.statuses.get(kind, Counter()))
+        print(latency_line(kind, record.latencies.get(kind, []), record.statuses.get(kind, Counter())))
     print(latency_line("202 (accepted)", record.accepted_latencies))
     print(latency_line("202 in the gateway", record.accepted_server))
     health_times = [seconds for _, seconds in health]
@@ -343,7 +385,7 @@ def report(record: Record, wall: float, health: list[tuple], drained_s: float, c
     accepted = len(record.accepted)
     print(f"  accepted evaluations: {accepted:,} ({accepted / wall:,.1f}/s, {accepted * args.items:,} items); "
           f"submissions unanswered at the end: {record.gave_up}")
-    print(f"  client process CPU: {client_cpu_s:.1f} s; peak RSS: "
+    print(f"  client processes' CPU: {client_cpu_s:.1f} s ({args.client_processes} processes); peak RSS: "
           + ", ".join(f"{name} {mb:,.0f} MiB" for name, mb in peaks.items()))
     print(f"drain: {drained_s:.1f} s until the accepted evaluations ended")
     print(f"database: {check['checked']:,} accepted evaluations found, missing {len(check['missing'])}, not exactly "
@@ -420,14 +462,21 @@ def main(argv: list[str] | None = None) -> int:
                 h.wait_judge_available(client, JUDGE, 90, workers[0])
             context = multiprocessing.get_context("spawn")
             results = context.Queue()
-            prober = context.Process(target=health_probe,
-                                     args=(gateways[0].base_url, args.health_interval, args.duration, results))
-            prober.start()
-            cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-            record, wall = run_event_loop(run_load([gw.base_url for gw in gateways], api_key, args))
-            cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-            health = results.get(timeout=args.request_timeout + 30)
-            prober.join(10)
+            health_results, record = context.Queue(), Record()
+            start_at = time.time() + 5  # every process imported and connected by then
+            prober = context.Process(target=health_probe, args=(gateways[0].base_url, args.health_interval,
+                                                                args.duration, health_results, start_at))
+            clients = [context.Process(target=client_process,
+                                       args=([gw.base_url for gw in gateways], api_key, args, share, start_at, results))
+                       for share in range(args.client_processes)]
+            for process in (prober, *clients):
+                process.start()
+            for _ in clients:
+                record.merge(results.get(timeout=args.duration + args.request_timeout + 120))
+            wall = time.time() - start_at
+            health = health_results.get(timeout=60)
+            for process in (prober, *clients):
+                process.join(10)
             for gw in gateways:
                 gw.child.sample()
             ids = sorted(record.accepted)
@@ -436,8 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                 child.sample()
             check = check_database(db_url, ids, args.items)
             peaks = {gw.child.name: gw.child.peak_mb for gw in gateways} | {w.name: w.peak_mb for w in workers}
-            client_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-            targets = report(record, wall, health, drained, check, args, peaks, client_cpu)
+            targets = report(record, wall, health, drained, check, args, peaks, record.cpu_seconds)
     finally:
         if not args.keep_db:
             h.drop_database(DATABASE)

@@ -103,13 +103,13 @@ class ConcurrencySettings(BaseModel):
     connection; requests beyond ``max_in_flight`` get a 503 with ``Retry-After`` at once.
     """
 
-    max_in_flight: int = Field(default=32, ge=1, le=10_000)  # /v1 and page requests at once (not /healthz, /readyz)
+    max_in_flight: int = Field(default=16, ge=1, le=10_000)  # /v1 and page requests at once (not /healthz, /readyz)
     retry_after_seconds: int = Field(default=1, ge=1, le=3600)  # in a 503 for a saturated gateway
-    threads: int = Field(default=32, ge=1, le=10_000)  # worker threads: sync routes, dependencies, database work
+    threads: int = Field(default=16, ge=1, le=10_000)  # worker threads: sync routes, dependencies, database work
     db_pool_size: int = Field(default=10, ge=1, le=10_000)  # database connections kept open
-    db_max_overflow: int = Field(default=30, ge=0, le=10_000)  # more, opened when busy and closed after
+    db_max_overflow: int = Field(default=10, ge=0, le=10_000)  # more, opened when busy and closed after
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)  # then a 503 instead of waiting on
-    redis_max_connections: int = Field(default=40, ge=1, le=10_000)  # the gateway's job-queue connections
+    redis_max_connections: int = Field(default=20, ge=1, le=10_000)  # the gateway's job-queue connections
     redis_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)  # /readyz's database and queue checks
 

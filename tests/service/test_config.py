@@ -81,9 +81,9 @@ def test_default_pools_have_room_for_every_request_and_thread():
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"threads": 64}, r"db_pool_size \+ db_max_overflow \(10 \+ 30\) must be at least .* = 66"),
+    ({"threads": 64}, r"db_pool_size \+ db_max_overflow \(10 \+ 10\) must be at least .* = 66"),
     ({"max_in_flight": 50, "redis_max_connections": 100}, r"db_pool_size \+ db_max_overflow .* = 52"),
-    ({"redis_max_connections": 20}, r"redis_max_connections \(20\) must be at least .* = 34"),
+    ({"redis_max_connections": 10}, r"redis_max_connections \(10\) must be at least .* = 18"),
     ({"db_pool_size": 0}, "db_pool_size"),
     ({"db_pool_timeout_seconds": 0}, "db_pool_timeout_seconds"),
     ({"max_in_flight": 0}, "max_in_flight"),
