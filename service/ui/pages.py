@@ -40,7 +40,8 @@ def _attrs(data: dict[str, str | None]) -> str:
 
 def shell(title: str, page: str, body: str, data: dict[str, str | None] | None = None) -> str:
     """The common page: skip link, header with navigation and the API-key form, main, footer."""
-    nav = [("/ui/", "Home", "home"), ("/ui/compare", "Compare runs", "compare"), ("/ui/reviews", "Review queue", "reviews")]
+    nav = [("/ui/", "Home", "home"), ("/ui/compare", "Compare runs", "compare"),
+           ("/ui/analyses/rating-vs-ranking", "Rating vs ranking", "analysis"), ("/ui/reviews", "Review queue", "reviews")]
     current = ' aria-current="page"'
     links = "".join(
         f'<li><a href="{href}"{current if key == page else ""}>{label}</a></li>'
@@ -305,6 +306,45 @@ def compare(baseline: str | None, candidate: str | None, margin: str | None, alp
 </section>"""
     return shell("Compare two runs", "compare", body,
                  {"baseline": baseline, "candidate": candidate, "margin": margin, "alpha": alpha})
+
+
+def rating_vs_ranking(rating_x: str | None, rating_y: str | None, comparison: str | None) -> str:
+    """Rating vs ranking: do X's and Y's scores imply the comparison's verdict? (POST /v1/analyses/rating-vs-ranking)"""
+    ids = 'required pattern="[0-9A-Za-z\\-]{1,64}" autocomplete="off" spellcheck="false"'
+    fields = (("rvr-x", "rating_x", "Evaluation scoring model X's responses", rating_x),
+              ("rvr-y", "rating_y", "Evaluation scoring model Y's responses", rating_y),
+              ("rvr-comparison", "comparison", "Evaluation comparing X (A) with Y (B)", comparison))
+    inputs = "".join(f"""
+    <div class="field"><label for="{key}">{label}</label>
+      <input id="{key}" name="{name}" value="{escape(value or '')}" {ids}></div>""" for key, name, label, value in fields)
+    body = f"""
+<section aria-labelledby="runs-heading">
+  <h2 id="runs-heading" class="visually-hidden">The three evaluations</h2>
+  <form id="rvr-form" class="inline-form" action="/ui/analyses/rating-vs-ranking" method="get">{inputs}
+    <button type="submit">Analyse</button>
+  </form>
+  <p class="help">Per item the scores imply a preference (the higher score wins; equal scores tie), set against the
+    comparison's verdict. Ratings and rankings of the same pairs disagreed about 60% of the time in
+    <cite>Peering Through Preferences</cite>, for humans and AI judges alike.</p>
+</section>
+<section aria-labelledby="agreement-heading" id="agreement-section" hidden>
+  <h2 id="agreement-heading">Agreement</h2>
+  <div id="agreement" class="headline"></div>
+  <dl id="agreement-facts" class="facts"></dl>
+  <ul id="rvr-warnings" class="warnings"></ul>
+  <div class="table-wrap" tabindex="0" role="region" aria-label="Agreement matrix">
+    <table id="matrix"><caption>Items by the scores' preference (rows) and the comparison's verdict
+      (columns)</caption><thead></thead><tbody></tbody></table>
+  </div>
+</section>
+<section aria-labelledby="disagree-heading" id="disagree-section" hidden>
+  <h2 id="disagree-heading">Items that disagree</h2>
+  <div class="table-wrap" tabindex="0" role="region" aria-label="Disagreeing items table (scrolls sideways on narrow screens)">
+    <table id="disagreements"><thead></thead><tbody></tbody></table>
+  </div>
+</section>"""
+    return shell("Rating vs ranking", "analysis", body,
+                 {"scores-x": rating_x, "scores-y": rating_y, "comparison": comparison})
 
 
 def reviews(evaluation_id: str | None, status: str) -> str:

@@ -46,6 +46,15 @@ def compare(baseline: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9
                                None if margin is None else repr(margin), None if alpha is None else repr(alpha)))
 
 
+@router.get("/analyses/rating-vs-ranking")
+def rating_vs_ranking(rating_x: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z-]*$")] = None,
+                      rating_y: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z-]*$")] = None,
+                      comparison: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z-]*$")] = None,
+                      ) -> HTMLResponse:
+    """Whether two scoring evaluations imply the preference a comparison evaluation gives, item by item."""
+    return _html(pages.rating_vs_ranking(rating_x or None, rating_y or None, comparison or None))
+
+
 @router.get("/leaderboard")
 def leaderboard_form(suite: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[0-9A-Za-z._-]+$")],
                      protocol: Annotated[str, Query(max_length=64)] = DEFAULT_PROTOCOL,
