@@ -177,6 +177,27 @@
       const table = objectTable("Judge verdicts against the items' human labels", human, "Measured on");
       if (table) agreement.append(table);
     }
+    const bias = biasTable(r.bias_factors);
+    if (bias) agreement.append(el("h3", { text: "Judge bias by factor" }), bias);
+  }
+
+  /* reliability.bias_factors: per factor the share preferring the side with more of it (a tie counts ½),
+   * 95% Wilson interval and n, the judge beside the humans on the same items, and their difference. */
+  function biasTable(report) {
+    const rows = (report && report.rows) || [];
+    if (!rows.length) return null;
+    const pct = (x) => num(x * 100, 0);
+    const share = (s) => (s && isNum(s.rate) ? `${pct(s.rate)}% [${pct(s.ci95[0])}, ${pct(s.ci95[1])}] · n ${s.n}` : "–");
+    const diff = (d) => (isNum(d) ? `${d > 0 ? "+" : ""}${pct(d)} points` : "–");
+    const table = el("table", { class: "bias-factors" },
+      el("caption", { text: "How often each rater preferred the response with more of the factor (a tie counts ½; 50% = no bias)" }),
+      el("thead", {}, el("tr", {}, ["Factor", "Judge", "Humans", "Judge on the humans' items", "Difference"].map(
+        (t, i) => el("th", { scope: "col", class: i ? "num" : null, text: t })))),
+      el("tbody", {}, rows.map((r) => el("tr", { "data-factor": r.factor },
+        el("th", { scope: "row", text: r.description }),
+        [share(r.judge), share(r.humans), share(r.judge_same_items), diff(r.difference)].map(
+          (t) => el("td", { class: "num", text: t }))))));
+    return el("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Judge bias by factor (table)" }, table);
   }
 
   function renderHistogram(bins) {
