@@ -274,7 +274,22 @@
   function verdictCell(v) {
     const main = v.pending ? "pending" : v.outcome ?? (v.unscored ? "unscored" : "–");
     const score = isNum(v.score) ? ` (score ${num(v.score)})` : "";
-    return el("div", {}, el("span", { class: "label", text: main }), score, el("div", {}, UI.badges(v)));
+    return el("div", {}, el("span", { class: "label", text: main }), score, el("div", {}, UI.badges(v)),
+      selfReference(v.details && v.details.self_reference));
+  }
+
+  /* Self-reference judging: the judge's own answer and each call's critique against it (details.self_reference). */
+  function selfReference(record) {
+    if (!record) return null;
+    if (record.status === "skipped") return el("div", { class: "help", text: "Own answer skipped: the item has a human reference." });
+    const box = el("details", {}, el("summary", { text: "Judge's own answer and critiques" }));
+    box.append(el("div", { class: "slot", text: "Judge's own answer" }),
+      el("div", { class: "text-block", text: record.answer ?? record.reason ?? record.status }));
+    for (const c of record.critiques || []) {
+      box.append(el("div", { class: "slot", text: `Critique, ${name(c.order)} sample ${c.sample + 1}` }),
+        el("div", { class: "text-block", text: c.critique ?? "–" }));
+    }
+    return box;
   }
 
   function itemCell(v) {
