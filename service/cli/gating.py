@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from service.cli.remote import ExitCode, fail
-from service.client import DECISION_RULES, Comparison, Evaluation, JudgeserveClient, NotFound
+from service.client import DECISION_RULES, Comparison, DecisionRule, Evaluation, JudgeserveClient, NotFound
 from service.core.tags import ANY_VALUE, parse_filter
 
 LATEST_PREFIX = "latest:"
@@ -127,5 +127,6 @@ def _latest_version(client: JudgeserveClient, suite: str) -> int | None:
 
 def run_gate(client: JudgeserveClient, gate: Gate, candidate: Evaluation) -> Comparison:
     """POST /v1/comparisons for the candidate against the gate's baseline."""
+    rule = cast(DecisionRule | None, gate.rule)  # checked against DECISION_RULES by gate_spec
     return client.compare(gate.baseline_id, candidate.id, margin=gate.margin, alpha=gate.alpha,
-                          decision_rule=gate.rule, latest=gate.latest)  # type: ignore[arg-type]
+                          decision_rule=rule, latest=gate.latest)
