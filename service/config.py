@@ -92,7 +92,8 @@ class Limits(BaseModel):
     max_field_chars: int = 200_000
 
 
-BACKGROUND_CONNECTIONS = 2  # database connections used beside requests: the reaper, embedded mode's job thread
+# database connections used beside counted requests: the reaper, embedded mode's job thread, a /metrics scrape
+BACKGROUND_CONNECTIONS = 3
 
 
 class ConcurrencySettings(BaseModel):
@@ -103,7 +104,7 @@ class ConcurrencySettings(BaseModel):
     connection; requests beyond ``max_in_flight`` get a 503 with ``Retry-After`` at once.
     """
 
-    max_in_flight: int = Field(default=16, ge=1, le=10_000)  # /v1 and page requests at once (not /healthz, /readyz)
+    max_in_flight: int = Field(default=16, ge=1, le=10_000)  # requests at once (not /healthz, /readyz, /metrics)
     retry_after_seconds: int = Field(default=1, ge=1, le=3600)  # in a 503 for a saturated gateway
     threads: int = Field(default=16, ge=1, le=10_000)  # worker threads: sync routes, dependencies, database work
     db_pool_size: int = Field(default=10, ge=1, le=10_000)  # database connections kept open

@@ -1,7 +1,7 @@
 """A busy gateway answers 503 with Retry-After at once, never a 500 after a long wait.
 
 - ``InFlightLimit`` (ASGI middleware) handles at most ``max_in_flight`` requests at once; one more gets a
-  503 before its body is read. Health probes are never counted or refused. Each response it lets through
+  503 before its body is read. Health probes and metric scrapes are never counted or refused. Each response it lets through
   says how long the gateway spent on it (``Server-Timing: app;dur=<ms>``), so a client can tell the
   gateway's time from its own queueing.
 - A database connection that does not come within the pool timeout, or a database that refuses
@@ -24,7 +24,8 @@ from service.api.errors import problem
 from service.config import ConcurrencySettings
 
 log = logging.getLogger(__name__)
-UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+# probes, and scrapes that must work when the gateway is busy (one /metrics scrape is in the pool's reserve)
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class InFlightLimit:

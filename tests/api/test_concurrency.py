@@ -23,9 +23,9 @@ from service.evaluations import service as evaluations_service
 from service.models import Evaluation, IdempotencyRecord
 from tests.support import authed
 
-# the smallest pools the settings allow for one request at a time: 1 + 2 database connections
-TINY = ConcurrencySettings(max_in_flight=1, threads=1, db_pool_size=1, db_max_overflow=2,
-                           db_pool_timeout_seconds=0.2, redis_max_connections=3, redis_pool_timeout_seconds=0.2,
+# the smallest pools the settings allow for one request at a time: 1 + 3 database connections
+TINY = ConcurrencySettings(max_in_flight=1, threads=1, db_pool_size=1, db_max_overflow=3,
+                           db_pool_timeout_seconds=0.2, redis_max_connections=4, redis_pool_timeout_seconds=0.2,
                            retry_after_seconds=7)
 
 
@@ -119,7 +119,9 @@ def test_a_request_that_fails_after_its_claim_gives_the_key_back(prod_settings, 
 
 def test_requests_beyond_max_in_flight_get_503_at_once_and_health_routes_are_not_counted(
         prod_settings, monkeypatch, fresh_engines):
-    settings = prod_settings.model_copy(update={"concurrency": TINY})
+    # one request at a time, and a second thread for the /metrics scrape (a sync route) to run on
+    one_at_a_time = TINY.model_copy(update={"threads": 2, "db_max_overflow": 4, "redis_max_connections": 5})
+    settings = prod_settings.model_copy(update={"concurrency": one_at_a_time})
     entered, leave = threading.Event(), threading.Event()
     listing = evaluations_service.list_evaluations
     checked_out = []
@@ -143,6 +145,7 @@ def test_requests_beyond_max_in_flight_get_503_at_once_and_health_routes_are_not
             assert "max_in_flight" in refused.json()["detail"]
             assert client.get("/healthz").status_code == 200
             assert client.get("/readyz").status_code == 200
+            assert client.get("/metrics").status_code == 200  # scrapes are not refused either
         finally:
             leave.set()
             holder.join(60)
@@ -156,8 +159,8 @@ def test_a_full_redis_pool_is_a_503_and_nothing_is_stored(prod_settings, fresh_e
     settings = prod_settings.model_copy(update={"concurrency": TINY})
     with api_client(settings) as client:
         pool = client.app.state.dispatcher.redis.connection_pool
-        assert pool.max_connections == 3
-        held = [pool.get_connection() for _ in range(3)]
+        assert pool.max_connections == 4
+        held = [pool.get_connection() for _ in range(4)]
         try:
             busy = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "queue-busy"})
             assert busy.status_code == 503 and busy.headers["retry-after"], busy.text

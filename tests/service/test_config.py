@@ -81,9 +81,9 @@ def test_default_pools_have_room_for_every_request_and_thread():
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"threads": 64}, r"db_pool_size \+ db_max_overflow \(10 \+ 10\) must be at least .* = 66"),
-    ({"max_in_flight": 50, "redis_max_connections": 100}, r"db_pool_size \+ db_max_overflow .* = 52"),
-    ({"redis_max_connections": 10}, r"redis_max_connections \(10\) must be at least .* = 18"),
+    ({"threads": 64}, r"db_pool_size \+ db_max_overflow \(10 \+ 10\) must be at least .* = 67"),
+    ({"max_in_flight": 50, "redis_max_connections": 100}, r"db_pool_size \+ db_max_overflow .* = 53"),
+    ({"redis_max_connections": 10}, r"redis_max_connections \(10\) must be at least .* = 19"),
     ({"db_pool_size": 0}, "db_pool_size"),
     ({"db_pool_timeout_seconds": 0}, "db_pool_timeout_seconds"),
     ({"max_in_flight": 0}, "max_in_flight"),
@@ -97,12 +97,12 @@ def test_pools_too_small_for_the_requests_are_refused(values, message):
 
 
 def test_concurrency_settings_from_the_environment(monkeypatch):
-    for name, value in {"MAX_IN_FLIGHT": "8", "THREADS": "8", "DB_POOL_SIZE": "4", "DB_MAX_OVERFLOW": "6",
-                        "REDIS_MAX_CONNECTIONS": "10", "RETRY_AFTER_SECONDS": "3"}.items():
+    for name, value in {"MAX_IN_FLIGHT": "8", "THREADS": "8", "DB_POOL_SIZE": "4", "DB_MAX_OVERFLOW": "7",
+                        "REDIS_MAX_CONNECTIONS": "11", "RETRY_AFTER_SECONDS": "3"}.items():
         monkeypatch.setenv(f"JUDGESERVE_CONCURRENCY__{name}", value)
     pools = Settings().concurrency
     assert (pools.max_in_flight, pools.threads, pools.db_pool_size, pools.db_max_overflow,
-            pools.redis_max_connections, pools.retry_after_seconds) == (8, 8, 4, 6, 10, 3)
-    monkeypatch.setenv("JUDGESERVE_CONCURRENCY__THREADS", "9")  # 9 + 2 > 4 + 6
+            pools.redis_max_connections, pools.retry_after_seconds) == (8, 8, 4, 7, 11, 3)
+    monkeypatch.setenv("JUDGESERVE_CONCURRENCY__THREADS", "9")  # 9 + 3 > 4 + 7
     with pytest.raises(ValidationError, match="at least max"):
         Settings()
