@@ -63,6 +63,10 @@ PLANNING = [
      [answered(), verdict_result("ab"), verdict_result("ba", 1)], [S1, *STAGE2_SAMPLED]),
     ("href-off", "href", {}, {}, [], STAGE2_BOTH),
     ("href-true-has-reference", "href", {}, {"self_reference": True}, [], STAGE2_BOTH),
+    # true: where the judge does not see the human reference (method judge, e.g. brainstorm), the answer first
+    ("href-true-no-reference-shown", "href", {"category": "brainstorm"}, {"self_reference": True}, [], [S1]),
+    ("href-true-no-reference-stage2", "href", {"category": "brainstorm"}, {"self_reference": True}, [answered()],
+     [S1, *STAGE2_BOTH]),
     ("href-force", "href", {}, {"self_reference": "force"}, [], [S1]),
     ("href-force-stage2", "href", {}, {"self_reference": "force", **SAMPLED}, [answered()], [S1, *STAGE2_SAMPLED]),
     ("href-force-no-reference-method", "href", {"category": "brainstorm"}, {"self_reference": "force"},
@@ -133,7 +137,7 @@ def test_the_judges_answer_stays_inside_its_delimiters():
 
 @pytest.mark.parametrize(("name", "options", "staged"), [
     ("pairwise", {}, False), ("pairwise", {"self_reference": True}, True), ("pairwise", {"self_reference": "force"}, True),
-    ("href", {}, False), ("href", {"self_reference": True}, False), ("href", {"self_reference": "force"}, True),
+    ("href", {}, False), ("href", {"self_reference": True}, True), ("href", {"self_reference": "force"}, True),
 ])
 def test_the_worker_re_plans_only_when_self_reference_adds_a_stage(name, options, staged):
     protocol = get_protocol(name)

@@ -160,8 +160,9 @@ class HrefProtocol:
                    prior: Sequence[CallResult] = ()) -> list[PlannedCall]:
         """Every order × sample for judged categories; one similarity call for embedding ones.
 
-        ``self_reference: force`` (an item always has a human reference, so ``true`` changes nothing): on judged
-        categories the judge's own answer first, then every order × sample shown it, critiquing before its verdict.
+        ``self_reference``: on judged categories the judge's own answer first, then every order × sample shown it,
+        critiquing before its verdict. ``true`` applies where the judge is not shown the human reference (method
+        ``judge``); ``force`` also where it is (``judge_with_reference``).
         """
         method = method_for(item.category, options)
         if method == "embedding":
@@ -172,7 +173,7 @@ class HrefProtocol:
             return []  # rejected at submission (validate_items); combine reports it unscored
         with_reference = method == "judge_with_reference"
 
-        if self_reference.wanted(options.self_reference, has_human_reference=True):
+        if self_reference.wanted(options.self_reference, has_human_reference=with_reference):
             return _plan_self_referenced(item, options, with_reference, prior)
 
         def render(it: HrefItem, order: str, question: str) -> tuple[dict[str, str], ...]:
@@ -182,8 +183,8 @@ class HrefProtocol:
         return plan_two_response_calls(item, options, render, TEMPLATE)
 
     def staged(self, options: HrefOptions) -> bool:
-        """Self-reference judging adds a stage (the judge's own answer first)."""
-        return self_reference.wanted(options.self_reference, has_human_reference=True)
+        """Self-reference judging may add a stage (the judge's own answer first; per item, by its method)."""
+        return options.self_reference is not False
 
     def parse(self, call: PlannedCall, output: JudgeOutput, options: HrefOptions) -> CallResult:
         """Judged calls: positional label and probabilities. Similarity calls: the closer response."""
@@ -210,7 +211,8 @@ class HrefProtocol:
             return ItemVerdict(outcome=None, score=None, unscored=True,
                                details={**base, "calls": [], "reason": "no method for this category"})
         if options.self_reference is not False:
-            return _with_self_reference(_combine_judged(results, options, base), results, options)
+            return _with_self_reference(_combine_judged(results, options, base), results, options,
+                                        with_reference=method == "judge_with_reference")
         return _combine_judged(results, options, base)
 
     def apply_review(self, item: HrefItem, verdict: ItemVerdict, label: HrefReview) -> ItemVerdict:
@@ -312,9 +314,10 @@ def _plan_self_referenced(item: HrefItem, options: HrefOptions, with_reference: 
     return self_reference.plan(first, verdicts, prior)
 
 
-def _with_self_reference(verdict: ItemVerdict, results: Sequence[CallResult], options: HrefOptions) -> ItemVerdict:
+def _with_self_reference(verdict: ItemVerdict, results: Sequence[CallResult], options: HrefOptions,
+                         with_reference: bool) -> ItemVerdict:
     """A judged verdict with ``details.self_reference``; unscored (saying why) when the judge's own answer is missing."""
-    if not self_reference.wanted(options.self_reference, has_human_reference=True):
+    if not self_reference.wanted(options.self_reference, has_human_reference=with_reference):
         return replace(verdict, details={**verdict.details, "self_reference": self_reference.skipped()})
     answer = self_reference.answer_of(results)
     record = self_reference.details(answer, [r for r in results if r.order in options.order_names() or
