@@ -93,6 +93,7 @@ def test_the_judges_own_model_is_flagged_as_self_preference(evaluation):
 def test_status_prints_the_bias_lines(evaluation, capsys):
     print_evaluation(Evaluation.model_validate(evaluation))
     out = capsys.readouterr().out
+    print(out)  # shown with -s: the lines as judgeserve status prints them
     longer = next(line for line in out.splitlines() if line.startswith("  bias: longer: judge "))
     rate = evaluation["reliability"]["bias_factors"]["rows"][1]["judge"]["rate"]
     assert f"judge {rate:.0%} [" in longer and "humans 60% [" in longer and "points on the same items" in longer

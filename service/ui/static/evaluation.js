@@ -187,7 +187,8 @@
     const rows = (report && report.rows) || [];
     if (!rows.length) return null;
     const pct = (x) => num(x * 100, 0);
-    const share = (s) => (s && isNum(s.rate) ? `${pct(s.rate)}% [${pct(s.ci95[0])}, ${pct(s.ci95[1])}] · n ${s.n}` : "–");
+    const share = (s) => (!s ? "–" : isNum(s.rate) ? `${pct(s.rate)}% [${pct(s.ci95[0])}, ${pct(s.ci95[1])}] · n ${s.n}`
+      : "no item differs");
     const diff = (d) => (isNum(d) ? `${d > 0 ? "+" : ""}${pct(d)} points` : "–");
     const table = el("table", { class: "bias-factors" },
       el("caption", { text: "How often each rater preferred the response with more of the factor (a tie counts ½; 50% = no bias)" }),
