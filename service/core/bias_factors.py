@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Callable, Sequence
+from typing import Any
 
 # lengths "differ" when the longer is more than this fraction longer than the shorter
 LENGTH_MARGIN = 0.10
@@ -112,10 +113,12 @@ def row(key: str, description: str, favoured: Sequence[str | None], judge: Seque
     judged = [credit(o, s) for s, o in zip(favoured, judge) if s is not None and o is not None]
     labelled = any(h is not None for h in humans)
     both = [(s, o, h) for s, o, h in zip(favoured, judge, humans) if s is not None and o is not None and h is not None]
-    judge_same = share([credit(o, s) for s, o, _ in both]) if labelled else None
-    human = share([credit(h, s) for s, _, h in both]) if labelled else None
-    difference = (judge_same["rate"] - human["rate"]
-                  if human is not None and human["rate"] is not None and judge_same["rate"] is not None else None)
+    if not labelled:
+        return {"factor": key, "description": description, "judge": share(judged), "humans": None,
+                "judge_same_items": None, "difference": None}
+    judge_same = share([credit(o, s) for s, o, _ in both])
+    human = share([credit(h, s) for s, _, h in both])
+    difference = judge_same["rate"] - human["rate"] if both else None
     return {"factor": key, "description": description, "judge": share(judged), "humans": human,
             "judge_same_items": judge_same, "difference": difference}
 

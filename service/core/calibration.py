@@ -91,7 +91,7 @@ def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str], i
     calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
     first_wins = [1.0 if c["label"] == "1" else 0.5 if c["label"] == "tie" else 0.0 for c in calls]
     outcomes = [_judge_outcome(v) for v in judged]
-    report = {
+    report: dict[str, Any] = {
         "position_consistency_rate": (
             sum(not v.position_inconsistent for v in both) / len(both)
             if len(orders) == 2 and both else None

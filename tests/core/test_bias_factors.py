@@ -6,7 +6,16 @@ import pytest
 
 from service.core import bias_factors
 from service.core.bias_factors import (
-    FACTORS, bias_report, credit, factor_rows, longer, markdown_structure, more_markdown, response_pair, row, share,
+    FACTORS,
+    bias_report,
+    credit,
+    factor_rows,
+    longer,
+    markdown_structure,
+    more_markdown,
+    response_pair,
+    row,
+    share,
     wilson,
 )
 from service.core.statistics import wilson_interval
