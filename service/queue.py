@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 JUDGE_CHUNK_JOB = "workers.jobs.judge_chunk.run"
 AGGREGATE_JOB = "workers.jobs.aggregate.run"
 WEBHOOK_DELIVERY_JOB = "workers.jobs.deliver_webhook.run"
+WEBHOOK_FAN_OUT_JOB = "workers.jobs.deliver_webhook.queue_evaluation"
 EMBEDDED_RUNTIME_START = "workers.runtime.start_embedded"
 EMBEDDED_RUNTIME_STOP = "workers.runtime.shutdown"
 # embedded mode: seconds before the 1st, 2nd, 3rd… retry of a job that raised (the last one repeats)
@@ -289,6 +290,13 @@ def enqueue_webhook_delivery(dispatcher: Dispatcher, settings: Settings, deliver
     """Queue one attempt of a webhook delivery (the job sends it only if it is still due)."""
     dispatcher.enqueue(WEBHOOK_DELIVERY_JOB, (delivery_id,), queue=webhook_queue(settings),
                        job_id=f"webhook_{delivery_id}_{attempt}", timeout=600)
+
+
+def enqueue_webhook_fan_out(dispatcher: Dispatcher, settings: Settings, evaluation_id: str) -> None:
+    """Queue one job that queues the delivery jobs of an evaluation's events (run by a delivery loop, so the
+    judge loop that finished the evaluation spends one enqueue on its fan-out, not one per endpoint)."""
+    dispatcher.enqueue(WEBHOOK_FAN_OUT_JOB, (evaluation_id,), queue=webhook_queue(settings),
+                       job_id=f"webhook-fan-out_{evaluation_id}", timeout=600)
 
 
 def make_dispatcher(settings: Settings) -> Dispatcher:

@@ -46,7 +46,7 @@ def queues_in_order(settings: Settings, judge_name: str, burst: bool = False) ->
     Leaderboard refreshes are short (one deduplicated job per leaderboard) and people wait on them:
     they go before the judge's backlog, which could otherwise hold a leaderboard stale for as long
     as judging takes. Webhook deliveries are not a judge loop's work: a project's fan-out (endpoints
-    × completions) could otherwise hold every project's judging back; the process's delivery loops
+    × completions) could otherwise hold every project's judging back; the delivery process's loops
     (``delivery_queues``) send them. Only a burst worker's judge loops take them, after the judge's
     queue is empty, so that it does not exit with its own evaluations' deliveries unsent.
     """
@@ -55,7 +55,7 @@ def queues_in_order(settings: Settings, judge_name: str, burst: bool = False) ->
 
 
 def delivery_queues(settings: Settings) -> list[str]:
-    """The queues a delivery loop serves: webhook deliveries only."""
+    """The queues a delivery loop serves (in the delivery process, workers/delivery_worker.py)."""
     return [webhook_queue(settings)]
 
 
@@ -121,7 +121,7 @@ class InFlightWorker(JudgeWorker):
 
 
 class DeliveryWorker(InFlightWorker):
-    """A loop in a thread of the worker process that sends webhook deliveries and takes no judge work."""
+    """A loop in a thread of the delivery process: it sends webhook deliveries and takes no judge work."""
 
 
 def take_turns(backend) -> None:
@@ -159,23 +159,25 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     # the RQ worker and its heartbeat share a name, so the gateway's reaper can tell when a job's worker died
     name = name or runtime.worker_id()
     runtime.start_heartbeat([judge_name], name)
-    runtime.start_webhook_sweeper()
+    deliveries = None
+    if burst:  # no delivery process: this one's loops send its deliveries once the judge's queue is empty
+        runtime.start_webhook_sweeper()
+    else:
+        from workers.delivery_worker import DeliveryProcess
+
+        deliveries = DeliveryProcess(name)
+        deliveries.start()
     queues = queues_in_order(settings, judge_name, burst)
     worker = JudgeWorker(queues, connection=Redis.from_url(settings.redis_url), name=name)
-    chunk_loops = [InFlightWorker(queues, connection=Redis.from_url(settings.redis_url), name=f"{name}-{k}")
-                   for k in range(1, in_flight)]
-    delivery_loops = [DeliveryWorker(delivery_queues(settings), connection=Redis.from_url(settings.redis_url),
-                                     name=f"{name}-webhooks-{k}")
-                      for k in range(1, settings.webhooks.delivery_threads + 1)]
-    worker.siblings = chunk_loops + delivery_loops
-    # each chunk loop in a thread beats under its own RQ name as well: the reaper looks a started job's worker
-    # up by name (delivery loops do not beat: they serve no judge, and a lost delivery is found by the sweep)
-    beats = [Heartbeat(settings, loop.name, [judge_name]) for loop in chunk_loops]
-    threads = [threading.Thread(target=sibling.work, name=f"judgeserve-loop-{k}", daemon=True,
+    worker.siblings = [InFlightWorker(queues, connection=Redis.from_url(settings.redis_url), name=f"{name}-{k}")
+                       for k in range(1, in_flight)]
+    # each loop in a thread beats under its own RQ name as well: the reaper looks a started job's worker up by name
+    beats = [Heartbeat(settings, sibling.name, [judge_name]) for sibling in worker.siblings]
+    threads = [threading.Thread(target=sibling.work, name=f"judgeserve-chunk-{k}", daemon=True,
                                 kwargs={"burst": burst, "logging_level": settings.log_level})
                for k, sibling in enumerate(worker.siblings, start=1)]
-    log.info("worker %s serving judge %s on queue %s, %d chunk(s) in flight, %d delivery loop(s)", worker.name,
-             judge_name, settings.queue_name(judge_name), in_flight, len(delivery_loops))
+    log.info("worker %s serving judge %s on queue %s, %d chunk(s) in flight", worker.name, judge_name,
+             settings.queue_name(judge_name), in_flight)
     try:
         for beat in beats:
             beat.start()
@@ -192,5 +194,7 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
             sibling.stop_after_current_job()
         for beat in beats:
             beat.stop()
+        if deliveries is not None:
+            deliveries.stop(timeout=settings.webhooks.timeout_seconds * 4 + 10)
         runtime.shutdown()
     return 0

@@ -205,10 +205,23 @@ def _settle(session: Session, delivery_id: str, attempt_id: int, number: int, re
 
 
 def queue_deliveries(settings: Settings, dispatcher, evaluation_id: str) -> int:
-    """After the outbox commit: queue a delivery job for each pending delivery of the evaluation.
+    """After the outbox commit: queue the job that queues the evaluation's delivery jobs (1; 0 if that failed).
 
     Failing to queue is not an error: the rows are due, and the workers' sweep sends them.
     """
+    from service.queue import enqueue_webhook_fan_out
+
+    try:
+        enqueue_webhook_fan_out(dispatcher, settings, evaluation_id)
+        return 1
+    except Exception as exc:  # Redis is down: the sweep will find the due rows
+        log.warning("webhook deliveries of evaluation %s not queued (%s); the sweep will send them", evaluation_id,
+                    exc, extra={"evaluation_id": evaluation_id})
+        return 0
+
+
+def queue_evaluation_deliveries(settings: Settings, dispatcher, evaluation_id: str) -> int:
+    """Queue a delivery job for each pending delivery of the evaluation (the fan-out job); how many."""
     from service.queue import enqueue_webhook_delivery
 
     try:

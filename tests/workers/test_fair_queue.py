@@ -93,5 +93,5 @@ def test_a_small_evaluation_is_not_stalled_by_another_projects_backlog(prod_sett
     assert worker.returncode == 0, worker.stderr[-2000:]
     with session_scope(prod_settings.database_url) as session:
         done = dict(session.execute(select(Evaluation.id, Evaluation.completed_at)).all())
-    assert all(done.values())
+    assert all(done.values()), worker.stderr[-3000:]
     assert done[small] < min(done[e] for e in big)
