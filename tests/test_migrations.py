@@ -71,3 +71,25 @@ def test_0008_swaps_the_project_index_for_the_listing_index_and_back(tmp_path):
     assert "ix_evaluations_project_id" in indexes() and "ix_evaluations_project_id_created_at_id" not in indexes()
     upgrade(url)
     assert "ix_evaluations_project_id_created_at_id" in indexes()
+
+
+def test_0010_keeps_older_cache_entries_as_global_ones_and_drops_project_ones_on_the_way_back(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.db.migrate import alembic_config
+    from service.models import DEFAULT_PROJECT_ID
+
+    url = f"sqlite:///{tmp_path}/cache.db"
+    columns = "key, fingerprint, text, prompt_tokens, completion_tokens, created_at"
+    upgrade(url, "0009")
+    with get_engine(url).begin() as connection:
+        connection.execute(text(f"INSERT INTO judge_cache ({columns}) VALUES ('old', 'f', 'A', 1, 1, '2026-01-01')"))
+    upgrade(url, "0010")
+    with get_engine(url).begin() as connection:
+        assert connection.execute(text("SELECT key, project_id FROM judge_cache")).all() == [("old", None)]
+        connection.execute(text(f"INSERT INTO judge_cache ({columns}, project_id) "
+                                f"VALUES ('bound', 'f', 'A', 1, 1, '2026-01-01', '{DEFAULT_PROJECT_ID}')"))
+    command.downgrade(alembic_config(url), "0009")
+    with get_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT key FROM judge_cache")).scalars().all() == ["old"]
