@@ -9,6 +9,7 @@ from another thread while the body is sent and rejected. Bodies are just under t
 - ``eval-non-objects``: ``items: [1, 1, ...]`` (the probe's body, 16 million items);
 - ``eval-empty-lists`` / ``eval-empty-objects``: ``items: [[], [], ...]`` / ``[{}, {}, ...]``;
 - ``eval-good-then-bad``: good items, and a last one that is not an object (all are read);
+- ``eval-big-options``: ``options: {"a": [[], [], ...]}`` (a field built whole, up to 100,000 values);
 - ``eval-deep``: items nested 100 deep (the nesting check); ``eval-wide-64``: blocks nested exactly 64 deep
   (the nesting check's slowest case), then one too deep;
 - ``suite-non-objects`` / ``suite-good-then-bad``: the same for ``POST /v1/suites``;
@@ -63,6 +64,8 @@ def bodies(size: int = BODY_LIMIT) -> dict[str, tuple[str, bytes]]:
         "eval-empty-lists": ("/v1/evaluations", repeated(b"[]", size)),
         "eval-empty-objects": ("/v1/evaluations", repeated(b"{}", size)),
         "eval-good-then-bad": ("/v1/evaluations", repeated(GOOD, size)),
+        "eval-big-options": ("/v1/evaluations", repeated(b"[]", size, head=HEADER[:-10] + b'"options": {"a": [',
+                                                          last=b"[]", tail=b']}, "items": [{}]}')),
         "eval-deep": ("/v1/evaluations", repeated(deep_item, size)),
         "eval-wide-64": ("/v1/evaluations", repeated(wide, size, last=b"[" + wide + b"]")),
         "suite-non-objects": ("/v1/suites", repeated(b"1", size, head=suite_head)),

@@ -49,7 +49,7 @@ def evaluation_body(raw: bytes, limits: Limits) -> EvaluationCreate:
                 stopped = True
                 break
     except json_stream.JSONProblem as exc:
-        errors.add(FieldError(pointer(*exc.parts) if exc.parts else "", _json_detail(exc.detail)))
+        errors.add(FieldError(pointer(*exc.parts) if exc.parts else "", _json_detail(exc)))
         stopped = errors.count > 1
     errors.raise_any(TITLE, stopped)
     if header.get("items") is json_stream.ARRAY:  # read again, keeping the items this time
@@ -75,8 +75,10 @@ def _item_problem(index: int, value: Any, max_chars: int) -> FieldError | None:
     return FieldError(pointer("items", index, *bad[0]), bad[1]) if bad else None
 
 
-def _json_detail(detail: str) -> str:
-    return detail if detail.startswith("the body") else f"the body is not valid JSON ({detail})"
+def _json_detail(problem: json_stream.JSONProblem) -> str:
+    if isinstance(problem, json_stream.TooLarge) or problem.detail.startswith("the body"):
+        return problem.detail
+    return f"the body is not valid JSON ({problem.detail})"
 
 
 def _validated(fields: dict[str, Any]) -> EvaluationCreate:

@@ -78,7 +78,7 @@ def store(session: Session, settings: Settings, header: Header, suite: SuiteCont
           project_id: str) -> tuple[str, int]:
     """Insert the evaluation, its items in batches and its chunks (not committed); the id and the chunk count.
 
-    Raises InvalidSubmission naming the first 20 bad records; the caller's rollback then stores nothing.
+    Raises InvalidSubmission naming the first 100 bad records; the caller's rollback then stores nothing.
     """
     evaluation = evaluation_row(header, suite) | {"project_id": project_id}
     evaluation_id = evaluation["id"]

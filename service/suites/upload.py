@@ -59,6 +59,8 @@ def parse_json(body: bytes, max_items: int | None = None, max_field_chars: int |
             if stopped or errors.full:
                 stopped = True
                 break
+    except json_stream.TooLarge as exc:
+        errors.add(FieldError(pointer(*exc.parts), exc.detail))
     except json_stream.JSONProblem as exc:
         errors.add(FieldError("", exc.detail if exc.detail.startswith("the body")
                               else f"the body is not valid JSON ({exc.detail})"))

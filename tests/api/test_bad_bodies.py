@@ -112,6 +112,14 @@ def test_a_suite_of_one_repeated_id_lists_a_hundred_repeats(client, prod_setting
     assert count(prod_settings, Suite) == 0
 
 
+def test_a_header_field_is_built_whole_only_up_to_a_number_of_values(client):
+    options = '{"a": [' + ", ".join(["[]"] * 100_001) + "]}"
+    raw = json.dumps({**UPLOAD, "options": "OPTIONS", "items": [item(0)]}).replace('"OPTIONS"', options)
+    body = problem(client.post("/v1/evaluations", content=raw, headers=JSON))
+    assert body["errors"] == [{"pointer": "/options",
+                               "detail": "holds more than limit max_field_values=100000 JSON values"}]
+
+
 def test_a_long_list_of_wrong_values_in_a_small_body_is_one_error(client):
     body = problem(client.post("/v1/webhooks", json={"url": "https://example.com/h", "event_types": ["nope"] * 5000}))
     assert body["error_count"] == 1 and body["errors"][0]["pointer"] == "/event_types"
@@ -141,7 +149,7 @@ def test_depth_at_the_limit_is_parsed_and_one_more_is_a_422_at_its_field(client)
     assert error["pointer"].startswith("/items/1/prompt/0/0") and DEPTH_TEXT in error["detail"]
 
 
-@pytest.mark.parametrize("where", ["line", "options", "tags-like-options", "fastchat", "alpacaeval"])
+@pytest.mark.parametrize("where", ["line", "options", "tags", "fastchat", "alpacaeval"])
 def test_every_upload_entry_point_names_where_json_nests_too_deep(client, where):
     suite = [{"id": "81", "prompt": "Instruction", "baseline_response": "base"}]
     assert client.post("/v1/suites", json={"name": "bench", "baseline_model": "ref", "items": suite}).status_code == 201
@@ -151,11 +159,12 @@ def test_every_upload_entry_point_names_where_json_nests_too_deep(client, where)
         assert body["errors"][0]["pointer"] == "/lines/2" and body["errors"][0]["line"] == 2
         assert body["errors"][0]["detail"].startswith(f"line 2 is {DEPTH_TEXT}")
         assert ", at /prompt/0/0/0" in body["errors"][0]["detail"]
-    elif where in ("options", "tags-like-options"):
-        options = '{"samples": ' + deep_text(4_000) + "}"
-        body = problem(client.post("/v1/evaluations", params=UPLOAD | {"options": options}, content=ndjson([item(0)]),
+    elif where in ("options", "tags"):  # the query parameters that hold JSON
+        value = '{"samples": ' + deep_text(4_000) + "}"
+        body = problem(client.post("/v1/evaluations", params=UPLOAD | {where: value}, content=ndjson([item(0)]),
                                    headers=NDJSON))
-        assert body["errors"][0]["parameter"] == "options" and DEPTH_TEXT in body["errors"][0]["detail"]
+        assert body["errors"][0]["parameter"] == where and DEPTH_TEXT in body["errors"][0]["detail"]
+        assert body["errors"][0]["detail"].endswith(", at /samples" + "/0" * (MAX_JSON_DEPTH - 1))
     elif where == "fastchat":
         answer = '{"question_id": 81, "choices": ' + deep_text(10_000) + "}"
         params = UPLOAD | {"suite": "bench", "format": "fastchat"}

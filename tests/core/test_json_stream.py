@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from service.core.json_stream import ARRAY, JSONProblem, fields
+from service.core.json_stream import ARRAY, JSONProblem, TooLarge, fields
 
 
-def read(text: str, streamed: str = "items") -> list:
-    return list(fields(text, streamed))
+def read(text: str, streamed: str = "items", **limits) -> list:
+    return list(fields(text, streamed, **limits))
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -49,3 +49,14 @@ def test_elements_are_read_one_at_a_time():
     assert next(reader) == ("items", 0, 1) and next(reader) == ("items", 1, 2)  # the bad third is not read yet
     with pytest.raises(JSONProblem):
         next(reader)
+
+
+def test_fields_are_built_whole_only_up_to_a_number_of_values():
+    small = '{"options": {"a": [1, 2, {"b": null}], "c": "d"}, "items": []}'
+    assert read(small, "items")[0] == ("options", None, {"a": [1, 2, {"b": None}], "c": "d"})
+    with pytest.raises(TooLarge) as info:
+        read('{"options": {"a": [' + "[], " * 50 + "[]]}}", "items", max_values=40)
+    assert info.value.parts == ("options",) and "max_field_values" in info.value.detail
+    with pytest.raises(JSONProblem) as info:
+        read('{"options": {"a": [1 2]}}')
+    assert info.value.detail == "Expecting ',' delimiter at line 1 column 22"
