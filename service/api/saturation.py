@@ -1,9 +1,9 @@
 """A busy gateway answers 503 with Retry-After at once, never a 500 after a long wait.
 
 - ``InFlightLimit`` (ASGI middleware) handles at most ``max_in_flight`` requests at once; one more gets a
-  503 before its body is read. Health probes and metric scrapes are never counted or refused. Each response it lets through
-  says how long the gateway spent on it (``Server-Timing: app;dur=<ms>``), so a client can tell the
-  gateway's time from its own queueing.
+  503 before its body is read. Health probes and metric scrapes are never counted or refused. Each
+  response it lets through says how long the gateway spent on it (``Server-Timing: app;dur=<ms>``), so
+  a client can tell the gateway's time from its own queueing.
 - A database connection that does not come within the pool timeout, or a database that refuses
   connections (e.g. Postgres' ``max_connections`` reached), is a 503 with Retry-After too.
 """
