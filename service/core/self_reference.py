@@ -14,17 +14,35 @@ JSON, and an answer cut off by the budget is read as far as it got.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import json
 import re
 from dataclasses import dataclass
-from json.decoder import scanstring
-from typing import Any, Callable, Literal, Sequence
+from typing import Annotated, Any, Callable, Literal, Sequence
+
+from pydantic import BeforeValidator
 
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.protocol import CallResult, PlannedCall
 
-SelfReferenceMode = Literal[False, True, "force"]
+class Force(StrEnum):
+    """``self_reference: "force"``: the judge's own answer even on items with a human-written reference."""
+
+    force = "force"
+
+
+# a boolean or the string "force" (a one-value string enum, not a const: clients generated from the OpenAPI
+# document read an enum beside a boolean, but neither one enum of mixed types nor a const)
+def _checked_mode(value: Any) -> Any:
+    """One error naming the field (not one per member of the union) for anything but true, false or "force"."""
+    if value is True or value is False or value == Force.force:
+        return value
+    raise ValueError('self_reference must be true, false or "force"')
+
+
+SelfReferenceMode = Annotated[bool | Force, BeforeValidator(_checked_mode)]
 MODE_DESCRIPTION = (
     "Self-reference judging: the judge first answers each item's request itself (one call per item, shared by "
     "both orders and all samples, cached), then critiques each response against its own answer before every "
@@ -78,18 +96,23 @@ def parse_answer(text: str) -> str | None:
     return answer.strip()
 
 
+# json's own string scanner (untyped in typeshed): decodes a JSON string from a position to its closing quote
+_SCANSTRING: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder, "scanstring")
+
+
 def _truncated_answer(text: str) -> str | None:
     """The answer string of JSON that stops early: up to its closing quote, else everything decodable."""
     match = _ANSWER_START.match(text)
     if match is None:
         return None
     try:
-        return scanstring(text, match.end(), False)[0]
+        decoded, _ = _SCANSTRING(text, match.end(), False)  # the string up to its closing quote
+        return str(decoded)
     except ValueError:  # unterminated: drop a dangling escape sequence and decode the rest
         body = text[match.end():]
         for cut in range(len(body), max(len(body) - 6, 0) - 1, -1):
             try:
-                return json.loads(f'"{body[:cut]}"', strict=False)
+                return str(json.loads(f'"{body[:cut]}"', strict=False))
             except ValueError:
                 continue
     return None
