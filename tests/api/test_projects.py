@@ -41,6 +41,9 @@ def world(prod_settings):
             ("post", "/v1/evaluations"): {"protocol": "pairwise", "judge": "scripted", "model": "x", "suite": SUITE,
                                           "items": [{"id": "q0", "response": "r"}]},
             ("post", "/v1/comparisons"): {"baseline_evaluation_id": ids[0], "candidate_evaluation_id": ids[1]},
+            ("post", "/v1/analyses/rating-vs-ranking"): {"rating_x_evaluation_id": ids[0],
+                                                         "rating_y_evaluation_id": ids[1],
+                                                         "pairwise_evaluation_id": ids[0]},
             ("post", "/v1/reviews/{review_id}"): {"label": "a", "reviewer": "someone"},
             ("post", "/v1/suites"): {"name": SUITE, "items": items},
             ("post", "/v1/evaluations/{evaluation_id}/cancel"): None,
@@ -48,8 +51,14 @@ def world(prod_settings):
             ("patch", "/v1/webhooks/{webhook_id}"): {"description": "renamed"},
             ("post", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): None,
         }
-        params = {"/v1/leaderboards/{suite}": {"protocol": "pairwise", "judge": "scripted-first"}}
+        params = {"/v1/leaderboards/{suite}": {"protocol": "pairwise", "judge": "scripted-first"},
+                  "/v1/comparisons/items": {"baseline": ids[0], "candidate": ids[1]}}
         yield a, b, values, bodies, params, ids
+
+
+# routes that name another resource in the body or the query: another project's ids are 404 there too
+NAMED_IN_BODY_OR_QUERY = {("post", "/v1/comparisons"), ("post", "/v1/analyses/rating-vs-ranking"),
+                          ("get", "/v1/comparisons/items")}
 
 
 def routes(client):
@@ -95,7 +104,7 @@ def test_another_projects_resources_are_404_and_never_listed(world):
             own = call(a, method, path, values, bodies, params)
             # the owner reaches it (a 409 "already ended" is reaching it), so the test's URLs and bodies are right
             assert own.status_code < 300 or own.status_code == 409, (method, path, own.text)
-        if re.search(r"{\w+}", path) or (method, path) == ("post", "/v1/comparisons"):
+        if re.search(r"{\w+}", path) or (method, path) in NAMED_IN_BODY_OR_QUERY:
             assert other.status_code == 404, (method, path, other.status_code, other.text)
         asked = str(other.request.url) + other.request.content.decode()
         leaked = [secret for secret in secrets if secret in other.text and secret not in asked]
