@@ -23,6 +23,7 @@ from service.core.json_depth import depth_problem
 from service.errors import FieldError, InvalidSubmission
 from service.evaluations import formats
 from service.evaluations.items import Problem, Record, SuiteContext, first_bad_string
+from service.core.tags import Tags
 from service.evaluations.pipeline import Submission
 from service.evaluations.problems import parameter_error, pointer
 
@@ -44,6 +45,8 @@ class UploadHeader(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     format: str = "items"
     webhook_url: str | None = Field(default=None, max_length=2048)
+    tags: Tags = Field(default_factory=dict)
+    leaderboard: bool = True
 
     @field_validator("options", mode="before")
     @classmethod
@@ -53,6 +56,16 @@ class UploadHeader(BaseModel):
                 return json.loads(value)
             except ValueError:
                 raise ValueError("options must be a JSON object, e.g. options={\"samples\":2}") from None
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("tags must be a JSON object of strings, e.g. tags={\"branch\":\"main\"}") from None
         return value
 
     @field_validator("format")
