@@ -189,14 +189,14 @@ def _print(outcome: Outcome, written: list[Path]) -> None:
         typer.echo(f"threshold: {t.metric} = {remote.fmt(t.value)} {relation} {t.fail_under:g}: "
                    f"{'PASS' if t.passed else 'FAIL'}")
     if outcome.comparison is not None:
-        typer.echo(_gate_line(outcome.comparison))
+        typer.echo(_gate_line(outcome.comparison, outcome.gate_baseline))
         typer.echo(f"  compare the runs: {outcome.comparison_url()}")
     for path in written:
         typer.echo(f"report written: {path}", err=True)
 
 
-def _gate_line(c: Comparison) -> str:
-    found = f" (found by query {c.baseline_query})" if c.baseline_query else ""
+def _gate_line(c: Comparison, asked: str | None) -> str:
+    found = f" ({asked}, found by query)" if c.baseline_query and asked else ""
     changed = getattr(c, "n_changed", None)
     changes = f", {changed} changed outcome" if changed is not None else ""
     return (f"gate against {c.baseline_evaluation_id}{found}: {c.decision.upper()} ({c.metric} difference "
