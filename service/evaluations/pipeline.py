@@ -54,7 +54,8 @@ def submit(session: Session, dispatcher: Dispatcher, settings: Settings, submiss
     location = f"/v1/evaluations/{evaluation_id}"
     idempotency.complete(session, claim, 202, {"id": evaluation_id}, {"Location": location})
     session.commit()
-    enqueue_or_withdraw(session, dispatcher, settings, evaluation_id, header.fields.judge, n_chunks, project_id)
+    enqueue_or_withdraw(session, dispatcher, settings, evaluation_id, header.fields.judge, n_chunks, project_id,
+                        claim)
     return evaluation_id
 
 
@@ -97,8 +98,13 @@ def store(session: Session, settings: Settings, header: Header, suite: SuiteCont
 
 
 def enqueue_or_withdraw(session: Session, dispatcher: Dispatcher, settings: Settings, evaluation_id: str,
-                        judge: str, n_chunks: int, project_id: str | None = None) -> None:
-    """Queue every chunk of a committed evaluation; if the queue fails, delete the evaluation and answer 503."""
+                        judge: str, n_chunks: int, project_id: str | None = None,
+                        claim: idempotency.Claim | None = None) -> None:
+    """Queue every chunk of a committed evaluation; if the queue fails, delete the evaluation and answer 503.
+
+    The Idempotency-Key's done record goes with the evaluation, in one transaction, so a retry with the key
+    submits again (a failed request otherwise only gives back a claim still in progress).
+    """
     try:
         for index in range(n_chunks):
             enqueue_chunk(dispatcher, settings, evaluation_id, judge, index, project_id)
@@ -106,7 +112,8 @@ def enqueue_or_withdraw(session: Session, dispatcher: Dispatcher, settings: Sett
         evaluation = repo.get_evaluation(session, evaluation_id)
         if evaluation is not None:
             session.delete(evaluation)
-            session.commit()
+        idempotency.forget_done(session, claim)
+        session.commit()
         raise ServiceUnavailable(f"{exc}; nothing was stored", retry_after=5) from exc
 
 

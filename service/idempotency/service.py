@@ -122,6 +122,12 @@ def complete(session: Session, claim: Claim | None, status: int, body: dict[str,
                        "by this request: the retry's response is the one that counts")
 
 
+def forget_done(session: Session, claim: Claim | None) -> None:
+    """Drop this request's done record (not committed): the resource it names is being withdrawn with it."""
+    if claim is not None:
+        repo.forget(session, claim.project_id, claim.key, claim.owner, status="done")
+
+
 def release(session: Session, claim: Claim | None) -> bool:
     """Give the key back after the request failed (nothing was created), so a retry can run; True when done.
 
@@ -134,7 +140,9 @@ def release(session: Session, claim: Claim | None) -> bool:
     for attempt in range(1, RELEASE_ATTEMPTS + 1):
         try:
             session.rollback()
-            repo.forget(session, claim.project_id, claim.key, claim.owner)
+            # only a claim still in progress: a done one names a resource that exists (the request failed after
+            # its commit), and freeing it would let a retry create a second one
+            repo.forget(session, claim.project_id, claim.key, claim.owner, status="in_progress")
             session.commit()
             return True
         except Exception as exc:

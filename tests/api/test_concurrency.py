@@ -117,6 +117,39 @@ def test_a_request_that_fails_after_its_claim_gives_the_key_back(prod_settings, 
         assert keys(prod_settings) == [("retry-me", "done")] and evaluations(prod_settings) == 1
 
 
+def test_a_failure_after_the_commit_keeps_the_key_so_a_retry_never_creates_a_second_evaluation(
+        prod_settings, monkeypatch):
+    def failing_enqueue(*args, **kwargs):
+        raise RuntimeError("injected failure after the evaluation was committed")
+
+    with api_client(prod_settings) as client:
+        monkeypatch.setattr(pipeline, "enqueue_or_withdraw", failing_enqueue)
+        failed = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "committed"})
+        assert failed.status_code == 500, failed.text
+        assert keys(prod_settings) == [("committed", "done")] and evaluations(prod_settings) == 1
+        monkeypatch.undo()
+        retried = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "committed"})
+        assert retried.status_code == 202 and retried.headers["idempotent-replayed"] == "true", retried.text
+        assert evaluations(prod_settings) == 1
+
+
+def test_a_queue_that_fails_after_the_commit_withdraws_the_evaluation_and_frees_the_key(prod_settings, monkeypatch):
+    from service.queue import QueueUnavailable
+
+    def down(*args, **kwargs):
+        raise QueueUnavailable("the job queue (Redis) is unavailable")
+
+    with api_client(prod_settings) as client:
+        monkeypatch.setattr(pipeline, "enqueue_chunk", down)
+        failed = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "queue-down"})
+        assert failed.status_code == 503 and failed.headers["retry-after"], failed.text
+        assert keys(prod_settings) == [] and evaluations(prod_settings) == 0
+        monkeypatch.undo()
+        retried = client.post("/v1/evaluations", json=body(), headers={"Idempotency-Key": "queue-down"})
+        assert retried.status_code == 202 and "idempotent-replayed" not in retried.headers, retried.text
+        assert keys(prod_settings) == [("queue-down", "done")] and evaluations(prod_settings) == 1
+
+
 def test_requests_beyond_max_in_flight_get_503_at_once_and_health_routes_are_not_counted(
         prod_settings, monkeypatch, fresh_engines):
     # one request at a time, and a second thread for the /metrics scrape (a sync route) to run on

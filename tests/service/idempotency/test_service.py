@@ -104,7 +104,7 @@ def test_a_release_that_cannot_reach_the_database_gives_up_without_hiding_the_er
     url, project = prod_settings.database_url, project_id(prod_settings)
     attempts = []
     monkeypatch.setattr(idempotency, "RELEASE_PAUSE_SECONDS", 0)
-    monkeypatch.setattr(idempotency.repo, "forget", lambda *args: attempts.append(args) or 1 / 0)
+    monkeypatch.setattr(idempotency.repo, "forget", lambda *args, **kwargs: attempts.append(args) or 1 / 0)
 
     def fails(claim):
         raise RuntimeError("the work failed")
