@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
@@ -46,12 +48,36 @@ def read(session: Session, project_id: str, suite: str, protocol: str, judge: st
         raise NotFound(f"protocol {protocol!r} is not registered on this server") from None
     stored, etag = snapshot.body, snapshot.etag
     if tags:
-        stored = snapshots.compute(session, project_id, suite, protocol, snapshot.judge, tags)
-        etag = snapshots.body_etag(stored)
+        stored, etag = _tagged(session, snapshot, project_id, suite, protocol, tags)
     body = {k: v for k, v in stored.items() if k not in ("latest", "all")}
     body.update(runs=runs, rows=with_rank_ranges(stored[runs]), metric_kind=declared.metric_kind.as_json(),
                 columns=list(declared.leaderboard_columns), ranked_by=declared.ranking, tags=[str(t) for t in tags])
     return LeaderboardView(body=body, etag=f'"{etag}-{runs}"')
+
+
+# tag-filtered views computed from the stored results, by the snapshot they were computed at: a run completing
+# (or a review) refreshes the snapshot and so its ETag, and tags never change, so a view is valid while its
+# snapshot is; polling a tagged board then costs the snapshot read, not a Bradley-Terry fit and its bootstrap
+_TAGGED: OrderedDict[tuple, tuple[dict[str, Any], str]] = OrderedDict()
+_TAGGED_LOCK = threading.Lock()
+TAGGED_VIEWS_KEPT = 128
+
+
+def _tagged(session: Session, snapshot: Any, project_id: str, suite: str, protocol: str,
+            tags: Sequence[TagFilter]) -> tuple[dict[str, Any], str]:
+    """The body and ETag of a tag-filtered leaderboard, computed once per snapshot version and filter set."""
+    key = (project_id, suite, protocol, snapshot.judge, snapshot.etag, tuple(sorted(str(t) for t in tags)))
+    with _TAGGED_LOCK:
+        if key in _TAGGED:
+            _TAGGED.move_to_end(key)
+            return _TAGGED[key]
+    body = snapshots.compute(session, project_id, suite, protocol, snapshot.judge, tags)
+    view = (body, snapshots.body_etag(body))
+    with _TAGGED_LOCK:
+        _TAGGED[key] = view
+        while len(_TAGGED) > TAGGED_VIEWS_KEPT:
+            _TAGGED.popitem(last=False)
+    return view
 
 
 def with_rank_ranges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

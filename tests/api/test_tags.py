@@ -181,3 +181,21 @@ def test_a_leaderboard_as_csv(client, prod_settings):
     assert etag != client.get("/v1/leaderboards/bench", params={"judge": "scripted"}).headers["etag"]
     assert client.get("/v1/leaderboards/bench", params={"judge": "scripted"},
                       headers={"Accept": "text/csv", "If-None-Match": etag}).status_code == 304
+
+
+def test_a_tagged_leaderboard_is_computed_once_per_snapshot(client, prod_settings, monkeypatch):
+    from service.leaderboards import snapshot
+
+    submit(client, model="released", length=40, tags={"release": "1.0"})
+    assert run_worker(prod_settings, "scripted").returncode == 0
+    calls = []
+    compute = snapshot.compute
+    monkeypatch.setattr(snapshot, "compute", lambda *a, **k: calls.append(a) or compute(*a, **k))
+    first = client.get("/v1/leaderboards/bench", params={"judge": "scripted", "tag": "release"})
+    again = client.get("/v1/leaderboards/bench", params={"judge": "scripted", "tag": "release"},
+                       headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and len(calls) == 1
+    submit(client, model="released-2", length=50, tags={"release": "1.1"})  # a completion refreshes the snapshot
+    assert run_worker(prod_settings, "scripted").returncode == 0
+    fresh = client.get("/v1/leaderboards/bench", params={"judge": "scripted", "tag": "release"})
+    assert len(calls) == 2 and {row["model"] for row in fresh.json()["rows"]} == {"released", "released-2"}
