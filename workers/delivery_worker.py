@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from redis import Redis
 
@@ -28,6 +29,7 @@ from workers.judge_worker import DeliveryWorker, JudgeWorker, delivery_queues
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS = 2.0
+MAX_RESTART_DELAY_SECONDS = 60.0  # the longest pause between restarts of a process that keeps failing
 RESTART_DELAY_SECONDS = 1.0
 
 
@@ -89,15 +91,20 @@ class DeliveryProcess(threading.Thread):
         """Keep one delivery process running until stopped."""
         args = [sys.executable, "-m", "workers", "--deliveries", "--name", self.worker_name,
                 "--parent-pid", str(os.getpid())]
+        delay = RESTART_DELAY_SECONDS
         while not self._stopping.is_set():
             with self._lock:
                 if self._stopping.is_set():
                     return
                 self.child = subprocess.Popen(args)
+            started = time.monotonic()
             code = self.child.wait()
             if not self._stopping.is_set():
-                log.warning("delivery process exited with %s; starting it again", code)
-                self._stopping.wait(RESTART_DELAY_SECONDS)
+                # a process that keeps dying at start (bad settings, Redis gone) is retried ever more slowly
+                delay = RESTART_DELAY_SECONDS if time.monotonic() - started > MAX_RESTART_DELAY_SECONDS \
+                    else min(delay * 2, MAX_RESTART_DELAY_SECONDS)
+                log.warning("delivery process exited with %s; starting it again in %.0f s", code, delay)
+                self._stopping.wait(delay)
 
     def stop(self, timeout: float) -> None:
         """Warm shutdown of the delivery process (its attempts under way end first), then SIGKILL."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy.orm import Session
 
 from service.analyses.schemas import RatingVsRankingCreate, RatingVsRankingOut
@@ -33,7 +35,8 @@ def rating_vs_ranking(session: Session, body: RatingVsRankingCreate, project_id:
                                 title="Nothing to compare")
     report = consistency(sorted(pairs, key=lambda p: p.item_id))
     for row in report["disagreements"]:
-        row["links"] = {name: f"/v1/evaluations/{evaluation.id}/verdicts?item_id={row['item_id']}"
+        row["links"] = {name: f"/v1/evaluations/{quote(evaluation.id, safe='')}/verdicts?"
+                              f"item_id={quote(row['item_id'], safe='')}"
                         for name, evaluation in (("rating_x", x), ("rating_y", y), ("comparison", pair))}
     return RatingVsRankingOut(model_x=x.model, model_y=y.model, rating_x_evaluation_id=x.id,
                               rating_y_evaluation_id=y.id, pairwise_evaluation_id=pair.id,

@@ -54,7 +54,7 @@ def resolve_latest(session: Session, candidate: Evaluation, query: LatestQuery) 
         statement = statement.where(Evaluation.model == query.model)
     if query.leaderboard is not None:
         statement = statement.where(Evaluation.leaderboard.is_(query.leaderboard))
-    statement = statement.order_by(Evaluation.completed_at.desc(), Evaluation.created_at.desc()).limit(1)
+    statement = statement.order_by(Evaluation.completed_at.desc().nulls_last(), Evaluation.created_at.desc()).limit(1)
     found = session.scalars(statement).first()
     if found is None:
         suite = f"suite {candidate.suite!r} v{candidate.suite_version}" if candidate.suite else "no suite"
