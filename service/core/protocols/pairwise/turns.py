@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Sequence
 
+from service.core import turn_summaries
 from service.core.delimiters import enclose
 from service.core.protocol import ItemVerdict
 from service.core.protocols.pairwise.models import PairwiseItem
@@ -66,19 +67,8 @@ def per_turn(verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, dict[str, 
 
 def per_category(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict],
                  with_turns: bool) -> dict[str, dict[str, Any]]:
-    """Per category: scored items, A's win rate and (with multi-turn items) each turn's win rate."""
-    grouped: dict[str, list[ItemVerdict]] = defaultdict(list)
-    for item, verdict in zip(items, verdicts):
-        if item.category is not None:
-            grouped[item.category].append(verdict)
-    report = {}
-    for category, members in sorted(grouped.items()):
-        scores = [v.score for v in members if v.scored]
-        turns = ({str(t): sum(values) / len(values) for t, values in _preferences_by_turn(members).items()}
-                 if with_turns else None)
-        report[category] = {"n": len(scores), "win_rate": sum(scores) / len(scores) if scores else None,
-                            "per_turn": turns}
-    return report
+    """Per category: scored items, A's win rate and (with multi-turn items) each turn's."""
+    return turn_summaries.per_category([item.category for item in items], verdicts, "win_rate", _preferences_by_turn, with_turns)
 
 
 def _preferences_by_turn(verdicts: Sequence[ItemVerdict]) -> dict[int, list[float]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Sequence
 
+from service.core import turn_summaries
 from service.core.delimiters import enclose
 from service.core.protocol import ItemVerdict
 from service.core.protocols.rating.models import RatingItem
@@ -75,19 +76,8 @@ def _scores_by_turn(verdicts: Sequence[ItemVerdict]) -> dict[int, list[float]]:
 
 def per_category(items: Sequence[RatingItem], verdicts: Sequence[ItemVerdict],
                  with_turns: bool) -> dict[str, dict[str, Any]]:
-    """Per category: scored items, their mean score and (with multi-turn items) each turn's mean."""
-    grouped: dict[str, list[ItemVerdict]] = defaultdict(list)
-    for item, verdict in zip(items, verdicts):
-        if item.category is not None:
-            grouped[item.category].append(verdict)
-    report = {}
-    for category, members in sorted(grouped.items()):
-        scores = [v.score for v in members if v.scored]
-        turns = ({str(turn): sum(values) / len(values) for turn, values in _scores_by_turn(members).items()}
-                 if with_turns else None)
-        report[category] = {"n": len(scores), "mean_score": sum(scores) / len(scores) if scores else None,
-                            "per_turn": turns}
-    return report
+    """Per category: scored items, their mean score and (with multi-turn items) each turn's."""
+    return turn_summaries.per_category([item.category for item in items], verdicts, "mean_score", _scores_by_turn, with_turns)
 
 
 def turn_scores(verdict: ItemVerdict) -> dict[int, float]:
