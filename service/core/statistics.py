@@ -78,6 +78,10 @@ def scott_pi(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
 
 def entropy(counts: Sequence[float]) -> float:
     """Shannon entropy (natural log) of a count vector; 0 for an empty or all-zero one."""
-    if float(sum(counts)) <= 0:
+    # scipy.stats.entropy's value (a test compares them) without its call overhead: it took ~1 ms a
+    # call here (argument inspection and nan-policy wrapping), and every verdict's BPDE calls this,
+    # so it cost a 10,000-item evaluation ~10 s in the worker
+    total = float(sum(counts))
+    if total <= 0:
         return 0.0
-    return float(stats.entropy(counts))
+    return -math.fsum((c / total) * math.log(c / total) for c in counts if c > 0)

@@ -106,3 +106,13 @@ def test_scott_pi_is_cohen_kappa_when_the_raters_share_their_marginals():
 @pytest.mark.parametrize("counts, expected", [([1, 0, 0], 0.0), ([1, 1, 0], math.log(2)), ([1, 1, 1], math.log(3)), ([], 0.0)])
 def test_entropy(counts, expected):
     assert entropy(counts) == pytest.approx(expected)
+
+
+def test_entropy_is_scipys():
+    """The hand-written entropy gives scipy.stats.entropy's value on count vectors of every shape."""
+    rng = np.random.default_rng(3)
+    vectors = [[2, 1], [1, 2, 3], [0, 5, 0, 1], [7], [0.5, 0.25, 0.25], [10**6, 1, 1]]
+    vectors += [list(rng.integers(0, 20, size=int(rng.integers(1, 6)))) for _ in range(200)]
+    for counts in vectors:
+        if sum(counts) > 0:
+            assert entropy(counts) == pytest.approx(float(stats.entropy(counts)), rel=1e-12, abs=1e-15), counts
