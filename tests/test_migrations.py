@@ -93,3 +93,46 @@ def test_0010_keeps_older_cache_entries_as_global_ones_and_drops_project_ones_on
     command.downgrade(alembic_config(url), "0009")
     with get_engine(url).connect() as connection:
         assert connection.execute(text("SELECT key FROM judge_cache")).scalars().all() == ["old"]
+
+
+def test_0012_keeps_judge_cache_entries_and_copies_keyed_judgments_back_on_the_way_down(tmp_path):
+    """0011 → 0012: judge_cache rows stay (they are still read); 0012 → 0011: each keyed successful judgment
+    that judge_cache lacks becomes an entry of its evaluation's project, so no cached call is lost."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.db.migrate import alembic_config
+    from service.models import DEFAULT_PROJECT_ID
+
+    url = f"sqlite:///{tmp_path}/keys.db"
+    entry_columns = "key, fingerprint, text, prompt_tokens, completion_tokens, created_at"
+    upgrade(url, "0011")
+    with get_engine(url).begin() as connection:
+        connection.execute(text(f"INSERT INTO judge_cache ({entry_columns}) VALUES ('old', 'f', 'A', 1, 1, '2026-01-01')"))
+    upgrade(url, "0012")
+    with get_engine(url).begin() as connection:
+        assert connection.execute(text("SELECT key, text FROM judge_cache")).all() == [("old", "A")]
+        assert "ix_judgments_cache_key" in {i["name"] for i in inspect(connection).get_indexes("judgments")}
+        connection.execute(text(
+            "INSERT INTO evaluations (id, project_id, protocol, judge, model, options, status, total, done, failed, "
+            f"chunks_total, chunks_done, created_at) VALUES ('e1', '{DEFAULT_PROJECT_ID}', 'pairwise', 'j', 'm', '{{}}', "
+            "'completed', 4, 4, 0, 1, 1, '2026-01-01')"))
+        for item in range(4):
+            connection.execute(text(f"INSERT INTO items (id, evaluation_id, position, item_key, payload) "
+                                    f"VALUES ({item + 1}, 'e1', {item}, 'i{item}', '{{}}')"))
+        judgments = [  # (item, key, output, error): one key twice (the first row's output is copied), one failed
+            (1, "k1", "1", None), (2, "k1", "2", None), (3, "old", "B", None), (4, None, "", "boom")]
+        for item, key, output, error in judgments:
+            connection.execute(text(
+                "INSERT INTO judgments (evaluation_id, item_id, \"order\", sample, prompt_hash, raw_output, fingerprint, "
+                "prompt_tokens, completion_tokens, latency_ms, error, verdict_top_logprobs, cache_key, created_at) "
+                "VALUES ('e1', :item, 'ab', 0, 'h', :output, 'f', 3, 1, 0, :error, '{\"1\": -0.5}', :key, '2026-01-02')"),
+                {"item": item, "output": output, "error": error, "key": key})
+    command.downgrade(alembic_config(url), "0011")
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(text("SELECT key, project_id, text, verdict_top_logprobs, prompt_tokens "
+                                       "FROM judge_cache ORDER BY key")).all()
+        assert [tuple(row) for row in rows] == [("k1", DEFAULT_PROJECT_ID, "1", '{"1": -0.5}', 3),
+                                                ("old", None, "A", None, 1)]
+        assert "cache_key" not in {c["name"] for c in inspect(connection).get_columns("judgments")}
+    upgrade(url)

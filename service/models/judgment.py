@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.sql import false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,7 +15,12 @@ class Judgment(Base):
     """One judge call and what came back."""
 
     __tablename__ = "judgments"
-    __table_args__ = (UniqueConstraint("item_id", "order", "sample"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "order", "sample"),
+        # the judge-call cache's lookups (only keyed rows are indexed)
+        Index("ix_judgments_cache_key", "cache_key", postgresql_where=text("cache_key IS NOT NULL"),
+              sqlite_where=text("cache_key IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     evaluation_id: Mapped[str] = mapped_column(
@@ -31,6 +36,11 @@ class Judgment(Base):
     rationale: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(32))
     label_probs: Mapped[dict | None] = mapped_column(JsonDoc)
+    # log-probabilities of the top tokens at the verdict position, as the judge returned them
+    verdict_top_logprobs: Mapped[dict | None] = mapped_column(JsonDoc)
+    # the judge-call cache entry this row is (its stored key, see service.judges.cache): set on a
+    # successful call the engine made, NULL on failures and on answers taken from the cache
+    cache_key: Mapped[str | None] = mapped_column(String(64))
     fingerprint: Mapped[str] = mapped_column(String(256))
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,7 +18,6 @@ from service.evaluations import repository as repo
 from service.evaluations.repository import ItemRow
 from service.evaluations.results import failed_verdict_row, finalize_or_fail, protocol_and_options, verdict_row
 from service.judges import cache as judge_cache
-from service.judges.cache import storable
 from service.models import Evaluation
 from service.outages import is_transient
 from service.queue import enqueue_aggregate
@@ -323,15 +322,14 @@ def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chu
 
 
 def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) -> bool:
-    """One statement for the stage's judgments (conflict-safe), and the new cache entries.
+    """One statement for the stage's judgments (conflict-safe); a fresh success's row is its cache entry.
 
     Returns True when every row was stored as given; the work's results then hold exactly what
     is stored (a False means another run's success was kept, and the stored calls must be re-read).
     """
     if not calls:
         return True
-    judge = runtime.settings().judges()[work.evaluation.judge]
-    fingerprint = judge.fingerprint()
+    fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
     rows = []
     for call, output in zip(calls, outputs):
         result = work.results[call.item.id][(call.planned.order, call.planned.sample)]
@@ -339,16 +337,15 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
         rows.append({
             "evaluation_id": work.evaluation.id, "item_id": call.item.id, "order": call.planned.order,
             "sample": call.planned.sample, "prompt_hash": request.prompt_hash(), "template": request.template,
-            "raw_output": storable(result.raw_output if request.similarity_texts else output.text), "rationale": storable(output.rationale), "label": result.label,
-            "label_probs": result.label_probs,
+            "raw_output": judge_cache.storable(result.raw_output if request.similarity_texts else output.text),
+            "rationale": judge_cache.storable(output.rationale), "label": result.label,
+            "label_probs": result.label_probs, "verdict_top_logprobs": output.verdict_top_logprobs,
+            "cache_key": judge_cache.entry_key(call.cache_key, output),
             "fingerprint": f"embedding:{runtime.settings().embedding_model}" if request.similarity_texts else fingerprint,
             "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
             "latency_ms": output.latency_ms, "error": output.error, "cached": bool(output.extra.get("cached")),
         })
     all_written = repo.add_judgments(session, rows)
-    judge_cache.store(session, fingerprint, [(c.cache_key, o) for c, o in zip(calls, outputs)
-                                             if c.cache_key and not o.extra.get("cached")],
-                      None if judge.cache_scope == "global" else work.evaluation.project_id)
     for row in rows:  # what was stored (e.g. NULs replaced), as a re-read would give it
         work.results[row["item_id"]][(row["order"], row["sample"])] = CallResult(
             row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"],

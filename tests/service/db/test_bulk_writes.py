@@ -16,7 +16,6 @@ from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
 from service.evaluations import repository as repo
 from service.judges import cache as judge_cache
-from service.core.judging import JudgeOutput
 from service.core.protocol import CallResult
 from service.models import Evaluation, Item, JudgeCacheEntry, Judgment, Verdict
 from service.projects import repository as projects
@@ -122,18 +121,31 @@ def test_a_chunk_of_rows_is_one_statement_on_postgres(clean_pg):
         assert len(session.scalars(select(Judgment.id)).all()) == 600
 
 
+def cache_entry(key: str, text: str, **changes) -> dict:
+    row = {"key": key, "project_id": None, "fingerprint": "fp", "text": text, "verdict_top_logprobs": None,
+           "rationale": None, "prompt_tokens": 0, "completion_tokens": 0}
+    return row | changes
+
+
 def test_insert_ignoring_conflicts_keeps_the_first_row(db_url):
+    evaluation_id, ids = new_evaluation(db_url, 2)
     with session_scope(db_url) as session:
-        judge_cache.store(session, "fp", [("k1", JudgeOutput(text="1", verdict_top_logprobs={"1": -0.1})),
-                                          ("k2", JudgeOutput(text="", error="failed: not cached"))])
+        insert_ignoring_conflicts(session, JudgeCacheEntry, [cache_entry("k1", "1", verdict_top_logprobs={"1": -0.1})],
+                                  ("key",))
+        repo.add_judgments(session, [  # a keyed judgment is a cache entry; a failed one never is
+            judgment(evaluation_id, ids[0], raw_output="2", cache_key="k4", verdict_top_logprobs={"2": -0.2},
+                     prompt_tokens=9),
+            judgment(evaluation_id, ids[1], raw_output="", cache_key="k2", error="failed: not cached")])
     with session_scope(db_url) as session:
-        judge_cache.store(session, "fp2", [("k1", JudgeOutput(text="2"))])
+        insert_ignoring_conflicts(session, JudgeCacheEntry, [cache_entry("k1", "2"), cache_entry("k5", "5")], ("key",))
         insert_ignoring_conflicts(session, JudgeCacheEntry, [], ("key",))
         upsert(session, JudgeCacheEntry, [], ("key",), ("text",))
     with session_scope(db_url) as session:
-        hits = judge_cache.lookup(session, ["k1", "k2", "k1", "k3"])
-    assert list(hits) == ["k1"]
+        hits = judge_cache.lookup(session, ["k1", "k2", "k1", "k3", "k4"])
+    assert sorted(hits) == ["k1", "k4"]
     assert (hits["k1"].text, hits["k1"].verdict_top_logprobs, hits["k1"].extra) == ("1", {"1": -0.1}, {"cached": True})
+    assert (hits["k4"].text, hits["k4"].verdict_top_logprobs, hits["k4"].prompt_tokens, hits["k4"].extra) == (
+        "2", {"2": -0.2}, 9, {"cached": True})
 
 
 def test_among_reads_any_number_of_values(db_url):
