@@ -39,108 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.vllm_common import (bundled_model_dir, cpu_share, cpu_snapshot, cpu_text, load_items,  # noqa: E402
-                               plan_requests, retry_on_memory, wait_for_memory, warmup_items)
+from bench.vllm_common import (GENERATED, HITS, LABELS, MAX_TOKENS, QUERIES, TOP_LOGPROBS,  # noqa: E402
+                               bundled_model_dir, counters, cpu_share, cpu_snapshot, cpu_text, load_items,
+                               plan_requests, rationale_body, request_body, reset_prefix_cache, retry_on_memory,
+                               server_flags, start_server, stop_server, warmup_items)
 
 TARGET = 3.0
-LABELS = ["1", "2", "tie"]
-MAX_TOKENS = 5  # the worker's own bound for the labels: longest label's bytes + 2
-TOP_LOGPROBS = 20
-# Prometheus counters of the server, read before and after each run (prompt tokens, prefix-cache hits)
-QUERIES, HITS = "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total"
-GENERATED = "vllm:generation_tokens_total"
-
-
-# ---------------------------------------------------------------- the server
-
-
-def server_flags() -> list[str]:
-    """The embedded judge's engine settings as server flags (dtype float32, KV share, eager, length, seed)."""
-    from service.config import default_embedded_judge
-
-    judge = default_embedded_judge()
-    engine = judge.engine
-    flags = ["--dtype", str(engine.get("dtype", "float32"))]
-    if "kv_cache_memory_bytes" in engine:
-        flags += ["--kv-cache-memory-bytes", str(engine["kv_cache_memory_bytes"])]
-    else:
-        flags += ["--gpu-memory-utilization", str(engine.get("gpu_memory_utilization", 0.3))]
-    flags += ["--enforce-eager"] if engine.get("enforce_eager", True) else []
-    flags += ["--max-model-len", str(engine["max_model_len"])] if "max_model_len" in engine else []
-    return flags + ["--seed", str(judge.sampling.get("seed", 0))]
-
-
-def server_args(model_dir: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
-            "--host", "127.0.0.1", "--port", str(port), *server_flags()]
-
-
-def start_server(harness, model_dir: Path, log_dir: Path, timeout: float = 300.0):
-    """Start the server; returns (child, base URL, served model name, seconds to ready)."""
-    import httpx
-
-    wait_for_memory(harness)
-    port = harness.free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGESERVE_")}
-    env["VLLM_SERVER_DEV_MODE"] = "1"  # only for POST /reset_prefix_cache; bound to 127.0.0.1
-    child = harness.spawn("vllm-server", server_args(model_dir, port), env, log_dir)
-    base = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if child.poll():
-            raise RuntimeError(f"vLLM server exited with {child.returncode}:\n{child.log_tail()}")
-        try:
-            response = httpx.get(f"{base}/v1/models", timeout=2.0)
-            if response.status_code == 200:
-                return child, base, response.json()["data"][0]["id"], time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(1.0)
-    child.stop(30)
-    raise RuntimeError(f"vLLM server not ready after {timeout:.0f} s:\n{child.log_tail()}")
-
-
-def stop_server(child) -> None:
-    """SIGTERM (then SIGKILL) the server, then make sure nothing of its process group is left."""
-    import signal
-
-    child.stop(30)
-    try:
-        os.killpg(child.pid, signal.SIGKILL)  # its own session: only processes this script started
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def reset_prefix_cache(client, base: str) -> None:
-    response = client.post(f"{base}/reset_prefix_cache", timeout=30)
-    if response.status_code != 200 or not response.json().get("success"):
-        raise RuntimeError(f"reset_prefix_cache answered {response.status_code}: {response.text[:300]}")
-
-
-def counters(client, base: str) -> dict[str, float]:
-    """The server's prefix-cache query/hit and generated-token counters (summed over label sets)."""
-    values = {QUERIES: 0.0, HITS: 0.0, GENERATED: 0.0}
-    for line in client.get(f"{base}/metrics").raise_for_status().text.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name in values:
-            values[name] += float(line.rsplit(" ", 1)[1])
-    return values
 
 
 # ---------------------------------------------------------------- the two ways to judge
-
-
-def request_body(model: str, request, messages: list[dict] | None = None) -> dict:
-    """The same body OpenAIBackend sends for a constrained logprobs verdict."""
-    return {"model": model, "messages": list(request.messages) if messages is None else messages,
-            "temperature": request.temperature, "seed": request.seed, "max_tokens": MAX_TOKENS, "logprobs": True,
-            "top_logprobs": TOP_LOGPROBS, "structured_outputs": {"choice": LABELS}}
-
-
-def rationale_body(model: str, request) -> dict:
-    """The same body OpenAIBackend sends for the reasoning before a verdict (rationale mode)."""
-    return {"model": model, "messages": list(request.messages), "temperature": request.temperature,
-            "seed": request.seed, "max_tokens": request.rationale_tokens}
 
 
 def chat(client, base: str, body: dict) -> str:
