@@ -12,7 +12,6 @@ one (else NULL), and a None in a JSON column is JSON ``null``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -20,6 +19,8 @@ from sqlalchemy import JSON, Boolean, Float, Integer, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
+
+from service.db import json_codec
 
 _PG = postgresql.dialect()
 SQLITE_IN_BATCH = 900
@@ -136,8 +137,9 @@ def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]]
 
 
 def _converted(column: _Column, values: list) -> list:
-    if column.convert is json.dumps:
-        return [column.json_null if v is None else json.dumps(v) for v in values]
+    if column.convert is json_codec.dumps:
+        dumps = json_codec.dumps
+        return [column.json_null if v is None else dumps(v) for v in values]
     if column.convert is not None and not set(map(type, values)) <= column.accepts:
         values = [None if v is None else column.convert(v) for v in values]
     if column.default is not None and None in values:
@@ -158,7 +160,7 @@ def _statement(table, columns: list[str], keys: Sequence[str], update: list[str]
             arrays.append(f"%(c{index})b::text[]")
             selected.append(f"t.{quote(name)}::{type_sql}")
             null = None if getattr(column_type, "none_as_null", False) else "null"
-            specs.append(_Column(name, json.dumps, frozenset(), null, None, False))
+            specs.append(_Column(name, json_codec.dumps, frozenset(), null, None, False))
             continue
         arrays.append(f"%(c{index})b::{type_sql}[]")
         selected.append(f"t.{quote(name)}")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from service.config import ConcurrencySettings
+from service.db import json_codec
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -74,15 +75,19 @@ def ensure_sqlite_dir(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+# JSON columns are written and read with msgspec (see service.db.json_codec)
+_JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
+
+
 def _create(url: str, size: tuple[int, int, float]) -> Engine:
     pool_size, max_overflow, timeout = size
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": timeout}
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    return create_engine(url, pool_pre_ping=True, **pool, **_JSON)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
