@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Sequence
 
-from sqlalchemy import Row, case, insert, select, tuple_, update
+from sqlalchemy import Row, case, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult, all_protocols
@@ -226,8 +226,10 @@ def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, 
     return progress.scalar_one()
 
 
-def items_with_verdicts(session: Session, evaluation_id: str) -> list[tuple[ItemRow, VerdictRow | None]]:
-    """Every item of an evaluation with its verdict, in submission order (one query).
+def items_with_verdicts(session: Session, evaluation_id: str,
+                        skip: tuple[int, int] | None = None) -> list[tuple[ItemRow, VerdictRow | None]]:
+    """Every item of an evaluation with its verdict, in submission order (one query); with ``skip``
+    (start, stop), not the items at those positions (a caller holding them already).
 
     Plain rows (attribute access like the models), not ORM objects: finalize reads every item of
     an evaluation, and loading 10,000 ORM instances into the session cost more than the query.
@@ -238,6 +240,8 @@ def items_with_verdicts(session: Session, evaluation_id: str) -> list[tuple[Item
         .where(Item.evaluation_id == evaluation_id)
         .order_by(Item.position)
     )
+    if skip is not None:
+        query = query.where(or_(Item.position < skip[0], Item.position >= skip[1]))
     rows = []
     for row in session.execute(query):
         item = ItemRow(row[0], evaluation_id, row[1], row[2], row[3])

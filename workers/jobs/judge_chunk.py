@@ -16,7 +16,13 @@ from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, Pl
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.repository import ItemRow
-from service.evaluations.results import failed_verdict_row, finalize_or_fail, protocol_and_options, verdict_row
+from service.evaluations.results import (
+    HeldChunk,
+    failed_verdict_row,
+    finalize_or_fail,
+    protocol_and_options,
+    verdict_row,
+)
 from service.judges import cache as judge_cache
 from service.models import Evaluation
 from service.outages import is_transient
@@ -61,6 +67,8 @@ class _Work:
     options: Any
     # item id -> the item's payload validated by the protocol's item model (done once per job)
     parsed: dict[int, BaseModel]
+    # the chunk's positions: start <= position < stop
+    span: tuple[int, int] = (0, 0)
     # every stored or made call of the chunk's items: item id -> {(order, sample): result}
     results: dict[int, dict[tuple[str, int], CallResult]] = field(default_factory=dict)
     # calls made by this job (a failed one is not retried within the job)
@@ -225,7 +233,7 @@ def _load(session: Session, claim: _Claim, chunk_index: int) -> _Work:
     items = repo.items_in_range(session, evaluation.id, claim.start, claim.stop)
     protocol, options = protocol_and_options(evaluation)
     parsed = {item.id: protocol.item_model.model_validate(item.payload) for item in items}
-    work = _Work(evaluation, items, claim.attempts, protocol, options, parsed)
+    work = _Work(evaluation, items, claim.attempts, protocol, options, parsed, span=(claim.start, claim.stop))
     for item_id, results in repo.call_results_by_item(session, [item.id for item in items]).items():
         work.results[item_id] = {(r.order, r.sample): r for r in results}
     return work
@@ -371,4 +379,8 @@ def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) 
     if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
         return False
     repo.put_verdicts(session, verdicts)
-    return remaining == 0 and finalize_or_fail(session, evaluation.id)
+    if remaining != 0:
+        return False
+    held = HeldChunk(*work.span, [(item.position, item.id, work.parsed[item.id], verdict)
+                                  for item, verdict in zip(items, verdicts)])
+    return finalize_or_fail(session, evaluation.id, held)

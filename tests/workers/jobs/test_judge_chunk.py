@@ -446,3 +446,43 @@ def test_a_run_that_finds_its_chunk_closed_leaves_the_closing_runs_verdicts(subm
         evaluation = session.get(Evaluation, evaluation_id)
     assert (evaluation.done, evaluation.failed) == (0, 3)
     assert len(verdicts) == 3 and all(v.failed for v in verdicts)
+
+
+def test_finalize_takes_the_last_chunks_items_as_held_and_gets_what_reading_everything_gets(prod_settings,
+                                                                                           monkeypatch):
+    """The last chunk closed (here the middle one) hands its items and verdicts to finalize instead of letting it
+    read them back: the summary and reliability report equal the ones computed from everything stored."""
+    from service.evaluations import repository as repo
+    from service.evaluations import results
+
+    runtime.configure(prod_settings)
+    items = [{"id": f"i{i}", "prompt": f"question {i}", "response_a": "a" * (5 + 7 * i), "response_b": "b" * (40 + i),
+              "human_label": "ab"[i % 2], "category": f"c{i % 3}"} for i in range(12)]
+    body = EvaluationCreate(protocol="pairwise", judge="scripted-first", model="m", items=items,
+                            options={"chunk_size": 4, "review_fraction": 0.25})
+    with session_scope(prod_settings.database_url) as session:
+        evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body, project_id(prod_settings))
+    read = []
+    original = repo.items_with_verdicts
+    monkeypatch.setattr(repo, "items_with_verdicts",
+                        lambda *args, **kwargs: read.append(original(*args, **kwargs)) or read[-1])
+    try:
+        for index in (2, 0, 1):
+            judge_chunk.run(evaluation_id, index)
+        with session_scope(prod_settings.database_url) as session:
+            evaluation = session.get(Evaluation, evaluation_id)
+            at_finalize = (evaluation.status, evaluation.summary, evaluation.reliability)
+            flagged = session.scalar(select(func.count()).select_from(Verdict).where(
+                Verdict.evaluation_id == evaluation_id, Verdict.needs_review.is_(True)))
+        assert [len(rows) for rows in read] == [8]  # positions 4..7 were held, not read
+        with session_scope(prod_settings.database_url) as session:
+            results.recompute(session, evaluation_id)  # reads every item and verdict
+        with session_scope(prod_settings.database_url) as session:
+            evaluation = session.get(Evaluation, evaluation_id)
+            recomputed = (evaluation.status, evaluation.summary, evaluation.reliability)
+    finally:
+        runtime.shutdown()
+    assert len(read) == 2 and len(read[1]) == 12
+    assert at_finalize[0] == "completed" and at_finalize[1]["n_scored"] == 12 and flagged == 3
+    assert at_finalize[1]["lc_win_rate"] is not None and at_finalize[1]["per_category"]
+    assert recomputed == at_finalize
