@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _encode_string  # json.dumps's escaper (ensure_ascii=False)
 from typing import Any, Protocol, Sequence
 
 
@@ -38,8 +39,11 @@ class JudgeRequest:
         """Stable hash of the rendered prompt (messages, or the texts of a similarity call)."""
         memo = self.__dict__.get("_prompt_hash")  # computed once: the cache key and the stored row both need it
         if memo is None:
-            rendered = list(self.messages) if not self.similarity_texts else [list(self.messages), list(self.similarity_texts)]
-            text = json.dumps(rendered, sort_keys=True, ensure_ascii=False)
+            if self.similarity_texts:
+                rendered = [list(self.messages), list(self.similarity_texts)]
+                text = json.dumps(rendered, sort_keys=True, ensure_ascii=False)
+            else:
+                text = _messages_json(self.messages)
             memo = hashlib.sha256(text.encode("utf-8")).hexdigest()
             object.__setattr__(self, "_prompt_hash", memo)  # not a field: equality and hashing ignore it
         return memo
@@ -59,6 +63,25 @@ class JudgeRequest:
         # built from parts that repeat across a chunk's calls (keys must not change between versions)
         text = f"[{_json_string(fingerprint)}, \"{self.prompt_hash()}\", {sampling}]"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _messages_json(messages: tuple[dict[str, str], ...]) -> str:
+    """``json.dumps(list(messages), sort_keys=True, ensure_ascii=False)``, built directly for chat messages.
+
+    Messages of exactly a role and a content (text) are written as json.dumps writes them, with its own
+    string escaper (about 3x faster than json.dumps here, which builds an encoder per call); anything
+    else goes through json.dumps. A test compares both on tricky text: prompt hashes must not change.
+    """
+    parts = []
+    for message in messages:
+        if (type(message) is not dict or message.keys() != _ROLE_CONTENT or type(message["content"]) is not str
+                or type(message["role"]) is not str):
+            return json.dumps(list(messages), sort_keys=True, ensure_ascii=False)
+        parts.append(f'{{"content": {_encode_string(message["content"])}, "role": {_encode_string(message["role"])}}}')
+    return "[" + ", ".join(parts) + "]"
+
+
+_ROLE_CONTENT = {"content": "", "role": ""}.keys()
 
 
 @functools.lru_cache(maxsize=64)

@@ -46,3 +46,27 @@ def test_the_prompt_hash_is_computed_once_and_ignored_by_equality():
     assert first.prompt_hash() == first.prompt_hash() == BASE.prompt_hash()
     assert first == BASE  # the memo is not a field
     assert replace(BASE, messages=({"role": "user", "content": "other"},)).prompt_hash() != BASE.prompt_hash()
+
+
+TRICKY = ["", "plain", "quote \" backslash \\ slash /", "controls \x00\x01\x1f\x7f \b\f\n\r\t", "ünïcødé ✓ 漢字 🙂",
+          "separators \u2028\u2029", "[Response 1]\n{\"json\": [1, 2]}"]
+
+
+@pytest.mark.parametrize("messages", [
+    tuple({"role": role, "content": text} for role in ("system", "user") for text in TRICKY),
+    ({"content": "keys in the other order", "role": "user"},),
+    ({"role": "user", "content": "a name too", "name": "x"},),  # other keys: json.dumps itself
+    ({"role": "user", "content": ["not", "text"]},),
+    (),
+])
+def test_the_prompt_hash_is_the_hash_of_json_dumps_of_the_messages(messages):
+    expected = hashlib.sha256(json.dumps(list(messages), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert replace(BASE, messages=messages).prompt_hash() == expected
+
+
+def test_text_with_a_lone_surrogate_cannot_be_hashed_as_before():
+    messages = ({"role": "user", "content": "lone surrogate \ud800"},)
+    with pytest.raises(UnicodeEncodeError):
+        json.dumps(list(messages), sort_keys=True, ensure_ascii=False).encode()
+    with pytest.raises(UnicodeEncodeError):
+        replace(BASE, messages=messages).prompt_hash()
