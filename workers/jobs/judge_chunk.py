@@ -234,6 +234,10 @@ def _load(session: Session, claim: _Claim, chunk_index: int) -> _Work:
     protocol, options = protocol_and_options(evaluation)
     parsed = {item.id: protocol.item_model.model_validate(item.payload) for item in items}
     work = _Work(evaluation, items, claim.attempts, protocol, options, parsed, span=(claim.start, claim.stop))
+    if claim.attempts == 0:
+        # the chunk's first start: no run stored any of its calls before (a run storing them at the same time
+        # keeps its successes: then the judgments statement says not all rows were written, and they are re-read)
+        return work
     for item_id, results in repo.call_results_by_item(session, [item.id for item in items]).items():
         work.results[item_id] = {(r.order, r.sample): r for r in results}
     return work
