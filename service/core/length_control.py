@@ -29,6 +29,8 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit
 
+from service.core.statistics import index_dtype
+
 DEFAULT_MIN_ITEMS = 10
 DEFAULT_PHI_L2 = 0.01
 # resamples of the interval reported in an evaluation's summary
@@ -132,7 +134,8 @@ def bootstrap_lc_interval(
     block = max(1, min(n_resamples, BOOTSTRAP_BLOCK_ELEMENTS // n))
     estimates: list[float] = []
     for start in range(0, n_resamples, block):
-        picked = np.stack([rng.integers(0, n, size=n) for _ in range(min(block, n_resamples - start))])
+        picked = np.stack([rng.integers(0, n, size=n, dtype=index_dtype(n))
+                           for _ in range(min(block, n_resamples - start))])
         estimates.extend(_fit_resamples(targets[picked], diffs[picked], full, min_items, phi_l2))
     if not estimates:
         return None

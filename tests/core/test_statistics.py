@@ -116,3 +116,22 @@ def test_entropy_is_scipys():
     for counts in vectors:
         if sum(counts) > 0:
             assert entropy(counts) == pytest.approx(float(stats.entropy(counts)), rel=1e-12, abs=1e-15), counts
+
+
+@pytest.mark.parametrize("n, seed, resamples", [(2, 0, 2000), (37, 5, 999), (1000, 11, 300), (10_000, 0, 2000)])
+def test_int32_resampling_indices_give_exactly_the_int64_intervals(monkeypatch, n, seed, resamples):
+    """The bootstraps draw int32 indices (faster): the same draws, so the same intervals, as numpy's default int64."""
+    from service.core import length_control, statistics
+
+    rng = np.random.default_rng(n)
+    values = rng.choice([0.0, 0.5, 1.0], size=n).tolist() if n % 2 else rng.random(n).tolist()
+    diffs = rng.normal(0, 100, size=n).tolist()
+    fast = (bootstrap_mean_ci(values, seed=seed, n_resamples=resamples),
+            length_control.bootstrap_lc_interval(values, diffs, seed=seed, n_resamples=min(resamples, 200),
+                                                 min_items=2))
+    monkeypatch.setattr(statistics, "index_dtype", lambda size: np.int64)
+    monkeypatch.setattr(length_control, "index_dtype", lambda size: np.int64)
+    assert (bootstrap_mean_ci(values, seed=seed, n_resamples=resamples),
+            length_control.bootstrap_lc_interval(values, diffs, seed=seed, n_resamples=min(resamples, 200),
+                                                 min_items=2)) == fast
+    assert fast[0] is not None and fast[1] is not None
