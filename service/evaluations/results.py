@@ -118,7 +118,7 @@ def _as_stored(evaluation_id: str, row: dict[str, Any]) -> repo.VerdictRow:
     """A verdict row just written by put_verdicts, as reading it back gives it (details through JSON)."""
     return repo.VerdictRow(row["item_id"], evaluation_id, row["outcome"], row["score"], row["unscored"], row["failed"],
                            row["position_inconsistent"], False, False, row["bpde"],
-                           json_codec.loads(json_codec.dumps(row["details"])), None)
+                           json_codec.loads(json_codec.dumps(row["details"])))
 
 
 def finalize_or_fail(session: Session, evaluation_id: str, held: HeldChunk | None = None) -> bool:

@@ -201,3 +201,5 @@ def test_items_with_verdicts_are_plain_rows_in_submission_order(db_url):
     verdict = rows[1][1]
     assert (verdict.outcome, verdict.score, verdict.position_inconsistent, verdict.bpde, verdict.details,
             verdict.reviewed, verdict.needs_review, verdict.failed) == ("b", 0.0, True, 0.5, {"k": 1}, False, False, False)
+    with session_scope(db_url) as session:
+        assert [item.id for item, _ in repo.items_with_verdicts(session, evaluation_id, skip=(1, 2))] == [ids[0], ids[2]]
