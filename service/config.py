@@ -16,6 +16,9 @@ BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 EMBEDDED_JUDGE = "embedded"
 # sampling parameters every call sets itself (temperature and seed come from the evaluation's options)
 PER_CALL_SAMPLING = frozenset({"temperature", "seed", "max_tokens", "logprobs", "structured_outputs", "n"})
+# engine settings that place the engine on the machine (its CPU cores) without changing what it judges:
+# left out of the fingerprint (workers/backends/cpu_binding.py applies them)
+PLACEMENT_ENGINE_KEYS = frozenset({"cpu_threads_bind", "cpu_reserved_cpus"})
 
 
 class JudgeConfig(BaseModel):
@@ -50,7 +53,7 @@ class JudgeConfig(BaseModel):
             "revision": self.revision,
             "backend": self.backend,
             "template": self.template_version,
-            "engine": self.engine,
+            "engine": {key: value for key, value in self.engine.items() if key not in PLACEMENT_ENGINE_KEYS},
             "sampling": self.sampling,
             "base_url": self.base_url,
         }

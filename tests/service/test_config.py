@@ -55,6 +55,12 @@ def test_fingerprint_changes_with_what_changes_behaviour():
         assert JudgeConfig(name="j", **({"model": "m"} | change)).fingerprint() != base.fingerprint()
 
 
+def test_cpu_placement_settings_leave_the_fingerprint_and_so_the_cache_alone():
+    base = JudgeConfig(name="j", model="m", engine={"dtype": "float32"})
+    placed = JudgeConfig(name="j", model="m", engine={"dtype": "float32", "cpu_threads_bind": "0", "cpu_reserved_cpus": 1})
+    assert placed.fingerprint() == base.fingerprint()
+
+
 def test_the_judges_file_is_parsed_once_per_version(tmp_path, monkeypatch):
     from service import config
 

