@@ -17,7 +17,8 @@ evaluation's rate is printed.
 
 When a target is missed (or with --profile always) the script profiles the slow path in this
 process with cProfile — the real chunk job ``workers.jobs.judge_chunk.run`` on a second evaluation,
-and/or the gateway's submit path — and prints where the time goes.
+and/or the gateway's submit path — and prints where the time goes, and the bound the protocol's and
+the scripted judge's own work sets (the same per-item work with no database: N / its seconds).
 
 ``--in-flight N`` runs the worker with JUDGESERVE_WORKER_CHUNKS_IN_FLIGHT=N (default 1, the
 service's default): N chunk jobs at once in the one worker process.
@@ -265,10 +266,46 @@ def profile_worker(gw: h.Gateway, settings, args: argparse.Namespace) -> None:
           f"no RQ, no worker process):")
     print(f"  plain {plain:.3f} s = {args.profile_items / plain:,.0f} verdicts/s: median chunk {typical * 1000:.0f} ms "
           f"({typical / args.chunk_size * 1000:.2f} ms per item), last chunk incl. finalize {chunks[-1]:.2f} s")
+    body = make_body(args.profile_items, args.chars, args.chunk_size, 104)
+    bound = min(protocol_bound(settings, body, args.chunk_size) for _ in range(2))
+    print(f"  bound: the protocol's and the scripted judge's own work alone (no database, best of 2) takes "
+          f"{bound:.3f} s = at most {args.profile_items / bound:,.0f} verdicts/s, whatever the database costs")
     print(f"  under cProfile {profiled:.3f} s (the profiler inflates Python-heavy parts; shares below are of this)")
     stats = pstats.Stats(profiler)
     print_spots(stats, WORKER_SPOTS, profiled)
     print_top(stats)
+
+
+def protocol_bound(settings, body: dict, chunk_size: int) -> float:
+    """The protocol's and the scripted judge's own work on a fresh body, with no database: seconds.
+
+    Validate the items, plan (render) every call, hash each prompt, judge with the scripted backend,
+    parse, combine each item's verdict and summarize, as the chunk job and finalize do, in this
+    process. N / these seconds bounds a worker's rate whatever its database work costs.
+    """
+    from service.core.protocol import get_protocol
+    from service.core.options import STORED
+    from service.evaluations.results import as_item_verdict
+    from workers.backends.scripted import ScriptedBackend
+
+    protocol = get_protocol("pairwise")
+    backend = ScriptedBackend(settings.judges()[JUDGE])
+    started = time.perf_counter()
+    options = protocol.options_model.model_validate(body["options"], context=STORED)
+    items = [protocol.item_model.model_validate(item) for item in body["items"]]
+    verdicts = []
+    for start in range(0, len(items), chunk_size):
+        chunk = items[start:start + chunk_size]
+        planned = [(item, call) for item in chunk for call in protocol.plan_calls(item, options, [])]
+        for _, call in planned:
+            call.request.cache_key(backend.fingerprint)
+        outputs = backend.generate([call.request for _, call in planned])
+        results: dict[str, list] = {}
+        for (item, call), output in zip(planned, outputs):
+            results.setdefault(item.id, []).append(protocol.parse(call, output, options))
+        verdicts += [protocol.combine(item, results[item.id], options) for item in chunk]
+    protocol.summarize(items, [as_item_verdict(v) for v in verdicts], options)
+    return time.perf_counter() - started
 
 
 def bench_project(session) -> str:
