@@ -41,8 +41,14 @@ def timed_generate(backend, prompts: list, params: list) -> tuple[float, list, d
     return seconds, outputs, cpu_share(cpu0, cpu_snapshot([os.getpid()]), seconds)
 
 
-def measure_bare(backend, n: int, rounds: int, full: bool) -> dict:
-    """Warm up on other items; then per item set: bare generate (and, if ``full``, the backend's generate)."""
+def measure_bare(backend, n: int, rounds: int, full: bool, verdict_mode: str = "logprobs") -> dict:
+    """Warm up on other items; then per item set: bare generate (and, if ``full``, the backend's generate).
+
+    ``verdict_mode="rationale"``: the timed call is the backend's own two-phase ``generate`` (all reasoning
+    in one ``LLM.generate``, then all verdicts in one more), as the worker makes it.
+    """
+    if verdict_mode == "rationale":
+        return {"rounds": [_measure_rationale(backend, index, n) for index in range(rounds)]}
     warm_prompts, warm_params = render(backend, [r for _, _, r in plan_requests(warmup_items())])
     backend.llm.generate(warm_prompts, warm_params, use_tqdm=False)
     results = []
@@ -68,7 +74,27 @@ def measure_bare(backend, n: int, rounds: int, full: bool) -> dict:
     return {"rounds": results}
 
 
-def bare_child(out_path: str, n: int, rounds: int, full: bool) -> None:
+def _measure_rationale(backend, index: int, n: int) -> dict:
+    """One cold-prefix ``backend.generate`` of set ``index`` with reasoning (after a warm-up on other items)."""
+    backend.generate([r for _, _, r in plan_requests(warmup_items(), verdict_mode="rationale")])
+    planned = plan_requests(item_set(index, n), verdict_mode="rationale")
+    requests = [r for _, _, r in planned]
+    if not backend.llm.reset_prefix_cache():
+        raise RuntimeError("vLLM refused to reset the prefix cache")
+    cpu0, start = cpu_snapshot([os.getpid()]), time.perf_counter()
+    outputs = backend.generate(requests)
+    seconds = time.perf_counter() - start
+    return {
+        "calls": len(requests), "render_s": 0.0, "bare_s": seconds, "backend_s": seconds,
+        "cpu": cpu_share(cpu0, cpu_snapshot([os.getpid()]), seconds),
+        "prompt_tokens": sum(out.prompt_tokens for out in outputs),
+        "completion_tokens": sum(out.completion_tokens for out in outputs),
+        "labels": {f"{i}/{o}": out.text for (i, o, _), out in zip(planned, outputs)},
+        "prompt_hashes": sorted(r.prompt_hash() for r in requests),
+    }
+
+
+def bare_child(out_path: str, n: int, rounds: int, full: bool, verdict_mode: str = "logprobs") -> None:
     """Child-process entry: build the worker's backend, measure, write JSON, shut the engine down."""
     from service.config import Settings, default_embedded_judge
     from workers.backends.vllm_engine import VLLMBackend
@@ -77,20 +103,22 @@ def bare_child(out_path: str, n: int, rounds: int, full: bool) -> None:
     backend = VLLMBackend(default_embedded_judge(), Settings())
     startup = time.perf_counter() - start
     try:
-        result = measure_bare(backend, n, rounds, full)
+        result = measure_bare(backend, n, rounds, full, verdict_mode)
     finally:
         backend.close()
     result["startup_s"] = startup
     Path(out_path).write_text(json.dumps(result), encoding="utf-8")
 
 
-def run_bare(harness, label: str, args: argparse.Namespace, log_dir: Path) -> dict:
-    """Run (a) in a fresh child process (its engine is gone when this returns)."""
+def run_bare(harness, label: str, args: argparse.Namespace, log_dir: Path, env: dict[str, str] | None = None) -> dict:
+    """Run (a) in a fresh child process (its engine is gone when this returns); ``env``: its environment
+    (default: this one without JUDGESERVE_* settings)."""
     wait_for_memory(harness)
     out = log_dir / f"{label}.json"
     argv = [sys.executable, str(OVERHEAD_SCRIPT), "--bare-child", str(out), "--n", str(args.n),
-            "--rounds", str(args.rounds)] + (["--backend-generate"] if args.backend_generate else [])
-    child = harness.spawn(label, argv, child_env(args.model_cache_dir), log_dir)
+            "--rounds", str(args.rounds), "--bare-verdict-mode", getattr(args, "verdict_mode", "logprobs")]
+    argv += ["--backend-generate"] if args.backend_generate else []
+    child = harness.spawn(label, argv, env if env is not None else child_env(args.model_cache_dir), log_dir)
     try:
         if not child.wait(timeout=1800):
             raise RuntimeError(f"{label} did not finish within 1800 s:\n{child.log_tail()}")
