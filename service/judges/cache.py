@@ -43,8 +43,9 @@ def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
                 for row in session.execute(union_all(
                     select(*_JUDGMENT_COLUMNS).where(in_judgments, Judgment.error.is_(None)),
                     select(*_ENTRY_COLUMNS).where(in_entries))))
-    return {key: JudgeOutput(text=output, verdict_top_logprobs=logprobs, rationale=rationale, prompt_tokens=prompt_tokens,
-                             completion_tokens=completion_tokens, latency_ms=0.0, extra={"cached": True})
+    return {key: JudgeOutput(text=output, verdict_top_logprobs=logprobs, rationale=rationale,
+                             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_ms=0.0,
+                             extra={"cached": True})
             for key, output, logprobs, rationale, prompt_tokens, completion_tokens in rows}
 
 
