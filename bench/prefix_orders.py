@@ -17,7 +17,9 @@ token ids alone, what a block-granular prefix cache can serve at most (only full
 a fully cached prompt still computes its last token), i.e. the best ratio this setting can reach.
 
 Target: both/one <= 1.6 in wall time, for the service's setting (the first in ``--block-sizes``);
-exits 1 when missed. The other settings are measured for comparison (they change no default).
+exits 1 when missed. The other settings are measured for comparison (they change no default); one the
+engine refuses is reported with vLLM's reason (vLLM 0.32 on CPU: block sizes must be multiples of 32,
+so 16 fails with "No common block size for 16 (CPU_ATTN: [MultipleOf(32)])").
 """
 
 from __future__ import annotations
@@ -191,6 +193,14 @@ def report(result: dict, n: int) -> dict:
     return {"wall": wall, "tokens": tokens}
 
 
+def start_error(text: str) -> str:
+    """The root cause vLLM logged when an engine refused a setting (e.g. a block size), else the last line."""
+    import re
+
+    match = re.search(r"Worker failed with error '([^']*)'", text) or re.search(r"(\w+Error: [^\n]*)", text)
+    return match.group(1) if match else text.strip().splitlines()[-1]
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -200,7 +210,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--order", default="one,both,both,one", help="timed runs, comma-separated one/both")
     parser.add_argument("--block-sizes", default="default,32,16",
                         help="engine settings, comma-separated: default (the service's) or a block_size; the first "
-                             "one counts for the target")
+                             "one counts for the target; a later one the engine refuses is reported and skipped "
+                             "(vLLM 0.32's CPU attention takes multiples of 32 only)")
     parser.add_argument("--model-cache-dir", help="JUDGESERVE_MODEL_CACHE_DIR (default: the service's)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-block", type=int, help=argparse.SUPPRESS)
@@ -233,8 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     ratios = []
     for index, block in enumerate(blocks):
         label = f"block-{block or 'default'}"
-        result = retry_on_memory(harness, label, log_dir / f"{label}.log",
-                                 lambda block=block: run_child(harness, args, block, log_dir))
+        try:
+            result = retry_on_memory(harness, label, log_dir / f"{label}.log",
+                                     lambda block=block: run_child(harness, args, block, log_dir))
+        except RuntimeError as exc:
+            if index == 0:
+                raise
+            print(f"\n-- block_size {block}: the engine did not start: {start_error(str(exc))}", flush=True)
+            continue
         if index == 0:
             print_bounds(result["bounds"], args.n)
         ratios.append((result["block_size"], block is None, report(result, args.n)))
