@@ -1,7 +1,8 @@
 """The vLLM judge backend: one in-process ``vllm.LLM`` engine, batched constrained verdicts.
 
-Every ``generate`` sends all verdicts to the engine in ONE ``LLM.generate`` call (plus one
-more, before it, for the free-text rationales when any request asks for one). The verdict
+Every ``generate`` sends all verdicts to the engine in ONE ``LLM.generate`` call. When requests ask
+for a free-text rationale first, all of them go to the engine in one run that queues each verdict
+the moment its reasoning ends. The verdict
 is constrained to the request's labels with structured outputs (``choice``).
 
 About ``verdict_top_logprobs``: vLLM's default ``logprobs_mode`` is ``raw_logprobs``, i.e.
@@ -114,23 +115,88 @@ class VLLMBackend:
         self.max_logprobs = int(model_config.max_logprobs)
 
     def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeOutput]:
-        """Answer all requests in order: rationales in one engine call, verdicts in one more."""
+        """Answer all requests in order, all in one engine run (verdicts in one ``LLM.generate``)."""
         if self.llm is None:
             raise RuntimeError("the vLLM backend is closed")
         outputs = [JudgeOutput(text="") for _ in requests]
         for output, request in zip(outputs, requests):
             if not request.choices and request.json_schema is None:
                 output.error = "the vllm backend needs choices (labels) or a JSON schema for a verdict"
-        with_rationale = [i for i, r in enumerate(requests) if r.rationale_tokens > 0 and not outputs[i].error]
-        if with_rationale:
-            self._rationales(requests, with_rationale, outputs)
         todo = [i for i in range(len(requests)) if outputs[i].error is None]
+        if any(requests[i].rationale_tokens > 0 for i in todo):
+            self._reason_then_verdict(requests, todo, outputs)
+            return outputs
         jobs = [(i, self._verdict_messages(requests[i], outputs[i]), self._verdict_params(requests[i])) for i in todo]
         for index, completion in self._run(jobs, outputs).items():
-            outputs[index].text = completion.text
-            outputs[index].verdict_top_logprobs = self._first_step_logprobs(completion)
-            outputs[index].extra["finish_reason"] = completion.finish_reason
+            self._set_verdict(outputs[index], completion)
         return outputs
+
+    def _set_verdict(self, output: JudgeOutput, completion: Any) -> None:
+        output.text = completion.text
+        output.verdict_top_logprobs = self._first_step_logprobs(completion)
+        output.extra["finish_reason"] = completion.finish_reason
+
+    def _reason_then_verdict(self, requests: Sequence[JudgeRequest], todo: list[int],
+                             outputs: list[JudgeOutput]) -> None:
+        """Rationale mode in ONE engine run: a request's verdict is queued the moment its reasoning ends.
+
+        So the verdicts' prefill shares engine steps with the other requests' reasoning (as continuous
+        batching does for a server's concurrent clients), instead of waiting for the longest reasoning.
+        Requests without a rationale queue their verdict at once.
+        """
+        pending: dict[str, tuple[int, str, str]] = {}  # external request id -> (index, kind, internal id)
+        first = [(i, "rationale" if requests[i].rationale_tokens > 0 else "verdict") for i in todo]
+        engine = self.llm.llm_engine
+        start, ran = time.perf_counter(), set()
+        try:
+            self._enqueue(first, requests, outputs, pending)
+            while engine.has_unfinished_requests():
+                for result in engine.step():
+                    if not result.finished or result.request_id not in pending:
+                        continue
+                    index, kind, _ = pending.pop(result.request_id)
+                    ran.add(index)
+                    self._count(outputs[index], result)
+                    completion = result.outputs[0]
+                    if kind == "verdict":
+                        self._set_verdict(outputs[index], completion)
+                        continue
+                    outputs[index].rationale = completion.text.strip()
+                    self._enqueue([(index, "verdict")], requests, outputs, pending)
+        except BaseException:
+            if pending:  # nothing of this call may stay queued for the next one
+                engine.abort_request([internal for _, _, internal in pending.values()], internal=True)
+            raise
+        share_ms = (time.perf_counter() - start) * 1000.0 / max(len(ran), 1)
+        for index in ran:
+            outputs[index].latency_ms += share_ms
+
+    def _enqueue(self, jobs: list[tuple[int, str]], requests: Sequence[JudgeRequest], outputs: list[JudgeOutput],
+                 pending: dict[str, tuple[int, str, str]]) -> None:
+        """Render, length-check and queue (request index, "rationale" | "verdict") jobs on the engine."""
+        prompts, params, kept = [], [], []
+        for index, kind in jobs:
+            request = requests[index]
+            if kind == "rationale":
+                messages, sampling = list(request.messages), self._rationale_params(request)
+            else:
+                messages, sampling = self._verdict_messages(request, outputs[index]), self._verdict_params(request)
+            ids = self._fitting_prompt(messages, sampling, outputs[index])
+            if ids is not None:
+                prompts.append({"prompt_token_ids": ids})
+                params.append(sampling)
+                kept.append((index, kind))
+        if kept:
+            # enqueue returns vLLM's internal ids ("<external>-<8 random chars>"); results carry the external one
+            for internal, (index, kind) in zip(self.llm.enqueue(prompts, params, use_tqdm=False), kept):
+                pending[internal.split("-", 1)[0]] = (index, kind, internal)
+
+    def _rationale_params(self, request: JudgeRequest) -> Any:
+        """Sampling parameters of the free-text reasoning before a verdict."""
+        from vllm import SamplingParams
+
+        return SamplingParams(max_tokens=request.rationale_tokens, temperature=request.temperature,
+                              seed=request.seed, **self.sampling)
 
     def close(self) -> None:
         """Shut the engine-core process down (idempotent)."""
@@ -138,21 +204,6 @@ class VLLMBackend:
         core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
-
-    def _rationales(self, requests: Sequence[JudgeRequest], indices: list[int], outputs: list[JudgeOutput]) -> None:
-        """Phase 1: free-text reasoning for the requests that ask for it (one engine call)."""
-        from vllm import SamplingParams
-
-        jobs = []
-        for i in indices:
-            request = requests[i]
-            params = SamplingParams(
-                max_tokens=request.rationale_tokens, temperature=request.temperature, seed=request.seed,
-                **self.sampling,
-            )
-            jobs.append((i, list(request.messages), params))
-        for index, completion in self._run(jobs, outputs).items():
-            outputs[index].rationale = completion.text.strip()
 
     @staticmethod
     def _verdict_messages(request: JudgeRequest, output: JudgeOutput) -> list[dict[str, str]]:
@@ -189,12 +240,8 @@ class VLLMBackend:
         """Render and length-check jobs, run the fitting ones in ONE engine call; completions by index."""
         prompts, params, kept = [], [], []
         for index, messages, sampling in jobs:
-            ids = self._render(messages)
-            if len(ids) + sampling.max_tokens > self.max_model_len:
-                outputs[index].error = (
-                    f"prompt too long: {len(ids)} prompt tokens + {sampling.max_tokens} to generate "
-                    f"exceed max_model_len {self.max_model_len}"
-                )
+            ids = self._fitting_prompt(messages, sampling, outputs[index])
+            if ids is None:
                 continue
             prompts.append({"prompt_token_ids": ids})
             params.append(sampling)
@@ -206,12 +253,27 @@ class VLLMBackend:
         share_ms = (time.perf_counter() - start) * 1000.0 / len(kept)
         done = {}
         for index, result in zip(kept, results):
-            completion = result.outputs[0]
-            outputs[index].prompt_tokens += len(result.prompt_token_ids or ())
-            outputs[index].completion_tokens += len(completion.token_ids)
+            self._count(outputs[index], result)
             outputs[index].latency_ms += share_ms
-            done[index] = completion
+            done[index] = result.outputs[0]
         return done
+
+    def _fitting_prompt(self, messages: list[dict[str, str]], sampling: Any, output: JudgeOutput) -> list[int] | None:
+        """The prompt's token ids, or None with ``output.error`` set when it does not fit the model."""
+        ids = self._render(messages)
+        if len(ids) + sampling.max_tokens > self.max_model_len:
+            output.error = (
+                f"prompt too long: {len(ids)} prompt tokens + {sampling.max_tokens} to generate "
+                f"exceed max_model_len {self.max_model_len}"
+            )
+            return None
+        return ids
+
+    @staticmethod
+    def _count(output: JudgeOutput, result: Any) -> None:
+        """Add one engine result's prompt and completion tokens to the judge call's output."""
+        output.prompt_tokens += len(result.prompt_token_ids or ())
+        output.completion_tokens += len(result.outputs[0].token_ids)
 
     def _render(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of the chat prompt (the template's own special tokens, none added)."""

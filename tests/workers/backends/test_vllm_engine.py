@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,20 +113,49 @@ def test_too_long_prompt_is_an_error_output_and_the_others_succeed(backend, engi
     assert outputs[1].text == "" and "max_model_len 2048" in outputs[1].error
 
 
-def test_rationale_mode_reasons_then_gives_a_constrained_verdict(backend, engine_calls):
+def test_rationale_mode_reasons_then_gives_a_constrained_verdict(backend, engine_calls, monkeypatch):
+    queued: list[int] = []
+    real_enqueue = backend.llm.enqueue
+
+    def spy(prompts, params, **kwargs):
+        queued.append(len(prompts))
+        return real_enqueue(prompts, params, **kwargs)
+
+    monkeypatch.setattr(backend.llm, "enqueue", spy)
     requests = [
         pairwise(*PAIRS[0], rationale_tokens=24, verdict_followup=FOLLOWUP, seed=1),
         pairwise(*PAIRS[1]),  # no rationale: shares the verdict call
         pairwise(*PAIRS[2], rationale_tokens=24, verdict_followup=FOLLOWUP, seed=2),
     ]
     outputs = backend.generate(requests)
-    assert engine_calls == [2, 3]  # one call for both rationales, one for all verdicts
+    # one engine run: the reasoning and the plain verdict queued at once, each reasoned verdict when its reasoning ends
+    assert engine_calls == []
+    assert queued == [3, 1, 1]
+    assert not backend.llm.llm_engine.has_unfinished_requests()
     for output in outputs:
         assert_valid_verdict(output)
     assert outputs[1].rationale is None
     for output in (outputs[0], outputs[2]):
         assert isinstance(output.rationale, str) and output.rationale
         assert output.completion_tokens >= 2  # rationale tokens + verdict tokens
+
+
+def test_a_failed_rationale_run_leaves_nothing_queued_for_the_next_call(backend, monkeypatch):
+    engine = backend.llm.llm_engine
+    real_step, steps = engine.step, []
+
+    def failing_step():
+        steps.append(1)
+        if len(steps) == 3:
+            raise RuntimeError("engine step failed")
+        return real_step()
+
+    monkeypatch.setattr(engine, "step", failing_step)
+    with pytest.raises(RuntimeError, match="engine step failed"):
+        backend.generate([pairwise(*PAIRS[0], rationale_tokens=24, verdict_followup=FOLLOWUP, seed=1)])
+    monkeypatch.setattr(engine, "step", real_step)
+    assert not engine.has_unfinished_requests()
+    assert_valid_verdict(backend.generate([pairwise(*PAIRS[3])])[0])
 
 
 def test_fingerprint_and_engine_defaults(backend):
@@ -136,3 +167,54 @@ def test_fingerprint_and_engine_defaults(backend):
     kwargs = engine_kwargs(JudgeConfig(name="d", sampling={"seed": 7}, engine={"dtype": "float32"}), "/m")
     assert kwargs == {"model": "/m", "dtype": "float32", "enforce_eager": True, "enable_prefix_caching": True,
                       "seed": 7, "kv_cache_memory_bytes": 2 << 30}
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _model_process(pid: int) -> tuple[dict[str, str], set[int]] | None:
+    """(environment, cores its threads may run on) of a process vLLM started with an OpenMP binding."""
+    try:
+        environ = dict(e.split("=", 1) for e in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in e)
+        if "OMP_NUM_THREADS" not in environ:
+            return None
+        cores: set[int] = set()
+        for status in Path(f"/proc/{pid}/task").glob("*/status"):
+            allowed = next(line for line in status.read_text().splitlines() if line.startswith("Cpus_allowed_list:"))
+            for part in allowed.split(":", 1)[1].strip().split(","):
+                low, _, high = part.partition("-")
+                cores.update(range(int(low), int(high or low) + 1))
+    except (OSError, StopIteration):
+        return None
+    return environ, cores
+
+
+def test_the_in_process_engine_binds_its_model_to_every_core(backend):
+    """vLLM's default keeps one core for an API front end an in-process engine does not have."""
+    from vllm.utils import cpu_resource_utils as cpus
+
+    node = cpus.get_visible_memory_node()[0]
+    per_core: dict[int, int] = {}
+    for cpu in cpus.get_allowed_cpu_list():
+        if cpu.numa_node == node:
+            per_core[cpu.physical_core] = max(per_core.get(cpu.physical_core, -1), cpu.id)
+    found = [model for pid in _descendants(os.getpid()) if (model := _model_process(pid)) is not None]
+    assert found, "no engine process with vLLM's OpenMP binding found"
+    environ, cores = found[0]
+    # one OpenMP thread per selected core, the threads pinned across all of them (vLLM's default: 1 thread, core 0)
+    assert environ["OMP_NUM_THREADS"] == str(len(per_core))
+    assert cores == set(per_core.values())
