@@ -208,10 +208,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=16, help="items (one order: N prompts; both: 2N); at most 98")
     parser.add_argument("--order", default="one,both,both,one", help="timed runs, comma-separated one/both")
-    parser.add_argument("--block-sizes", default="default,32,16",
+    parser.add_argument("--block-sizes", default="default,128",
                         help="engine settings, comma-separated: default (the service's) or a block_size; the first "
                              "one counts for the target; a later one the engine refuses is reported and skipped "
-                             "(vLLM 0.32's CPU attention takes multiples of 32 only)")
+                             "(vLLM 0.32's CPU attention takes multiples of 32 only; the service's CPU default is 32 "
+                             "since issue 17, vLLM's own is 128)")
     parser.add_argument("--model-cache-dir", help="JUDGESERVE_MODEL_CACHE_DIR (default: the service's)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-block", type=int, help=argparse.SUPPRESS)

@@ -36,6 +36,7 @@ from workers.backends.cpu_binding import binding_env, engine_binding, split_engi
 
 log = logging.getLogger(__name__)
 
+CPU_BLOCK_SIZE = 32
 INSTALL_HINT = "the vllm backend needs vLLM: install judgeserve[cpu] (or judgeserve[gpu])"
 
 
@@ -59,6 +60,12 @@ def engine_kwargs(judge: JudgeConfig, model_path: str) -> dict[str, Any]:
         # on CPU a fixed KV cache: the share-of-RAM setting is taken of one NUMA node minus
         # the worker's own memory, and fails at start when that is small
         kwargs["kv_cache_memory_bytes"] = 2 << 30
+    if current_platform.is_cpu():
+        # vLLM's CPU default is 128-token KV blocks and prefix caching reuses only whole blocks, so the
+        # system prompt every judge prompt shares (~70 tokens) and most of what an item's two orders share
+        # were prefilled again; 32 is the smallest block the CPU attention backend takes. It changes which
+        # tokens are computed, not the verdicts, so it stays out of the fingerprint (bench/prefix_orders.py).
+        kwargs["block_size"] = CPU_BLOCK_SIZE
     if judge.revision and judge.model != BUNDLED_MODEL:
         kwargs["revision"] = judge.revision
     kwargs.update(engine)

@@ -166,7 +166,8 @@ def test_fingerprint_and_engine_defaults(backend):
     assert backend.max_model_len == 2048
     kwargs = engine_kwargs(JudgeConfig(name="d", sampling={"seed": 7}, engine={"dtype": "float32"}), "/m")
     assert kwargs == {"model": "/m", "dtype": "float32", "enforce_eager": True, "enable_prefix_caching": True,
-                      "seed": 7, "kv_cache_memory_bytes": 2 << 30}
+                      "seed": 7, "kv_cache_memory_bytes": 2 << 30, "block_size": 32}
+    assert engine_kwargs(JudgeConfig(name="b", engine={"block_size": 64}), "/m")["block_size"] == 64
 
 
 def _descendants(pid: int) -> list[int]:
