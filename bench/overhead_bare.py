@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from bench.vllm_common import (child_env, cpu_share, cpu_snapshot, item_set, plan_requests, retry_on_memory,
+                               run_json_child,
                                wait_for_memory, warmup_items)
 
 OVERHEAD_SCRIPT = Path(__file__).resolve().parent / "overhead.py"
@@ -118,15 +119,8 @@ def run_bare(harness, label: str, args: argparse.Namespace, log_dir: Path, env: 
     argv = [sys.executable, str(OVERHEAD_SCRIPT), "--bare-child", str(out), "--n", str(args.n),
             "--rounds", str(args.rounds), "--bare-verdict-mode", getattr(args, "verdict_mode", "logprobs")]
     argv += ["--backend-generate"] if args.backend_generate else []
-    child = harness.spawn(label, argv, env if env is not None else child_env(args.model_cache_dir), log_dir)
-    try:
-        if not child.wait(timeout=1800):
-            raise RuntimeError(f"{label} did not finish within 1800 s:\n{child.log_tail()}")
-    finally:
-        child.stop(30)
-    if child.returncode != 0 or not out.exists():
-        raise RuntimeError(f"{label} exited with {child.returncode}:\n{child.log_tail()}")
-    return json.loads(out.read_text(encoding="utf-8"))
+    env = env if env is not None else child_env(args.model_cache_dir)
+    return run_json_child(harness, label, argv, env, log_dir, out)[0]
 
 
 def bare_phase(harness, when: str, args: argparse.Namespace, log_dir: Path) -> dict:

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.vllm_common import (binding_text, child_env, cpu_share, cpu_snapshot, cpu_text, load_items,  # noqa: E402
+from bench.vllm_common import (binding_text, child_env, run_json_child, cpu_share, cpu_snapshot, cpu_text, load_items,  # noqa: E402
                                plan_requests, retry_on_memory, wait_for_memory, warmup_items)
 
 TARGET = 1.6
@@ -138,16 +138,8 @@ def run_child(harness, args: argparse.Namespace, block: int | None, log_dir: Pat
     out = log_dir / f"{label}.json"
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(out), "--n", str(args.n),
             "--order", args.order] + (["--child-block", str(block)] if block else [])
-    proc = harness.spawn(label, argv, child_env(args.model_cache_dir), log_dir)
-    try:
-        if not proc.wait(timeout=1800):
-            raise RuntimeError(f"{label} did not finish within 1800 s:\n{proc.log_tail()}")
-    finally:
-        proc.stop(30)
-    if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"{label} exited with {proc.returncode}:\n{proc.log_tail()}")
-    result = json.loads(out.read_text(encoding="utf-8"))
-    result["binding"] = binding_text(proc.log_path.read_text(errors="replace"))
+    result, log_path = run_json_child(harness, label, argv, child_env(args.model_cache_dir), log_dir, out)
+    result["binding"] = binding_text(log_path.read_text(errors="replace"))
     return result
 
 

@@ -280,3 +280,17 @@ def binding_text(log_text: str) -> str:
         if match and match.group(0) not in found:
             found.append(match.group(0))
     return ", ".join(found) or "no binding lines in the log"
+
+
+def run_json_child(harness, label: str, argv: list[str], env: dict[str, str], log_dir: Path,
+                   out: Path, timeout: float = 1800) -> tuple[dict, Path]:
+    """Run a benchmark child that writes its result as JSON to ``out``; (the result, the child's log)."""
+    child = harness.spawn(label, argv, env, log_dir)
+    try:
+        if not child.wait(timeout=timeout):
+            raise RuntimeError(f"{label} did not finish within {timeout:.0f} s:\n{child.log_tail()}")
+    finally:
+        child.stop(30)
+    if child.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{label} exited with {child.returncode}:\n{child.log_tail()}")
+    return json.loads(out.read_text(encoding="utf-8")), child.log_path
