@@ -229,9 +229,9 @@ def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, 
 
 
 def items_with_verdicts(session: Session, evaluation_id: str,
-                        skip: tuple[int, int] | None = None) -> list[tuple[ItemRow, VerdictRow | None]]:
+                        skip: Sequence[tuple[int, int]] = ()) -> list[tuple[ItemRow, VerdictRow | None]]:
     """Every item of an evaluation with its verdict, in submission order (one query); with ``skip``
-    (start, stop), not the items at those positions (a caller holding them already).
+    ranges (start, stop), not the items at those positions (a caller holding them already).
 
     Plain rows (attribute access like the models), not ORM objects: finalize reads every item of
     an evaluation, and loading 10,000 ORM instances into the session cost more than the query.
@@ -242,13 +242,28 @@ def items_with_verdicts(session: Session, evaluation_id: str,
         .where(Item.evaluation_id == evaluation_id)
         .order_by(Item.position)
     )
-    if skip is not None:
-        query = query.where(or_(Item.position < skip[0], Item.position >= skip[1]))
+    gaps = position_gaps(skip)
+    if gaps is not None:
+        query = query.where(or_(*(Item.position >= start if stop is None
+                                  else (Item.position >= start) & (Item.position < stop) for start, stop in gaps)))
     rows = []
     for row in session.execute(query):
         item = ItemRow(row[0], evaluation_id, row[1], row[2], row[3])
         rows.append((item, VerdictRow(*row[4:]) if row[4] is not None else None))
     return rows
+
+
+def position_gaps(held: Sequence[tuple[int, int]]) -> list[tuple[int, int | None]] | None:
+    """The position ranges (start, stop or None for open-ended) NOT covered by ``held``; None when nothing is held."""
+    if not held:
+        return None
+    gaps: list[tuple[int, int | None]] = []
+    reached = 0
+    for start, stop in sorted(held):
+        if start > reached:
+            gaps.append((reached, start))
+        reached = max(reached, stop)
+    return gaps + [(reached, None)]
 
 
 def set_review_flags(session: Session, evaluation_id: str, item_ids: Sequence[int]) -> None:

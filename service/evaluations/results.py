@@ -77,8 +77,12 @@ class HeldChunk:
     items: list[tuple[int, int, BaseModel, dict[str, Any]]]
 
 
-def finalize(session: Session, evaluation_id: str, held: HeldChunk | None = None) -> bool:
-    """Compute metrics, open reviews for the top-BPDE items and close the evaluation; False if not running."""
+def finalize(session: Session, evaluation_id: str, held: Sequence[HeldChunk] = ()) -> bool:
+    """Compute metrics, open reviews for the top-BPDE items and close the evaluation; False if not running.
+
+    ``held`` chunks (their verdicts stored and committed, or written in this transaction) are taken as
+    given; only the other items are read.
+    """
     evaluation = repo.get_evaluation(session, evaluation_id, for_update=True)
     if evaluation is None or evaluation.status not in repo.ACTIVE:
         return False
@@ -99,17 +103,18 @@ def finalize(session: Session, evaluation_id: str, held: HeldChunk | None = None
 
 
 def _verdicts_in_order(session: Session, protocol: EvaluationProtocol, evaluation_id: str,
-                       held: HeldChunk | None = None) -> list[tuple[int, BaseModel, Any]]:
+                       held: Sequence[HeldChunk] = ()) -> list[tuple[int, BaseModel, Any]]:
     """(item id, validated payload, verdict) of every item with a verdict, in submission order.
 
     ``held`` items are taken as given (their verdict as a re-read would give it) instead of read.
     """
-    stored = repo.items_with_verdicts(session, evaluation_id, None if held is None else (held.start, held.stop))
+    stored = repo.items_with_verdicts(session, evaluation_id, [(chunk.start, chunk.stop) for chunk in held])
     rows = [(item.position, item.id, protocol.item_model.model_validate(item.payload), verdict)
             for item, verdict in stored if verdict]
-    if held is not None:
+    for chunk in held:
         rows.extend((position, item_id, item, _as_stored(evaluation_id, verdict))
-                    for position, item_id, item, verdict in held.items)
+                    for position, item_id, item, verdict in chunk.items)
+    if held:
         rows.sort(key=itemgetter(0))
     return [(item_id, item, verdict) for _, item_id, item, verdict in rows]
 
@@ -121,7 +126,7 @@ def _as_stored(evaluation_id: str, row: dict[str, Any]) -> repo.VerdictRow:
                            json_codec.loads(json_codec.dumps(row["details"])))
 
 
-def finalize_or_fail(session: Session, evaluation_id: str, held: HeldChunk | None = None) -> bool:
+def finalize_or_fail(session: Session, evaluation_id: str, held: Sequence[HeldChunk] = ()) -> bool:
     """``finalize``; when computing the results raises (not an outage), close the evaluation as failed, saying why.
 
     The chunk's verdicts and progress, written before in the same transaction, are kept either way:

@@ -29,6 +29,7 @@ from service.outages import is_transient
 from service.queue import enqueue_aggregate
 from service.webhooks.delivery import queue_deliveries
 from workers import runtime
+from workers.held_chunks import HELD
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
     evaluation = work.evaluation
     # a single-stage protocol planned everything at once: re-planning would only render every prompt again
     last_stage = 1 if is_single_stage(work.protocol, work.options) else MAX_STAGES
-    finalized, all_written = False, True
+    finalized, held, all_written = False, None, True
     for stage in range(1, last_stage + 1):
         if stage > 1:
             with session_scope(url) as session:
@@ -131,10 +132,11 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
         with session_scope(url) as session:
             all_written = _store_judgments(session, work, calls, outputs) and all_written
             if not following:
-                finalized = _close_chunk(session, work, chunk_index, reread=not all_written)
+                finalized, held = _close_chunk(session, work, chunk_index, reread=not all_written)
         if not following:
             break
         calls = following
+    _hold_or_forget(evaluation.id, held)
     _after_close(evaluation, finalized)
     log.info("judged %d calls (%d from the cache) for %d items", work.n_calls, work.n_cached,
              len(work.items), extra={"evaluation_id": evaluation.id, "chunk_index": chunk_index,
@@ -217,6 +219,8 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | s
     if evaluation is None or chunk is None:
         return "missing"
     if evaluation.status in repo.TERMINAL or chunk.status != "pending":
+        if evaluation.status in repo.TERMINAL:
+            HELD.forget(evaluation_id)
         if evaluation.status == "completed" and evaluation.suite:
             # a retry after the aggregate could not be queued: queue it now (the refresh is idempotent)
             enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
@@ -365,11 +369,12 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
     return all_written
 
 
-def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) -> bool:
+def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) -> tuple[bool, HeldChunk | None]:
     """Verdicts from the stored calls and the progress update; finalize when the last chunk lands.
 
     The stored calls are the work's results (loaded at the claim, plus this job's, all stored as
-    given) unless ``reread``. Returns True when this call closed the evaluation.
+    given) unless ``reread``. Returns whether this call closed the evaluation, and the chunk to hold
+    for finalize (None for the evaluation's last chunk, or when another run had closed it).
     """
     evaluation, items = work.evaluation, work.items
     if reread:
@@ -381,10 +386,18 @@ def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) 
     failed = sum(1 for v in verdicts if v["failed"])
     remaining = repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed)
     if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
-        return False
+        return False, None
     repo.put_verdicts(session, verdicts)
-    if remaining != 0:
-        return False
     held = HeldChunk(*work.span, [(item.position, item.id, work.parsed[item.id], verdict)
                                   for item, verdict in zip(items, verdicts)])
-    return finalize_or_fail(session, evaluation.id, held)
+    if remaining != 0:
+        return False, held
+    return finalize_or_fail(session, evaluation.id, [*HELD.chunks(evaluation.id), held]), None
+
+
+def _hold_or_forget(evaluation_id: str, held: HeldChunk | None) -> None:
+    """After the closing transaction committed: hold the chunk for finalize, else drop the evaluation's chunks."""
+    if held is None:
+        HELD.forget(evaluation_id)
+    else:
+        HELD.add(evaluation_id, held)

@@ -202,4 +202,19 @@ def test_items_with_verdicts_are_plain_rows_in_submission_order(db_url):
     assert (verdict.outcome, verdict.score, verdict.position_inconsistent, verdict.bpde, verdict.details,
             verdict.reviewed, verdict.needs_review, verdict.failed) == ("b", 0.0, True, 0.5, {"k": 1}, False, False, False)
     with session_scope(db_url) as session:
-        assert [item.id for item, _ in repo.items_with_verdicts(session, evaluation_id, skip=(1, 2))] == [ids[0], ids[2]]
+        assert [item.id for item, _ in repo.items_with_verdicts(session, evaluation_id, skip=[(1, 2)])] == [ids[0], ids[2]]
+        assert [item.id for item, _ in repo.items_with_verdicts(session, evaluation_id, skip=[(2, 3), (0, 1)])] == [ids[1]]
+        assert repo.items_with_verdicts(session, evaluation_id, skip=[(1, 3), (0, 1)]) == []
+
+
+@pytest.mark.parametrize("held, gaps", [
+    ([], None),
+    ([(0, 4)], [(4, None)]),
+    ([(4, 8)], [(0, 4), (8, None)]),
+    ([(8, 12), (0, 4)], [(4, 8), (12, None)]),
+    ([(0, 4), (4, 8)], [(8, None)]),
+    ([(0, 4), (2, 6)], [(6, None)]),
+    ([(3, 5), (7, 9), (5, 6)], [(0, 3), (6, 7), (9, None)]),
+])
+def test_position_gaps_are_the_ranges_not_held(held, gaps):
+    assert repo.position_gaps(held) == gaps

@@ -448,41 +448,55 @@ def test_a_run_that_finds_its_chunk_closed_leaves_the_closing_runs_verdicts(subm
     assert len(verdicts) == 3 and all(v.failed for v in verdicts)
 
 
-def test_finalize_takes_the_last_chunks_items_as_held_and_gets_what_reading_everything_gets(prod_settings,
-                                                                                           monkeypatch):
-    """The last chunk closed (here the middle one) hands its items and verdicts to finalize instead of letting it
-    read them back: the summary and reliability report equal the ones computed from everything stored."""
+def _finalize_reads(settings, monkeypatch, forget_before_last: bool):
+    """Judge a 12-item evaluation's chunks 2, 0, 1 in this process; returns what finalize read (rows per read),
+    the status/summary/reliability at finalize, the flagged count, and the same recomputed from everything stored."""
     from service.evaluations import repository as repo
     from service.evaluations import results
+    from workers.held_chunks import HELD
 
-    runtime.configure(prod_settings)
     items = [{"id": f"i{i}", "prompt": f"question {i}", "response_a": "a" * (5 + 7 * i), "response_b": "b" * (40 + i),
               "human_label": "ab"[i % 2], "category": f"c{i % 3}"} for i in range(12)]
     body = EvaluationCreate(protocol="pairwise", judge="scripted-first", model="m", items=items,
                             options={"chunk_size": 4, "review_fraction": 0.25})
-    with session_scope(prod_settings.database_url) as session:
-        evaluation_id = service.submit(session, RecordingDispatcher(), prod_settings, body, project_id(prod_settings))
+    with session_scope(settings.database_url) as session:
+        evaluation_id = service.submit(session, RecordingDispatcher(), settings, body, project_id(settings))
     read = []
     original = repo.items_with_verdicts
     monkeypatch.setattr(repo, "items_with_verdicts",
                         lambda *args, **kwargs: read.append(original(*args, **kwargs)) or read[-1])
+    for index in (2, 0, 1):
+        if index == 1 and forget_before_last:
+            HELD.forget(evaluation_id)  # as if other workers had closed chunks 2 and 0
+        judge_chunk.run(evaluation_id, index)
+    assert HELD.chunks(evaluation_id) == []  # finalized: nothing of it stays held
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        at_finalize = (evaluation.status, evaluation.summary, evaluation.reliability)
+        flagged = session.scalar(select(func.count()).select_from(Verdict).where(
+            Verdict.evaluation_id == evaluation_id, Verdict.needs_review.is_(True)))
+    reads_at_finalize = [len(rows) for rows in read]
+    with session_scope(settings.database_url) as session:
+        results.recompute(session, evaluation_id)  # reads every item and verdict
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        recomputed = (evaluation.status, evaluation.summary, evaluation.reliability)
+    assert len(read) == len(reads_at_finalize) + 1 and len(read[-1]) == 12
+    return reads_at_finalize, at_finalize, flagged, recomputed
+
+
+@pytest.mark.parametrize("forget_before_last, rows_read", [(False, 0), (True, 8)])
+def test_finalize_takes_the_chunks_this_process_closed_as_held_and_gets_what_reading_everything_gets(
+        prod_settings, monkeypatch, forget_before_last, rows_read):
+    """The chunks this process closed (all three here, or only the last one when the others are not held, as
+    when other workers closed them) are handed to finalize instead of read back: the summary and reliability
+    report equal the ones computed from everything stored."""
+    runtime.configure(prod_settings)
     try:
-        for index in (2, 0, 1):
-            judge_chunk.run(evaluation_id, index)
-        with session_scope(prod_settings.database_url) as session:
-            evaluation = session.get(Evaluation, evaluation_id)
-            at_finalize = (evaluation.status, evaluation.summary, evaluation.reliability)
-            flagged = session.scalar(select(func.count()).select_from(Verdict).where(
-                Verdict.evaluation_id == evaluation_id, Verdict.needs_review.is_(True)))
-        assert [len(rows) for rows in read] == [8]  # positions 4..7 were held, not read
-        with session_scope(prod_settings.database_url) as session:
-            results.recompute(session, evaluation_id)  # reads every item and verdict
-        with session_scope(prod_settings.database_url) as session:
-            evaluation = session.get(Evaluation, evaluation_id)
-            recomputed = (evaluation.status, evaluation.summary, evaluation.reliability)
+        reads, at_finalize, flagged, recomputed = _finalize_reads(prod_settings, monkeypatch, forget_before_last)
     finally:
         runtime.shutdown()
-    assert len(read) == 2 and len(read[1]) == 12
+    assert reads == [rows_read]
     assert at_finalize[0] == "completed" and at_finalize[1]["n_scored"] == 12 and flagged == 3
     assert at_finalize[1]["lc_win_rate"] is not None and at_finalize[1]["per_category"]
     assert recomputed == at_finalize
