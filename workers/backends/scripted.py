@@ -20,6 +20,7 @@ tests put into the item's text:
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -30,9 +31,16 @@ from urllib.parse import unquote
 from service.config import JudgeConfig
 from service.core.judging import JudgeOutput, JudgeRequest
 
-# the two responses, then the final one-paragraph question of the two-response template
+# the two responses, then the final one-paragraph question of the two-response template (what
+# _response_lengths finds without a regex)
 _RESPONSES = re.compile(r"\[Response 1\]\n(.*)\n\n\[Response 2\]\n(.*)\n\n[^\n]+\Z", re.S)
 _PAIRWISE_LABELS = ("1", "2", "tie")
+# the two-response answers, as (label, probability) pairs in the order of the labels
+_FIRST_WINS = (("1", 0.9), ("2", 0.1), ("tie", 0.0))
+_SECOND_WINS = (("1", 0.1), ("2", 0.9), ("tie", 0.0))
+_EQUAL = (("1", 0.1), ("2", 0.1), ("tie", 0.8))
+_LONGER_FIRST = (("1", 0.8), ("2", 0.15), ("tie", 0.05))
+_LONGER_SECOND = (("1", 0.15), ("2", 0.8), ("tie", 0.05))
 _LABEL_MARKER = re.compile(r"<<scripted:([^>]*)>>")
 _JSON_MARKER = re.compile(r"<<scripted-json:(.*?)>>", re.S)
 
@@ -60,38 +68,86 @@ class ScriptedBackend:
         return [self._answer(request) for request in requests]
 
     def _answer(self, request: JudgeRequest) -> JudgeOutput:
-        prompt = "\n".join(m["content"] for m in request.messages)
-        if self.fail_marker and self.fail_marker in prompt:
+        if self.fail_marker and self.fail_marker in _prompt(request):
             return JudgeOutput(text="", error="scripted failure")
         if request.json_schema is not None:
+            prompt = _prompt(request)
             found = _JSON_MARKER.search(prompt)
-            return JudgeOutput(text=found.group(1) if found else "{}", prompt_tokens=len(prompt.split()),
+            return JudgeOutput(text=found.group(1) if found else "{}", prompt_tokens=_words(request),
                                completion_tokens=1)
         if tuple(request.choices) == _PAIRWISE_LABELS:
-            probs = self._probabilities(request.messages[-1]["content"], request.seed)
-            label = max(probs, key=probs.get)
+            label, top = self._pairwise_answer(request.messages[-1]["content"], request.seed)
+            top = dict(top)  # a fresh dict per output: the constant answers are shared
         else:
-            probs, label = _marked(prompt, request)
-        top = {k: math.log(v) for k, v in probs.items() if v > 0}
+            probs, label = _marked(_prompt(request), request)
+            top = {k: math.log(v) for k, v in probs.items() if v > 0}
         rationale = "Scripted rationale." if request.rationale_tokens else None
         return JudgeOutput(text=label, verdict_top_logprobs=top, rationale=rationale,
-                           prompt_tokens=len(prompt.split()), completion_tokens=1, latency_ms=0.0)
+                           prompt_tokens=_words(request), completion_tokens=1, latency_ms=0.0)
 
-    def _probabilities(self, prompt: str, seed: int | None) -> dict[str, float]:
-        match = _RESPONSES.search(prompt)
-        first, second = (match.group(1), match.group(2)) if match else ("", "")
+    def _pairwise_answer(self, prompt: str, seed: int | None) -> tuple[str, dict[str, float]]:
+        """The label and the logprobs of a two-response verdict (computed once per distinct answer)."""
+        return _ANSWERS[self._probabilities(prompt, seed)]
+
+    def _probabilities(self, prompt: str, seed: int | None) -> tuple[tuple[str, float], ...]:
         if self.policy == "first":
             first_wins = random.Random(seed).random() < self.first_bias
-            return {"1": 0.9, "2": 0.1, "tie": 0.0} if first_wins else {"1": 0.1, "2": 0.9, "tie": 0.0}
-        if len(first) == len(second):
-            return {"1": 0.1, "2": 0.1, "tie": 0.8}
+            return _FIRST_WINS if first_wins else _SECOND_WINS
+        first, second = _response_lengths(prompt)
+        if first == second:
+            return _EQUAL
         if self.policy == "length_bias":
-            first_wins = (random.Random(seed).random() < self.bias) == (len(first) > len(second))
-            return {"1": 0.9, "2": 0.1, "tie": 0.0} if first_wins else {"1": 0.1, "2": 0.9, "tie": 0.0}
-        return {"1": 0.8, "2": 0.15, "tie": 0.05} if len(first) > len(second) else {"1": 0.15, "2": 0.8, "tie": 0.05}
+            first_wins = (random.Random(seed).random() < self.bias) == (first > second)
+            return _FIRST_WINS if first_wins else _SECOND_WINS
+        return _LONGER_FIRST if first > second else _LONGER_SECOND
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _answer_of(probs: tuple[tuple[str, float], ...]) -> tuple[str, dict[str, float]]:
+    """The likeliest label (the first of equals) and the logprobs of the labels with a probability."""
+    as_dict = dict(probs)
+    return max(as_dict, key=as_dict.get), {k: math.log(v) for k, v in probs if v > 0}
+
+
+_ANSWERS = {probs: _answer_of(probs) for probs in (_FIRST_WINS, _SECOND_WINS, _EQUAL, _LONGER_FIRST, _LONGER_SECOND)}
+_RESPONSE_1, _RESPONSE_2 = "[Response 1]\n", "\n\n[Response 2]\n"
+
+
+def _response_lengths(prompt: str) -> tuple[int, int]:
+    """The lengths of the two responses ``_RESPONSES`` finds in the prompt ((0, 0) when it finds none).
+
+    The regex's result by string searches (a tenth of its time on a long prompt): its tail
+    ``\\n\\n[^\\n]+\\Z`` can only match at the prompt's last line, so response 2 ends where that line's
+    blank line starts; the greedy response 1 ends at the last ``[Response 2]`` header before it; and when
+    the first ``[Response 1]`` header finds none, no later one does. A test compares both on tricky prompts.
+    """
+    last = prompt.rfind("\n")
+    end = last - 1  # where the blank line before the last line starts
+    start = prompt.find(_RESPONSE_1)
+    if start < 0 or last < 1 or last == len(prompt) - 1 or prompt[end] != "\n":
+        return 0, 0
+    start += len(_RESPONSE_1)
+    middle = prompt.rfind(_RESPONSE_2, start, end)
+    if middle < 0:
+        return 0, 0
+    return middle - start, end - middle - len(_RESPONSE_2)
+
+
+def _prompt(request: JudgeRequest) -> str:
+    return "\n".join(m["content"] for m in request.messages)
+
+
+def _words(request: JudgeRequest) -> int:
+    """Whitespace-separated words of the messages joined by newlines (a system prompt's counted once)."""
+    return sum(_system_words(m["content"]) if m.get("role") == "system" else len(m["content"].split())
+               for m in request.messages)
+
+
+@functools.lru_cache(maxsize=64)
+def _system_words(text: str) -> int:
+    return len(text.split())
 
 
 def _marked(prompt: str, request: JudgeRequest) -> tuple[dict[str, float], str]:
