@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 
 def _normalise_token(token: str) -> str:
@@ -22,19 +23,42 @@ def label_probs_from_top_logprobs(
     """
     if not top_logprobs:
         return None
-    mass = {label: 0.0 for label in labels}
-    lowered = {label: label.lower() for label in labels}
+    matching = _token_matches(tuple(labels))
+    mass = dict.fromkeys(labels, 0.0)
     for token, logprob in top_logprobs.items():
-        text = _normalise_token(token)
-        if not text or logprob is None or logprob < -1e3 or math.isnan(logprob):
+        label = matching.get(token, _UNSEEN)
+        if label is _UNSEEN:
+            label = _matching_label(token, labels)
+            if len(matching) < _MAX_TOKENS:
+                matching[token] = label
+        # the checks in the order they always ran (an empty token skips before its logprob is looked at)
+        if label is _EMPTY or logprob is None or logprob < -1e3 or math.isnan(logprob) or label is None:
             continue
-        matches = [label for label in labels if lowered[label].startswith(text)]
-        if len(matches) == 1:
-            mass[matches[0]] += math.exp(logprob)
+        mass[label] += math.exp(logprob)
     total = sum(mass.values())
     if total <= 0.0:
         return None
     return {label: value / total for label, value in mass.items()}
+
+
+def _matching_label(token: str, labels: Sequence[str]) -> Any:
+    """The one label that starts with the normalised token; None for no label or several, _EMPTY for no text."""
+    text = _normalise_token(token)
+    if not text:
+        return _EMPTY
+    matches = [label for label in labels if label.lower().startswith(text)]
+    return matches[0] if len(matches) == 1 else None
+
+
+_UNSEEN, _EMPTY = object(), object()
+# tokens remembered per label set (a tokenizer's vocabulary at most; new tokens are matched afresh beyond it)
+_MAX_TOKENS = 200_000
+
+
+@functools.lru_cache(maxsize=256)
+def _token_matches(labels: tuple[str, ...]) -> dict[str, Any]:
+    """The memo of token -> the label it counts for (None: none; _EMPTY: a blank token), per label set."""
+    return {}
 
 
 def parse_label(text: str, labels: Sequence[str]) -> str | None:
