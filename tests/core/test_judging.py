@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import replace
 
 import pytest
@@ -70,3 +71,13 @@ def test_text_with_a_lone_surrogate_cannot_be_hashed_as_before():
         json.dumps(list(messages), sort_keys=True, ensure_ascii=False).encode()
     with pytest.raises(UnicodeEncodeError):
         replace(BASE, messages=messages).prompt_hash()
+
+
+def test_the_json_text_of_a_string_is_json_dumps_on_random_text():
+    from service.core.judging import _json_bytes
+
+    rng = random.Random(7)
+    alphabet = "ab \"\\/\n\r\t\b\f\x00\x01\x1f\x7f\x80é✓漢🙂\u2028\u2029'[]{}"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert _json_bytes(text) == json.dumps(text, ensure_ascii=False).encode("utf-8"), repr(text)
