@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from typing import Any, Sequence
@@ -25,19 +26,32 @@ def decide(preference: float, tie_margin: float) -> str:
 def majority_label(outcomes: Sequence[str | None], tie_margin: float) -> str | None:
     """Most common outcome among one order's calls; equal counts fall back to their mean."""
     present = [o for o in outcomes if o is not None]
-    if not present:
-        return None
-    counts = Counter(present).most_common()
-    if len(counts) == 1 or counts[0][1] > counts[1][1]:
-        return counts[0][0]
-    value = {"a": 1.0, "tie": 0.5, "b": 0.0}
-    return decide(sum(value[o] for o in present) / len(present), tie_margin)
+    if len(present) <= 2:  # one call per order (the usual case) or two: no Counter needed
+        if not present:
+            return None
+        if len(present) == 1 or present[0] == present[1]:
+            return present[0]
+    else:
+        counts = Counter(present).most_common()
+        if len(counts) == 1 or counts[0][1] > counts[1][1]:
+            return counts[0][0]
+    return decide(sum(_OUTCOME_VALUE[o] for o in present) / len(present), tie_margin)
+
+
+_OUTCOME_VALUE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 
 
 def bpde(outcomes: Sequence[str | None]) -> float:
     """Balanced Position Diversity Entropy over the calls' {win, tie, lose} labels."""
-    counts = Counter(o for o in outcomes if o is not None)
-    return entropy([counts.get(o, 0) for o in OUTCOMES])
+    if not isinstance(outcomes, list):
+        outcomes = list(outcomes)
+    return _entropy_of_counts(outcomes.count("a"), outcomes.count("tie"), outcomes.count("b"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _entropy_of_counts(wins: int, ties: int, losses: int) -> float:
+    """The entropy of one count vector (a verdict's calls give few distinct ones: each is computed once)."""
+    return entropy([wins, ties, losses])
 
 
 def select_for_review(bpdes: Sequence[float | None], review_fraction: float) -> list[bool]:

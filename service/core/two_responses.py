@@ -115,6 +115,38 @@ def slot_label(label: str | None, scale: VerdictScale = THREE_POINT) -> str | No
     return TIE if credit == 0.5 else FIRST if credit > 0.5 else SECOND
 
 
+@dataclass(frozen=True)
+class OrderTable:
+    """What each label of a scale means in one order, computed once: the per-call functions' values by lookup."""
+
+    labels: tuple[str, ...]
+    credits: tuple[float, ...]  # A's credit for each label, in the scale's label order
+    slot: Mapping[str, str]  # slot_label
+    outcome: Mapping[str, str]  # label_for_a
+    certain: Mapping[str, float]  # preference_for_a of a label without probabilities
+
+    def preference(self, label: str | None, probs: dict[str, float] | None) -> float | None:
+        """``preference_for_a``: the same products summed in the same order."""
+        if probs:
+            return sum(probs.get(x, 0.0) * credit for x, credit in zip(self.labels, self.credits))
+        if label is not None:
+            return self.certain[label]
+        return None
+
+
+def order_table(scale: VerdictScale, order: str) -> OrderTable:
+    """The scale's table for one order (kept on the scale: a scale is immutable)."""
+    tables = scale.__dict__.setdefault("_order_tables", {})
+    table = tables.get(order)
+    if table is None:
+        labels = tuple(scale.labels)
+        table = tables[order] = OrderTable(
+            labels=labels, credits=tuple(_credit_for_a(order, x, scale) for x in labels),
+            slot={x: slot_label(x, scale) for x in labels}, outcome={x: label_for_a(order, x, scale) for x in labels},
+            certain={x: preference_for_a(order, x, None, scale) for x in labels})
+    return table
+
+
 def plan_two_response_calls(item: Any, options: TwoResponseOptions, render: Any, template: str,
                             scale: VerdictScale = THREE_POINT, critique: str | None = None) -> list[PlannedCall]:
     """Every order × sample of a two-response comparison rendered by ``render(item, order, question)``.

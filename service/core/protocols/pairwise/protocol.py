@@ -29,12 +29,12 @@ from service.core.protocols.pairwise.models import (
     PairwiseReview,
     PairwiseSuiteItem,
 )
+from service.core.protocols.pairwise.combining import combine_calls
 from service.core.protocols.pairwise.scales import scale_of
 from service.core.protocols.pairwise.summary import PairwiseReliability, PairwiseSummary
 from service.core.protocols.pairwise.turns import (
     per_category,
     per_turn,
-    split_order,
     turn_instruction,
     turn_order,
     turn_sections,
@@ -44,12 +44,7 @@ from service.core.two_responses import (
     ORDERS,
     THREE_POINT,
     VERDICT_QUESTION,
-    VerdictScale,
-    battle_for_a,
-    label_for_a,
     plan_two_response_calls,
-    preference_for_a,
-    slot_label,
 )
 
 TEMPLATE = "pairwise/1"
@@ -201,29 +196,7 @@ class PairwiseProtocol:
         return self._combine(item, results, options)
 
     def _combine(self, item: PairwiseItem, results: Sequence[CallResult], options: PairwiseOptions) -> ItemVerdict:
-        scale = scale_of(options)
-        calls = [_call_details(r, scale) for r in results]
-        scored = [c for c in calls if c["preference"] is not None]
-        if not scored:
-            stored = [{k: v for k, v in c.items() if k not in _GROUPING} for c in calls]
-            return ItemVerdict(outcome=None, score=None, unscored=True, details={"calls": stored})
-        battle = _item_battle(results, scale) if scale is not THREE_POINT else None
-        turns = [_turn_result(t, [c for c in scored if c["turn"] == t], options) for t in sorted({c["turn"] for c in scored})]
-        preference = sum(t["preference"] for t in turns) / len(turns)
-        stored = [{k: v for k, v in c.items() if k not in _GROUPING or (k == "turn" and item.multi_turn)} for c in calls]
-        details: dict[str, Any] = {"calls": stored, "order_majority": _majorities(scored, options)}
-        if item.multi_turn:
-            details["turns"] = [{k: v for k, v in t.items() if k != "bpde"} for t in turns]
-        if battle:
-            details["battle"] = battle
-        return ItemVerdict(
-            outcome=calibration.decide(preference, options.tie_margin),
-            score=preference,
-            unscored=False,
-            position_inconsistent=any(t["position_inconsistent"] for t in turns),
-            bpde=sum(t["bpde"] for t in turns) / len(turns),
-            details=details,
-        )
+        return combine_calls(item, results, options, scale_of(options))
 
     def from_suite(self, suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
         """A full item from a suite item and a submission ``{id, response, human_label?}``.
@@ -276,10 +249,6 @@ class PairwiseProtocol:
         return summary, calibration.reliability_report(verdicts, options.order_names(), items, self.page_view.compared)
 
 
-# call keys used to group calls; a multi-turn item keeps "turn" in its stored calls
-_GROUPING = ("base_order", "turn")
-
-
 def _self_referenced(item: PairwiseItem, options: PairwiseOptions) -> bool:
     """Whether the item gets the judge's own answer (single-turn items; a human reference skips it unless forced)."""
     return not item.multi_turn and self_reference.wanted(options.self_reference, item.has_reference())
@@ -316,44 +285,6 @@ def _on_turn(call: PlannedCall, turn: int, item_id: str, options: PairwiseOption
     """A turn's call keyed by its turn (``ab.t2``), with that key's own seed."""
     order = turn_order(call.order, turn)
     return replace(call, order=order, request=replace(call.request, seed=options.call_seed(item_id, order, call.sample)))
-
-
-def _majorities(calls: Sequence[dict[str, Any]], options: PairwiseOptions) -> dict[str, str | None]:
-    """Each order's majority outcome over the given calls (all turns pooled)."""
-    return {order: calibration.majority_label([c["outcome"] for c in calls if c["base_order"] == order],
-                                              options.tie_margin)
-            for order in options.order_names()}
-
-
-def _turn_result(turn: int, calls: Sequence[dict[str, Any]], options: PairwiseOptions) -> dict[str, Any]:
-    """One turn's preference (mean of its calls), outcome, position consistency and BPDE."""
-    preference = sum(c["preference"] for c in calls) / len(calls)
-    present = [m for m in _majorities(calls, options).values() if m is not None]
-    return {"turn": turn, "preference": preference, "outcome": calibration.decide(preference, options.tie_margin),
-            "position_inconsistent": len(present) == 2 and present[0] != present[1],
-            "bpde": calibration.bpde([c["outcome"] for c in calls])}
-
-
-def _call_details(result: CallResult, scale: VerdictScale) -> dict[str, Any]:
-    """One call in the verdict: ``label`` is the winning slot (1, 2, tie) on every scale, ``verdict`` the
-    five-point label when there is one (the reliability report counts slots, whatever the scale)."""
-    order, turn = split_order(result.order)
-    call = {"order": result.order, "sample": result.sample, "label": slot_label(result.label, scale),
-            "outcome": label_for_a(order, result.label, scale),
-            "preference": preference_for_a(order, result.label, result.label_probs, scale)}
-    if scale is not THREE_POINT:
-        call["verdict"] = result.label
-    return call | {"base_order": order, "turn": turn}
-
-
-def _item_battle(results: Sequence[CallResult], scale: VerdictScale) -> dict[str, float] | None:
-    """The item's Bradley–Terry battle: A's share of the weighted battles and the battles per call."""
-    battles = [b for r in results
-               if (b := battle_for_a(split_order(r.order)[0], r.label, r.label_probs, scale)) is not None]
-    total = sum(weight for _, weight in battles)
-    if not battles or total <= 0:
-        return None
-    return {"score": sum(credit for credit, _ in battles) / total, "weight": total / len(battles)}
 
 
 def _weighted_win_rate(scored: Sequence[ItemVerdict]) -> float | None:

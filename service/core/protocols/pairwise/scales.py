@@ -30,6 +30,8 @@ Arena-Hard's score against the baseline.
 
 from __future__ import annotations
 
+import functools
+
 from service.core.protocols.pairwise.models import PairwiseOptions
 from service.core.two_responses import THREE_POINT, VerdictScale
 
@@ -46,6 +48,7 @@ FIVE_POINT_CREDIT = {"A>>B": 1.0, "A>B": 1.0, "A=B": 0.5, "B>A": 0.0, "B>>A": 0.
 STRONG_LABELS = ("A>>B", "B>>A")
 
 
+@functools.lru_cache(maxsize=16)  # one scale object per weight: its order tables are computed once
 def five_point(strong_weight: float) -> VerdictScale:
     """Arena-Hard's five verdicts, a strong one counting as ``strong_weight`` battles."""
     return VerdictScale(
