@@ -42,6 +42,12 @@ def longer(a: str, b: str) -> str | None:
 
 def markdown_structure(text: str) -> int:
     """Headings, list items and bold spans in markdown text, outside fenced code blocks."""
+    if "#" in text or "**" in text or "__" in text or "```" in text or "~~~" in text:
+        return _structure_by_line(text)
+    return sum(1 for line in text.splitlines() if _LIST_ITEM.match(line))  # no fence, heading or bold span
+
+
+def _structure_by_line(text: str) -> int:
     count, in_code = 0, False
     for line in text.splitlines():
         if _FENCE.match(line):

@@ -135,3 +135,14 @@ def test_int32_resampling_indices_give_exactly_the_int64_intervals(monkeypatch, 
             length_control.bootstrap_lc_interval(values, diffs, seed=seed, n_resamples=min(resamples, 200),
                                                  min_items=2)) == fast
     assert fast[0] is not None and fast[1] is not None
+
+
+@pytest.mark.parametrize("n, seed, elements", [(9_999, 3, 10_000), (37, 5, 1), (1001, 2, 3003), (10_000, 0, 2_560_000)])
+def test_bootstrap_batches_of_any_size_give_the_same_interval(monkeypatch, n, seed, elements):
+    """Resamples are drawn a batch at a time: the batch size changes neither the draws nor the interval."""
+    from service.core import statistics
+
+    values = np.random.default_rng(n).random(n).tolist()
+    expected = bootstrap_mean_ci(values, seed=seed)
+    monkeypatch.setattr(statistics, "_BOOTSTRAP_ELEMENTS", elements)
+    assert bootstrap_mean_ci(values, seed=seed) == expected
