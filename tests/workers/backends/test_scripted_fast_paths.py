@@ -56,3 +56,12 @@ def test_two_response_outputs_are_fresh_dicts(policy):
     assert first.verdict_top_logprobs == second.verdict_top_logprobs
     assert first.verdict_top_logprobs is not second.verdict_top_logprobs
     assert first.text in ("1", "2") and first.prompt_tokens == 8
+
+
+def test_word_count_is_the_number_of_split_words():
+    rng = random.Random(9)
+    alphabet = ("a", "b", " ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0",
+                "\u2028", "x", "\x00", "\x7f", ".")
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        assert scripted._word_count(text) == len(text.split()), repr(text)
