@@ -56,6 +56,10 @@ class PairwiseItem(BaseModel):
         return self
 
     def _single_problem(self) -> tuple[str, str] | None:
+        if (self.response_a is not None and self.response_b is not None and self.responses_a is None
+                and self.responses_b is None and self.reference_turns is None
+                and (self.prompt is None) != (self.conversation is None)):
+            return None  # the usual item, checked without building lists
         if (self.prompt is None) == (self.conversation is None):
             return "prompt", "give exactly one of 'prompt', 'conversation' or 'turns'"
         stray = [f for f in ("responses_a", "responses_b", "reference_turns") if getattr(self, f) is not None]
