@@ -10,7 +10,7 @@ from json.encoder import encode_basestring as _encode_string  # json.dumps's esc
 from typing import Any, Protocol, Sequence
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JudgeRequest:
     """One judge call: a chat prompt plus how to sample the answer.
 
@@ -34,10 +34,12 @@ class JudgeRequest:
     similarity_texts: tuple[str, ...] = ()
     # the prompt template (protocol/version) that rendered this request
     template: str = ""
+    # the prompt hash, computed once (the cache key and the stored row both need it); not compared, not copied
+    _prompt_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def prompt_hash(self) -> str:
         """Stable hash of the rendered prompt (messages, or the texts of a similarity call)."""
-        memo = self.__dict__.get("_prompt_hash")  # computed once: the cache key and the stored row both need it
+        memo = self._prompt_hash
         if memo is None:
             if self.similarity_texts:
                 rendered = [list(self.messages), list(self.similarity_texts)]
@@ -45,7 +47,7 @@ class JudgeRequest:
                 memo = hashlib.sha256(text.encode("utf-8")).hexdigest()
             else:
                 memo = hashlib.sha256(_messages_json(self.messages)).hexdigest()
-            object.__setattr__(self, "_prompt_hash", memo)  # not a field: equality and hashing ignore it
+            object.__setattr__(self, "_prompt_hash", memo)
         return memo
 
     def cache_key(self, fingerprint: str) -> str | None:
@@ -133,7 +135,7 @@ def _sampling_json(choices: tuple[str, ...], temperature: float, seed: int | Non
     return f"\", {json.dumps(sampling, sort_keys=True, ensure_ascii=False)}]".encode("utf-8")
 
 
-@dataclass
+@dataclass(slots=True)
 class JudgeOutput:
     """What a backend returns for one request."""
 

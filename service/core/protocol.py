@@ -18,7 +18,7 @@ from service.core.judging import JudgeOutput, JudgeRequest
 MAX_STAGES = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedCall:
     """One judge call a protocol wants made for an item.
 
@@ -31,7 +31,7 @@ class PlannedCall:
     request: JudgeRequest
 
 
-@dataclass
+@dataclass(slots=True)
 class CallResult:
     """A parsed judge call, in the protocol's own labels."""
 
@@ -45,7 +45,7 @@ class CallResult:
     rationale: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemVerdict:
     """The combined, calibrated result for one item.
 
