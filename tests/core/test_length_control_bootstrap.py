@@ -78,3 +78,28 @@ def test_every_path_gives_the_same_interval(monkeypatch, kind, n, seed):
 def test_all_wins_give_a_degenerate_interval_at_one():
     diffs = np.linspace(-100, 100, 30)
     assert lc.bootstrap_lc_interval([1.0] * 30, diffs, n_resamples=50) == (1.0, 1.0)
+
+
+def test_derivatives_are_the_plain_expressions_bit_for_bit():
+    """_derivatives writes into scratch arrays: the same operations, so the same bits, as the plain expressions."""
+    rng = np.random.default_rng(5)
+    y, feature = rng.random((7, 301)), np.tanh(rng.normal(size=(7, 301)))
+    theta, phi, penalty = rng.normal(size=7), rng.normal(size=7), 0.01 / 301
+    prob = expit(theta[:, None] + phi[:, None] * feature)
+    residual, weight = prob - y, prob * (1.0 - prob)
+    weighted_feature = weight * feature
+    plain = (residual.mean(axis=1), (residual * feature).mean(axis=1) + 2.0 * penalty * phi, weight.mean(axis=1),
+             weighted_feature.mean(axis=1), (weighted_feature * feature).mean(axis=1) + 2.0 * penalty)
+    for got, expected in zip(lc._derivatives(y, feature, theta, phi, penalty), plain):
+        assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("kind, n, seed", [CASES[1], CASES[3], CASES[5]])
+def test_the_block_size_does_not_change_a_single_bit(monkeypatch, kind, n, seed):
+    """Each resample's Newton fit is computed row by row: blocks of any size give exactly the same interval."""
+    prefs, diffs = data(kind, n, seed)
+    intervals = set()
+    for rows in (1, 7, 64, 200):
+        monkeypatch.setattr(lc, "BOOTSTRAP_BLOCK_ELEMENTS", rows * n)
+        intervals.add(lc.bootstrap_lc_interval(prefs, diffs, seed=seed, n_resamples=200))
+    assert len(intervals) == 1
