@@ -122,13 +122,17 @@ def pending_chunks_of_active(session: Session, created_before: datetime | None =
     return [(evaluation_id, judge, index) for evaluation_id, judge, index in session.execute(query)]
 
 
-def mark_started(session: Session, evaluation_id: str, chunk_index: int) -> None:
-    """queued → running (once), and count an attempt on the chunk."""
-    session.execute(
-        update(Evaluation)
-        .where(Evaluation.id == evaluation_id, Evaluation.status == "queued")
-        .values(status="running", started_at=now())
-    )
+def mark_started(session: Session, evaluation_id: str, chunk_index: int, queued: bool = True) -> None:
+    """queued → running (once), and count an attempt on the chunk.
+
+    ``queued=False``: the caller read the evaluation as already running, so only the attempt is counted.
+    """
+    if queued:
+        session.execute(
+            update(Evaluation)
+            .where(Evaluation.id == evaluation_id, Evaluation.status == "queued")
+            .values(status="running", started_at=now())
+        )
     session.execute(
         update(Chunk)
         .where(Chunk.evaluation_id == evaluation_id, Chunk.index == chunk_index)

@@ -30,6 +30,7 @@ from service.queue import enqueue_aggregate
 from service.webhooks.delivery import queue_deliveries
 from workers import runtime
 from workers.held_chunks import HELD
+from workers.jobs.overlap import in_background
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,10 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
         _defer_if_unreachable(url, work, calls, outputs, claim.attempts)
         following = _missing_calls(work) if stage < last_stage else []
         with session_scope(url) as session:
-            all_written = _store_judgments(session, work, calls, outputs) and all_written
-            if not following:
-                finalized, held = _close_chunk(session, work, chunk_index, reread=not all_written)
+            if following:
+                all_written = _store_judgments(session, work, calls, outputs) and all_written
+            else:
+                finalized, held = _close_chunk(session, work, calls, outputs, chunk_index, all_written)
         if not following:
             break
         calls = following
@@ -227,7 +229,7 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | s
                               evaluation.protocol, evaluation.judge)
         return f"skipped ({evaluation.status}, chunk {chunk.status})"
     claim = _Claim(evaluation, chunk.attempts, chunk.start, chunk.stop, chunk.raised)  # before mark_started
-    repo.mark_started(session, evaluation_id, chunk_index)
+    repo.mark_started(session, evaluation_id, chunk_index, queued=evaluation.status == "queued")
     return claim
 
 
@@ -343,8 +345,14 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
     Returns True when every row was stored as given; the work's results then hold exactly what
     is stored (a False means another run's success was kept, and the stored calls must be re-read).
     """
+    rows = _judgment_rows(work, calls, outputs)
+    return repo.add_judgments(session, rows) if rows else True
+
+
+def _judgment_rows(work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) -> list[dict[str, Any]]:
+    """The stage's judgment rows; the work's results become what storing them gives (e.g. NULs replaced)."""
     if not calls:
-        return True
+        return []
     fingerprint = runtime.settings().judges()[work.evaluation.judge].fingerprint()
     rows = []
     for call, output in zip(calls, outputs):
@@ -361,28 +369,33 @@ def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs:
             "prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens,
             "latency_ms": output.latency_ms, "error": output.error, "cached": bool(output.extra.get("cached")),
         })
-    all_written = repo.add_judgments(session, rows)
-    for row in rows:  # what was stored (e.g. NULs replaced), as a re-read would give it
+    for row in rows:
         work.results[row["item_id"]][(row["order"], row["sample"])] = CallResult(
             row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"],
             row["rationale"])
-    return all_written
+    return rows
 
 
-def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) -> tuple[bool, HeldChunk | None]:
-    """Verdicts from the stored calls and the progress update; finalize when the last chunk lands.
+def _close_chunk(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput], chunk_index: int,
+                 all_written: bool) -> tuple[bool, HeldChunk | None]:
+    """The last stage's judgments, the chunk's verdicts and the progress update; finalize when the last chunk lands.
 
-    The stored calls are the work's results (loaded at the claim, plus this job's, all stored as
-    given) unless ``reread``. Returns whether this call closed the evaluation, and the chunk to hold
-    for finalize (None for the evaluation's last chunk, or when another run had closed it).
+    The judgments statement runs in the background while the verdicts are combined from the work's
+    results (loaded at the claim, plus this job's, as stored); when some row was not stored as given
+    (another run's success kept) they are combined again from a re-read. Returns whether this call
+    closed the evaluation, and the chunk to hold for finalize (None for the evaluation's last chunk,
+    or when another run had closed it).
     """
     evaluation, items = work.evaluation, work.items
-    if reread:
-        stored = repo.call_results_by_item(session, [item.id for item in items])
-    else:
-        stored = {item_id: [results[key] for key in sorted(results)] for item_id, results in work.results.items()}
-    verdicts = [verdict_row(work.protocol, work.options, evaluation.id, item.id, work.parsed[item.id],
-                            stored.get(item.id, [])) for item in items]
+    rows = _judgment_rows(work, calls, outputs)
+    writing = in_background(session, repo.add_judgments, rows) if rows else None
+    try:
+        verdicts = _verdicts(work, {item_id: [results[key] for key in sorted(results)]
+                                    for item_id, results in work.results.items()})
+    finally:
+        written = writing.result() if writing else True  # the session is the job's own again
+    if not (written and all_written):
+        verdicts = _verdicts(work, repo.call_results_by_item(session, [item.id for item in items]))
     failed = sum(1 for v in verdicts if v["failed"])
     remaining = repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed)
     if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
@@ -393,6 +406,12 @@ def _close_chunk(session: Session, work: _Work, chunk_index: int, reread: bool) 
     if remaining != 0:
         return False, held
     return finalize_or_fail(session, evaluation.id, [*HELD.chunks(evaluation.id), held]), None
+
+
+def _verdicts(work: _Work, stored: dict[int, list[CallResult]]) -> list[dict[str, Any]]:
+    """The verdict row of every item of the chunk from its stored calls."""
+    return [verdict_row(work.protocol, work.options, work.evaluation.id, item.id, work.parsed[item.id],
+                        stored.get(item.id, [])) for item in work.items]
 
 
 def _hold_or_forget(evaluation_id: str, held: HeldChunk | None) -> None:
