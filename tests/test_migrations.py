@@ -136,3 +136,44 @@ def test_0012_keeps_judge_cache_entries_and_copies_keyed_judgments_back_on_the_w
                                                 ("old", None, "A", None, 1)]
         assert "cache_key" not in {c["name"] for c in inspect(connection).get_columns("judgments")}
     upgrade(url)
+
+
+def test_0013_drops_the_evaluation_keys_of_calls_and_their_rows_still_go_with_the_evaluation(tmp_path):
+    """0012 → 0013: judgments and verdicts keep only their item's foreign key; deleting an evaluation still
+    removes them (through its items). 0013 → 0012: the keys to evaluations are back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.db.migrate import alembic_config
+    from service.models import DEFAULT_PROJECT_ID
+
+    def evaluation_keys(connection) -> dict[str, list[str]]:
+        return {table: [k["name"] for k in inspect(connection).get_foreign_keys(table)
+                        if k["referred_table"] == "evaluations"] for table in ("judgments", "verdicts")}
+
+    url = f"sqlite:///{tmp_path}/keys.db"
+    upgrade(url)
+    with get_engine(url).begin() as connection:
+        assert evaluation_keys(connection) == {"judgments": [], "verdicts": []}
+        connection.execute(text(
+            "INSERT INTO evaluations (id, project_id, protocol, judge, model, options, status, total, done, failed, "
+            f"chunks_total, chunks_done, created_at) VALUES ('e1', '{DEFAULT_PROJECT_ID}', 'pairwise', 'j', 'm', '{{}}', "
+            "'completed', 1, 1, 0, 1, 1, '2026-01-01')"))
+        connection.execute(text("INSERT INTO items (id, evaluation_id, position, item_key, payload) "
+                                "VALUES (1, 'e1', 0, 'i0', '{}')"))
+        connection.execute(text(
+            "INSERT INTO judgments (evaluation_id, item_id, \"order\", sample, prompt_hash, raw_output, fingerprint, "
+            "prompt_tokens, completion_tokens, latency_ms, created_at) "
+            "VALUES ('e1', 1, 'ab', 0, 'h', '1', 'f', 3, 1, 0, '2026-01-02')"))
+        connection.execute(text(
+            "INSERT INTO verdicts (item_id, evaluation_id, unscored, failed, position_inconsistent, needs_review, "
+            "details, created_at) VALUES (1, 'e1', 0, 0, 0, 0, '{}', '2026-01-02')"))
+    command.downgrade(alembic_config(url), "0012")
+    with get_engine(url).begin() as connection:
+        assert evaluation_keys(connection) == {"judgments": ["fk_judgments_evaluation_id_evaluations"],
+                                               "verdicts": ["fk_verdicts_evaluation_id_evaluations"]}
+    upgrade(url)
+    with get_engine(url).begin() as connection:
+        connection.execute(text("DELETE FROM evaluations WHERE id = 'e1'"))
+        left = [connection.scalar(text(f"SELECT count(*) FROM {table}")) for table in ("items", "judgments", "verdicts")]
+    assert left == [0, 0, 0]

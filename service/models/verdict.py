@@ -19,9 +19,8 @@ class Verdict(Base):
     item_id: Mapped[int] = mapped_column(
         BigIntId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
-    evaluation_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
-    )
+    # no foreign key to evaluations: the item's (cascading) covers it, and checking both cost every insert (0013)
+    evaluation_id: Mapped[str] = mapped_column(String(36), index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))
     score: Mapped[float | None] = mapped_column(Float)
     unscored: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -57,7 +57,7 @@ def entries(settings) -> list[str | None]:
 def keys(settings, project: str) -> set[str]:
     """The cache keys on the judgments of a project's evaluations."""
     with session_scope(settings.database_url) as session:
-        return set(session.scalars(select(Judgment.cache_key).join(Evaluation).where(
+        return set(session.scalars(select(Judgment.cache_key).join(Evaluation, Evaluation.id == Judgment.evaluation_id).where(
             Evaluation.project_id == project_id(settings, project), Judgment.cache_key.isnot(None))))
 
 
