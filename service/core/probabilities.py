@@ -61,11 +61,16 @@ def _token_matches(labels: tuple[str, ...]) -> dict[str, Any]:
     return {}
 
 
+@functools.lru_cache(maxsize=256)
+def _lowered(labels: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(label.lower() for label in labels)
+
+
 def parse_label(text: str, labels: Sequence[str]) -> str | None:
     """The label a judge's text answer names, or None when it names none or several."""
     cleaned = text.strip().strip(".*\"'` ").lower()
-    for label in labels:
-        if cleaned == label.lower():
+    for label, lowered in zip(labels, _lowered(tuple(labels))):
+        if cleaned == lowered:
             return label
     found = []
     for label in labels:

@@ -157,13 +157,11 @@ def plan_two_response_calls(item: Any, options: TwoResponseOptions, render: Any,
     rationale = options.rationale_tokens if critique else options.rationale_budget()
     question = critique or (scale.rationale_question if rationale else scale.question)
     calls = []
+    temperature, choices, followup = options.effective_temperature(), scale.labels, scale.question
     for order in options.order_names():
         messages = render(item, order, question)
         for sample in range(options.samples):
-            request = JudgeRequest(
-                messages=messages, choices=scale.labels, temperature=options.effective_temperature(),
-                seed=options.call_seed(item.id, order, sample), rationale_tokens=rationale,
-                verdict_followup=scale.question, template=template,
-            )
-            calls.append(PlannedCall(order=order, sample=sample, request=request))
+            request = JudgeRequest(messages, choices, temperature, options.call_seed(item.id, order, sample),
+                                   rationale_tokens=rationale, verdict_followup=followup, template=template)
+            calls.append(PlannedCall(order, sample, request))
     return calls

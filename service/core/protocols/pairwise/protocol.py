@@ -76,7 +76,7 @@ def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUES
         parts += turn_sections(item, order, turn, slot_names)
         parts.append(f"{turn_instruction(turn)} {question}")
     else:
-        first, second = (_first_answer(item, side) for side in ORDERS[order])
+        first, second = _first_answers(item, order)
         parts.append(f"[User request]\n{_render_request(item)}")
         reference = item.reference or (item.reference_turns or [None])[0]
         if reference:
@@ -93,9 +93,11 @@ def render_messages(item: PairwiseItem, order: str, question: str = VERDICT_QUES
     )
 
 
-def _first_answer(item: PairwiseItem, side: str) -> str:
-    answers = getattr(item, f"responses_{side}")
-    return answers[0] if answers else getattr(item, f"response_{side}") or ""
+def _first_answers(item: PairwiseItem, order: str) -> tuple[str, str]:
+    """The (first-turn) responses in the order's slots."""
+    a = item.responses_a[0] if item.responses_a else item.response_a or ""
+    b = item.responses_b[0] if item.responses_b else item.response_b or ""
+    return (a, b) if ORDERS[order][0] == "a" else (b, a)
 
 
 def _render_request(item: PairwiseItem) -> str:
