@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 from service.evaluations.results import HeldChunk
 
-# ~3 KB per held pairwise item (validated payload + verdict row): 50,000 items ≈ 150 MB at most
+# ~3 KB per held item of two responses (validated payload + verdict row): 50,000 items ≈ 150 MB at most
 MAX_HELD_ITEMS = 50_000
 
 
