@@ -193,9 +193,10 @@ WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the call
     ("evaluations/repository.py", "items_in_range"),
     ("jobs/judge_chunk.py", "_missing_calls"), ("jobs/judge_chunk.py", "_from_cache"), ("core/judging.py", "cache_key"),
     ("judges/cache.py", "lookup"), ("jobs/judge_chunk.py", "_outputs"), ("backends/scripted.py", "generate"),
-    ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_store_judgments"), ("core/judging.py", "prompt_hash"),
-    ("evaluations/repository.py", "add_judgments"), ("jobs/judge_chunk.py", "_close_chunk"),
-    ("evaluations/repository.py", "call_results_by_item"), ("evaluations/results.py", "verdict_row"),
+    ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_close_chunk"), ("jobs/judge_chunk.py", "_judgment_rows"),
+    ("core/judging.py", "prompt_hash"), ("jobs/overlap.py", "in_background"),
+    ("evaluations/repository.py", "call_results_by_item"), ("jobs/judge_chunk.py", "_verdicts"),
+    ("evaluations/results.py", "verdict_row"), ("concurrent/futures/_base.py", "result"),
     ("evaluations/results.py", "protocol_and_options"), ("evaluations/repository.py", "put_verdicts"),
     ("evaluations/repository.py", "complete_chunk"), ("evaluations/results.py", "finalize"),
     ("evaluations/repository.py", "items_with_verdicts"), ("pairwise/protocol.py", "summarize"),
@@ -232,11 +233,15 @@ def print_top(stats: pstats.Stats, limit: int = 12) -> None:
         print(f"    {where[-60:]:60} {calls:>9,} {tottime:>7.3f}")
 
 
-def run_chunks(evaluation_id: str, chunks: int, profiler: cProfile.Profile | None) -> list[float]:
-    """Run the real chunk job for every chunk in this process, in order; returns seconds per chunk."""
+def run_chunks(evaluation_id: str, chunks: int, profiler: cProfile.Profile | None) -> tuple[list[float], float]:
+    """Run the real chunk job for every chunk in this process, in order.
+
+    Returns seconds per chunk and the CPU seconds this process spent meanwhile (all its threads).
+    """
     from workers.jobs import judge_chunk
 
     seconds = []
+    cpu_started = time.process_time()
     if profiler:
         profiler.enable()
     for index in range(chunks):
@@ -245,14 +250,20 @@ def run_chunks(evaluation_id: str, chunks: int, profiler: cProfile.Profile | Non
         seconds.append(time.perf_counter() - started)
     if profiler:
         profiler.disable()
-    return seconds
+    return seconds, time.process_time() - cpu_started
 
 
 def profile_worker(gw: h.Gateway, settings, args: argparse.Namespace) -> None:
-    """The chunk job in this process: once plain (rate without RQ or a process), once under cProfile."""
+    """The chunk job in this process: once plain (rate without RQ or a process), once under cProfile.
+
+    The garbage collector is tuned as a worker tunes it (``workers.gc_tuning``), so the plain run
+    does what a worker's chunk jobs do, without RQ between them.
+    """
     from workers import runtime
+    from workers.gc_tuning import tune_for_worker
 
     runtime.configure(settings)
+    tune_for_worker()
     runs = {}
     for seed, label, items in ((101, "warm-up", args.chunk_size), (102, "plain", args.profile_items),
                                (103, "cProfile", args.profile_items)):  # seeds unlike the timed bodies: no cache hits
@@ -260,12 +271,15 @@ def profile_worker(gw: h.Gateway, settings, args: argparse.Namespace) -> None:
         sub = submit(gw, json.dumps(make_body(items, args.chars, args.chunk_size, seed)).encode())
         h.flush_redis()  # its chunks run here, not from the queue
         runs[label] = (run_chunks(sub["id"], sub["chunks"], profiler), profiler)
-    chunks, (profiled_chunks, profiler) = runs["plain"][0], runs["cProfile"]
+    (chunks, cpu), ((profiled_chunks, _), profiler) = runs["plain"][0], runs["cProfile"]
     plain, profiled, typical = sum(chunks), sum(profiled_chunks), statistics.median(chunks[:-1] or chunks)
     print(f"\nprofile of the chunk job, in-process ({args.profile_items:,} items, chunk_size {args.chunk_size}, "
           f"no RQ, no worker process):")
     print(f"  plain {plain:.3f} s = {args.profile_items / plain:,.0f} verdicts/s: median chunk {typical * 1000:.0f} ms "
           f"({typical / args.chunk_size * 1000:.2f} ms per item), last chunk incl. finalize {chunks[-1]:.2f} s")
+    print(f"  this process's CPU meanwhile (all threads): {cpu:.3f} s ({cpu / plain:.0%} of the wall time; the rest "
+          f"waited for Postgres) = at most {args.profile_items / cpu:,.0f} verdicts/s even if every database wait "
+          f"overlapped with work: one worker process is one Python thread at a time")
     body = make_body(args.profile_items, args.chars, args.chunk_size, 104)
     bound = min(protocol_bound(settings, body, args.chunk_size) for _ in range(2))
     print(f"  bound: the protocol's and the scripted judge's own work alone (no database, best of 2) takes "
