@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 from rq.timeouts import BaseTimeoutException
 from sqlalchemy.orm import Session
 
-from service.core.judging import JudgeBackend, JudgeOutput
+from service.core.judging import JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
@@ -30,12 +29,11 @@ from service.queue import enqueue_aggregate
 from service.webhooks.delivery import queue_deliveries
 from workers import runtime
 from workers.held_chunks import HELD
+from workers.jobs.chunk_engine import generate_all
 from workers.jobs.overlap import in_background
 
 log = logging.getLogger(__name__)
 
-ENGINE_ATTEMPTS = 3
-RETRY_DELAY_SECONDS = 2.0
 # A chunk started this many times without finishing (crashes, killed workers) is given up.
 MAX_CHUNK_ATTEMPTS = 5
 # A chunk whose job raised (not for an outage) on this many of its starts is given up.
@@ -193,27 +191,6 @@ def _give_up(url: str, claim: _Claim, chunk_index: int, exc: Exception) -> str:
     return f"gave up {len(item_ids)} items: {reason}"
 
 
-def _judge_backend(evaluation: Evaluation) -> JudgeBackend:
-    """The evaluation's judge, or a stand-in that fails every call with the reason it could not start."""
-    try:
-        return runtime.backend(evaluation.judge)
-    except Exception as exc:  # the engine cannot start (e.g. not enough memory): fail the calls, say why
-        log.exception("judge %s could not start", evaluation.judge, extra={"evaluation_id": evaluation.id})
-        return _Unavailable(runtime.settings().judges()[evaluation.judge].fingerprint(), exc)
-
-
-class _Unavailable:
-    """Stands in for a judge whose engine could not be built: every call fails with the reason."""
-
-    def __init__(self, fingerprint: str, exc: Exception):
-        self.fingerprint = fingerprint
-        self.reason = f"judge engine could not start: {type(exc).__name__}: {exc}"[:2000]
-
-    def generate(self, requests):
-        """Fail every request with the reason."""
-        return [JudgeOutput(text="", error=self.reason) for _ in requests]
-
-
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
     """Check the chunk is still to do and count the attempt (committed before any work)."""
     evaluation = repo.get_evaluation(session, evaluation_id)
@@ -270,23 +247,9 @@ def _outputs(work: _Work, calls: list[_Call], cached: dict[int, JudgeOutput], ch
         log.error(reason, extra={"evaluation_id": work.evaluation.id, "chunk_index": chunk_index})
         fresh = [JudgeOutput(text="", error=reason) for _ in todo]
     else:
-        fresh = _generate_all(work.evaluation, [calls[i] for i in todo], chunk_index)
+        fresh = generate_all(work.evaluation, [calls[i].planned.request for i in todo], chunk_index)
     outputs = dict(cached)
     outputs.update(zip(todo, fresh))
-    return [outputs[i] for i in range(len(calls))]
-
-
-def _generate_all(evaluation: Evaluation, calls: list[_Call], chunk_index: int) -> list[JudgeOutput]:
-    """Judge calls to the judge's engine, similarity calls to the embedding model; outputs in call order."""
-    similar = [i for i, c in enumerate(calls) if c.planned.request.similarity_texts]
-    judged = [i for i, c in enumerate(calls) if not c.planned.request.similarity_texts]
-    outputs: dict[int, JudgeOutput] = {}
-    if judged:
-        backend = _judge_backend(evaluation)
-        outputs.update(zip(judged, _generate(backend, [calls[i] for i in judged], evaluation.id, chunk_index)))
-    if similar:
-        backend = runtime.similarity_backend()
-        outputs.update(zip(similar, _generate(backend, [calls[i] for i in similar], evaluation.id, chunk_index)))
     return [outputs[i] for i in range(len(calls))]
 
 
@@ -312,31 +275,6 @@ def _record(work: _Work, calls: list[_Call], outputs: list[JudgeOutput], n_cache
         work.attempted.add((call.item.id, call.planned.order, call.planned.sample))
     work.n_calls += len(calls)
     work.n_cached += n_cached
-
-
-def _generate(backend: JudgeBackend, calls: list[_Call], evaluation_id: str, chunk_index: int) -> list[JudgeOutput]:
-    """One engine call for the whole chunk, retried a bounded number of times on engine errors."""
-    if not calls:
-        return []
-    requests = [call.planned.request for call in calls]
-    for attempt in range(1, ENGINE_ATTEMPTS + 1):
-        try:
-            outputs = backend.generate(requests)
-            if len(outputs) != len(requests):
-                raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(requests)} requests")
-            return outputs
-        except BaseTimeoutException:  # the job's explicit timeout: let RQ stop and retry the job
-            raise
-        except Exception as exc:  # engine failure: retry, then record it on every call
-            log.warning("engine failed on evaluation %s chunk %s (attempt %d/%d): %s",
-                        evaluation_id, chunk_index, attempt, ENGINE_ATTEMPTS, exc,
-                        extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
-            if attempt == ENGINE_ATTEMPTS:
-                message = f"engine error after {ENGINE_ATTEMPTS} attempts: {type(exc).__name__}: {exc}"
-                extra = {"unreachable": True} if is_transient(exc) else {}
-                return [JudgeOutput(text="", error=message[:2000], extra=dict(extra)) for _ in requests]
-            time.sleep(RETRY_DELAY_SECONDS * attempt)
-    raise AssertionError("unreachable")
 
 
 def _store_judgments(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) -> bool:

@@ -16,7 +16,7 @@ from service.evaluations.schemas import EvaluationCreate
 from service.models import Chunk, Evaluation, Judgment, Verdict
 from tests.support import project_id
 from workers import runtime
-from workers.jobs import judge_chunk
+from workers.jobs import chunk_engine, judge_chunk
 
 
 class RecordingDispatcher:
@@ -131,7 +131,7 @@ def test_all_calls_of_a_chunk_go_to_the_engine_in_one_call(submitted):
 
 def test_engine_failure_is_retried_then_recorded_and_a_later_run_replaces_it(submitted, monkeypatch):
     settings, evaluation_id, _ = submitted
-    monkeypatch.setattr(judge_chunk, "RETRY_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(chunk_engine, "RETRY_DELAY_SECONDS", 0.0)
     backend = runtime.backend("scripted")
     attempts = []
 
@@ -142,7 +142,7 @@ def test_engine_failure_is_retried_then_recorded_and_a_later_run_replaces_it(sub
     monkeypatch.setattr(backend, "generate", broken)
     judge_chunk.run(evaluation_id, 0)
     judge_chunk.run(evaluation_id, 1)
-    assert attempts == [6] * judge_chunk.ENGINE_ATTEMPTS * 2  # bounded retries, whole chunk per call
+    assert attempts == [6] * chunk_engine.ENGINE_ATTEMPTS * 2  # bounded retries, whole chunk per call
     with session_scope(settings.database_url) as session:
         evaluation = session.get(Evaluation, evaluation_id)
         assert evaluation.status == "failed" and evaluation.failed == 6 and "no item could be judged" in evaluation.error
@@ -390,7 +390,7 @@ def test_an_engine_outage_after_the_engine_attempts_leaves_the_chunk_for_a_later
     from workers.backends.openai_http import BackendUnavailableError
 
     settings, evaluation_id, _ = submitted
-    monkeypatch.setattr(judge_chunk, "RETRY_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(chunk_engine, "RETRY_DELAY_SECONDS", 0.0)
 
     def down(requests):
         raise BackendUnavailableError("all 6 requests to http://judge/v1/chat/completions failed: connection refused")
