@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from rq.timeouts import BaseTimeoutException
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
+from service.db import json_codec
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.repository import ItemRow
@@ -30,7 +31,7 @@ from service.webhooks.delivery import queue_deliveries
 from workers import runtime
 from workers.held_chunks import HELD
 from workers.jobs.chunk_engine import generate_all
-from workers.jobs.overlap import in_background
+from workers.jobs.overlap import in_background, outcome, settle
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
     evaluation = work.evaluation
     # a single-stage protocol planned everything at once: re-planning would only render every prompt again
     last_stage = 1 if is_single_stage(work.protocol, work.options) else MAX_STAGES
-    finalized, held, all_written = False, None, True
+    closed, all_written = _Closed(), True
     for stage in range(1, last_stage + 1):
         if stage > 1:
             with session_scope(url) as session:
@@ -132,12 +133,12 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
             if following:
                 all_written = _store_judgments(session, work, calls, outputs) and all_written
             else:
-                finalized, held = _close_chunk(session, work, calls, outputs, chunk_index, all_written)
+                closed = _close_chunk(session, work, calls, outputs, chunk_index, all_written)
         if not following:
             break
         calls = following
-    _hold_or_forget(evaluation.id, held)
-    _after_close(evaluation, finalized)
+    _hold_or_forget(evaluation.id, closed)
+    _after_close(evaluation, closed.finalized)
     log.info("judged %d calls (%d from the cache) for %d items", work.n_calls, work.n_cached,
              len(work.items), extra={"evaluation_id": evaluation.id, "chunk_index": chunk_index,
                                      "judge": evaluation.judge})
@@ -187,6 +188,8 @@ def _give_up(url: str, claim: _Claim, chunk_index: int, exc: Exception) -> str:
         repo.put_verdicts(session, [failed_verdict_row(claim.evaluation.id, item_id, reason[:2000])
                                     for item_id in item_ids])
         finalized = remaining == 0 and finalize_or_fail(session, claim.evaluation.id)
+    if remaining == 0:
+        HELD.forget(claim.evaluation.id)
     _after_close(claim.evaluation, finalized)
     return f"gave up {len(item_ids)} items: {reason}"
 
@@ -314,36 +317,63 @@ def _judgment_rows(work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) 
     return rows
 
 
+class _Closed(NamedTuple):
+    """What closing a chunk did: whether it closed the evaluation, the chunk to hold for finalize, and whether
+    it was the evaluation's last chunk (the evaluation's held chunks are then dropped)."""
+
+    finalized: bool = False
+    held: HeldChunk | None = None
+    last: bool = False
+    payload_bytes: int = 0  # the held items' payloads as JSON (what holding them costs, roughly)
+
+
 def _close_chunk(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput], chunk_index: int,
-                 all_written: bool) -> tuple[bool, HeldChunk | None]:
+                 all_written: bool) -> _Closed:
     """The last stage's judgments, the chunk's verdicts and the progress update; finalize when the last chunk lands.
 
     The judgments statement runs in the background while the verdicts are combined from the work's
     results (loaded at the claim, plus this job's, as stored); when some row was not stored as given
-    (another run's success kept) they are combined again from a re-read. Returns whether this call
-    closed the evaluation, and the chunk to hold for finalize (None for the evaluation's last chunk,
-    or when another run had closed it).
+    (another run's success kept) they are combined again from a re-read. A run that finds the chunk
+    closed by another run changes nothing (``_Closed()``).
     """
     evaluation, items = work.evaluation, work.items
-    rows = _judgment_rows(work, calls, outputs)
-    writing = in_background(session, repo.add_judgments, rows) if rows else None
-    try:
-        verdicts = _verdicts(work, {item_id: [results[key] for key in sorted(results)]
-                                    for item_id, results in work.results.items()})
-    finally:
-        written = writing.result() if writing else True  # the session is the job's own again
-    if not (written and all_written):
+    verdicts, written = _store_while_combining(session, work, _judgment_rows(work, calls, outputs), all_written)
+    if verdicts is None or not written:
         verdicts = _verdicts(work, repo.call_results_by_item(session, [item.id for item in items]))
     failed = sum(1 for v in verdicts if v["failed"])
     remaining = repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed)
     if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
-        return False, None
+        return _Closed()
     repo.put_verdicts(session, verdicts)
     held = HeldChunk(*work.span, [(item.position, item.id, work.parsed[item.id], verdict)
                                   for item, verdict in zip(items, verdicts)])
     if remaining != 0:
-        return False, held
-    return finalize_or_fail(session, evaluation.id, [*HELD.chunks(evaluation.id), held]), None
+        return _Closed(held=held, payload_bytes=sum(len(json_codec.dumps(item.payload)) for item in items))
+    return _Closed(finalize_or_fail(session, evaluation.id, [*HELD.chunks(evaluation.id), held]), last=True)
+
+
+def _store_while_combining(session: Session, work: _Work, rows: list[dict[str, Any]],
+                           all_written: bool) -> tuple[list[dict[str, Any]] | None, bool]:
+    """Store the judgment rows (in the background on Postgres) while combining the verdicts from the work's results.
+
+    Returns the verdicts (None when they must come from a re-read: some row was known not to be
+    stored as given before combining began, as SQLite's inline statement says) and whether every row
+    of every stage was stored as given.
+    """
+    writing = None
+    try:
+        writing = in_background(session, repo.add_judgments, rows) if rows else None
+        if not all_written or (writing is not None and writing.done() and writing.exception() is None
+                               and not writing.result()):
+            verdicts = None
+        else:
+            verdicts = _verdicts(work, {item_id: [results[key] for key in sorted(results)]
+                                        for item_id, results in work.results.items()})
+    except BaseException:
+        if writing is not None:
+            settle(writing)  # the session is the job's own again before the error leaves (and rolls it back)
+        raise
+    return verdicts, all_written and (outcome(writing) if writing is not None else True)
 
 
 def _verdicts(work: _Work, stored: dict[int, list[CallResult]]) -> list[dict[str, Any]]:
@@ -352,9 +382,10 @@ def _verdicts(work: _Work, stored: dict[int, list[CallResult]]) -> list[dict[str
                         stored.get(item.id, [])) for item in work.items]
 
 
-def _hold_or_forget(evaluation_id: str, held: HeldChunk | None) -> None:
-    """After the closing transaction committed: hold the chunk for finalize, else drop the evaluation's chunks."""
-    if held is None:
+def _hold_or_forget(evaluation_id: str, closed: _Closed) -> None:
+    """After the closing transaction committed: hold the chunk for finalize, or drop the evaluation's held chunks
+    once its last chunk closed."""
+    if closed.last:
         HELD.forget(evaluation_id)
-    else:
-        HELD.add(evaluation_id, held)
+    elif closed.held is not None:
+        HELD.add(evaluation_id, closed.held, closed.payload_bytes)

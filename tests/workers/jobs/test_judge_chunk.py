@@ -423,6 +423,27 @@ def test_a_job_timeout_while_computing_results_is_left_to_rqs_retry(submitted, m
     assert counts(settings, evaluation_id) == (12, 6, 6, 2, "completed")
 
 
+def test_a_combine_that_raises_while_the_judgments_are_written_stores_nothing_and_holds_nothing(submitted, monkeypatch):
+    """The verdicts are combined while the judgments statement runs in a thread: a bug there waits for the
+    statement, then undoes the whole closing transaction; the chunk stays pending and is not held."""
+    from workers.held_chunks import HELD
+
+    settings, evaluation_id, _ = submitted
+    protocol = get_protocol("pairwise")
+
+    def broken_combine(item, results, options):
+        raise ZeroDivisionError("a bug in combine")
+
+    monkeypatch.setattr(protocol, "combine", broken_combine)
+    with pytest.raises(ZeroDivisionError):
+        judge_chunk.run(evaluation_id, 0)
+    assert counts(settings, evaluation_id) == (0, 0, 0, 0, "running")
+    assert HELD.chunks(evaluation_id) == []
+    with session_scope(settings.database_url) as session:
+        chunk = session.get(Chunk, (evaluation_id, 0))
+        assert (chunk.status, chunk.attempts, chunk.raised) == ("pending", 1, 1)
+
+
 def test_a_run_that_finds_its_chunk_closed_leaves_the_closing_runs_verdicts(submitted, monkeypatch):
     """Run A was given up (failed verdicts, failed counted); an overlapping run B that then judges the chunk must
     not replace A's verdicts, or verdicts and progress would disagree."""
@@ -440,12 +461,18 @@ def test_a_run_that_finds_its_chunk_closed_leaves_the_closing_runs_verdicts(subm
         return real_generate(requests)
 
     monkeypatch.setattr(backend, "generate", another_run_gives_the_chunk_up_meanwhile)
+    from service.evaluations.results import HeldChunk
+    from workers.held_chunks import HELD
+
+    HELD.add(evaluation_id, HeldChunk(3, 6, []), payload_bytes=0)  # what this process holds of the evaluation
     judge_chunk.run(evaluation_id, 0)
     with session_scope(settings.database_url) as session:
         verdicts = session.scalars(select(Verdict).where(Verdict.evaluation_id == evaluation_id)).all()
         evaluation = session.get(Evaluation, evaluation_id)
     assert (evaluation.done, evaluation.failed) == (0, 3)
     assert len(verdicts) == 3 and all(v.failed for v in verdicts)
+    assert [chunk.start for chunk in HELD.chunks(evaluation_id)] == [3]  # neither this chunk held, nor the rest dropped
+    HELD.forget(evaluation_id)
 
 
 def _finalize_reads(settings, monkeypatch, forget_before_last: bool):
@@ -500,3 +527,33 @@ def test_finalize_takes_the_chunks_this_process_closed_as_held_and_gets_what_rea
     assert at_finalize[0] == "completed" and at_finalize[1]["n_scored"] == 12 and flagged == 3
     assert at_finalize[1]["lc_win_rate"] is not None and at_finalize[1]["per_category"]
     assert recomputed == at_finalize
+
+
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
+def test_each_items_verdict_is_combined_once_per_chunk(prod_settings, tmp_path, monkeypatch, database):
+    """Postgres combines while its judgments statement runs; SQLite, whose statement cannot say every row was
+    stored as given, writes first and combines once from what it reads back (not once more before)."""
+    from service.db.migrate import upgrade
+
+    settings = prod_settings
+    if database == "sqlite":
+        settings = prod_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/embedded.db"})
+        upgrade(settings.database_url)
+    runtime.configure(settings)
+    protocol = get_protocol("pairwise")
+    combined = []
+    real_combine = protocol.combine
+    monkeypatch.setattr(protocol, "combine", lambda item, results, options: combined.append(item.id)
+                        or real_combine(item, results, options))
+    items = [{"id": f"i{i}", "prompt": "p", "response_a": "a" * (i + 1), "response_b": "bb"} for i in range(4)]
+    body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m", items=items,
+                            options={"chunk_size": 2, "cache": False})
+    try:
+        with session_scope(settings.database_url) as session:
+            evaluation_id = service.submit(session, RecordingDispatcher(), settings, body, project_id(settings))
+        for index in (0, 1):
+            judge_chunk.run(evaluation_id, index)
+        assert counts(settings, evaluation_id) == (8, 4, 4, 2, "completed")
+    finally:
+        runtime.shutdown()
+    assert sorted(combined) == ["i0", "i1", "i2", "i3"]
