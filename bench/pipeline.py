@@ -196,7 +196,7 @@ WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the call
     ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_close_chunk"), ("jobs/judge_chunk.py", "_judgment_rows"),
     ("core/judging.py", "prompt_hash"), ("jobs/overlap.py", "in_background"),
     ("evaluations/repository.py", "call_results_by_item"), ("jobs/judge_chunk.py", "_verdicts"),
-    ("evaluations/results.py", "verdict_row"), ("concurrent/futures/_base.py", "result"),
+    ("evaluations/results.py", "verdict_row"), ("jobs/overlap.py", "outcome"),
     ("evaluations/results.py", "protocol_and_options"), ("evaluations/repository.py", "put_verdicts"),
     ("evaluations/repository.py", "complete_chunk"), ("evaluations/results.py", "finalize"),
     ("evaluations/repository.py", "items_with_verdicts"), ("pairwise/protocol.py", "summarize"),
