@@ -121,9 +121,9 @@ class OrderTable:
 
     labels: tuple[str, ...]
     credits: tuple[float, ...]  # A's credit for each label, in the scale's label order
-    slot: Mapping[str, str]  # slot_label
-    outcome: Mapping[str, str]  # label_for_a
-    certain: Mapping[str, float]  # preference_for_a of a label without probabilities
+    slot: Mapping[str, str | None]  # slot_label
+    outcome: Mapping[str, str | None]  # label_for_a
+    certain: Mapping[str, float | None]  # preference_for_a of a label without probabilities
 
     def preference(self, label: str | None, probs: dict[str, float] | None) -> float | None:
         """``preference_for_a``: the same products summed in the same order."""
@@ -136,7 +136,7 @@ class OrderTable:
 
 def order_table(scale: VerdictScale, order: str) -> OrderTable:
     """The scale's table for one order (kept on the scale: a scale is immutable)."""
-    tables = scale.__dict__.setdefault("_order_tables", {})
+    tables: dict[str, OrderTable] = scale.__dict__.setdefault("_order_tables", {})
     table = tables.get(order)
     if table is None:
         labels = tuple(scale.labels)
