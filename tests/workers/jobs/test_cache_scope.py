@@ -12,7 +12,7 @@ from service.evaluations import service
 from service.evaluations.schemas import EvaluationCreate
 from service.models import Evaluation, JudgeCacheEntry, Judgment, Project
 from tests.support import project_id
-from tests.workers.jobs.test_judge_chunk import RecordingDispatcher
+from tests.workers.jobs.chunk_jobs import RecordingDispatcher
 from workers import runtime
 from workers.jobs import judge_chunk
 

@@ -17,7 +17,7 @@ from service.models import Evaluation, JudgeCacheEntry, Judgment
 from tests.support import project_id
 from workers import runtime
 from workers.jobs import judge_chunk
-from tests.workers.jobs.test_judge_chunk import RecordingDispatcher
+from tests.workers.jobs.chunk_jobs import RecordingDispatcher
 
 
 @pytest.fixture
