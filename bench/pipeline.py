@@ -193,10 +193,10 @@ WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the call
     ("evaluations/repository.py", "items_in_range"),
     ("jobs/judge_chunk.py", "_missing_calls"), ("jobs/judge_chunk.py", "_from_cache"), ("core/judging.py", "cache_key"),
     ("judges/cache.py", "lookup"), ("jobs/judge_chunk.py", "_outputs"), ("backends/scripted.py", "generate"),
-    ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_close_chunk"), ("jobs/judge_chunk.py", "_judgment_rows"),
-    ("core/judging.py", "prompt_hash"), ("jobs/overlap.py", "in_background"),
-    ("evaluations/repository.py", "call_results_by_item"), ("jobs/judge_chunk.py", "_verdicts"),
-    ("evaluations/results.py", "verdict_row"), ("jobs/overlap.py", "outcome"),
+    ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_judgment_rows"),
+    ("core/judging.py", "prompt_hash"), ("jobs/chunk_closing.py", "prepare"),
+    ("evaluations/results.py", "verdict_row"), ("jobs/chunk_closing.py", "close"),
+    ("repository.py", "add_judgments"), ("evaluations/repository.py", "call_results_by_item"),
     ("evaluations/results.py", "protocol_and_options"), ("evaluations/repository.py", "put_verdicts"),
     ("evaluations/repository.py", "complete_chunk"), ("evaluations/results.py", "finalize"),
     ("evaluations/repository.py", "items_with_verdicts"), ("pairwise/protocol.py", "summarize"),
@@ -236,8 +236,11 @@ def print_top(stats: pstats.Stats, limit: int = 12) -> None:
 def run_chunks(evaluation_id: str, chunks: int, profiler: cProfile.Profile | None) -> tuple[list[float], float]:
     """Run the real chunk job for every chunk in this process, in order.
 
-    Returns seconds per chunk and the CPU seconds this process spent meanwhile (all its threads).
+    Returns seconds per chunk and the CPU seconds this process spent meanwhile (all its threads). With a
+    closing writer, a chunk's seconds are its job's, and the last chunk's include waiting until the writer
+    committed everything.
     """
+    from workers import runtime
     from workers.jobs import judge_chunk
 
     seconds = []
@@ -247,6 +250,8 @@ def run_chunks(evaluation_id: str, chunks: int, profiler: cProfile.Profile | Non
     for index in range(chunks):
         started = time.perf_counter()
         judge_chunk.run(evaluation_id, index)
+        if index == chunks - 1 and runtime.closing_writer() is not None:
+            runtime.closing_writer().drain()
         seconds.append(time.perf_counter() - started)
     if profiler:
         profiler.disable()
@@ -256,8 +261,9 @@ def run_chunks(evaluation_id: str, chunks: int, profiler: cProfile.Profile | Non
 def profile_worker(gw: h.Gateway, settings, args: argparse.Namespace) -> None:
     """The chunk job in this process: once plain (rate without RQ or a process), once under cProfile.
 
-    The garbage collector is tuned as a worker tunes it (``workers.gc_tuning``), so the plain run
-    does what a worker's chunk jobs do, without RQ between them.
+    The garbage collector is tuned as a worker tunes it (``workers.gc_tuning``) and the plain run hands
+    each chunk's closing to a closing writer as a worker does, so it does what a worker's chunk jobs do,
+    without RQ between them. The profiled run closes each chunk in the job (cProfile sees one thread).
     """
     from workers import runtime
     from workers.gc_tuning import tune_for_worker
@@ -268,6 +274,10 @@ def profile_worker(gw: h.Gateway, settings, args: argparse.Namespace) -> None:
     for seed, label, items in ((101, "warm-up", args.chunk_size), (102, "plain", args.profile_items),
                                (103, "cProfile", args.profile_items)):  # seeds unlike the timed bodies: no cache hits
         profiler = cProfile.Profile() if label == "cProfile" else None
+        if label == "cProfile":
+            runtime.stop_closing_writer()
+        else:
+            runtime.start_closing_writer()
         sub = submit(gw, json.dumps(make_body(items, args.chars, args.chunk_size, seed)).encode())
         h.flush_redis()  # its chunks run here, not from the queue
         runs[label] = (run_chunks(sub["id"], sub["chunks"], profiler), profiler)

@@ -21,6 +21,7 @@ from typing import Sequence
 
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
+from sqlalchemy.engine import make_url
 
 from service.config import Settings, get_settings
 from service.core.protocol import all_protocols
@@ -84,8 +85,16 @@ class JudgeWorker(SimpleWorker):
             sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """The next job; a fairly queued one moves its queue's clock on (see ``service.queue.FairQueue``)."""
+        """The next job; a fairly queued one moves its queue's clock on (see ``service.queue.FairQueue``).
+
+        A burst loop that finds the queues empty first lets the closing writer commit what it holds (a
+        finished evaluation's closing queues its webhook deliveries and leaderboard refresh), then looks again.
+        """
         found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        writer = runtime.closing_writer()
+        while found is None and timeout is None and writer is not None and writer.pending():
+            writer.drain()
+            found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         if found is not None:
             job, queue = found
             fair_job_taken(self.connection, queue.name, job.id)
@@ -152,6 +161,8 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     all_protocols()  # every protocol registers (and is checked) now: a broken one stops the start, not a job
     runtime.configure(settings)
     backend = runtime.backend(judge_name)  # load the engine now, not in the first job
+    if make_url(settings.effective_database_url()).get_backend_name() == "postgresql":
+        runtime.start_closing_writer(settings.worker_chunks_in_flight)
     tune_for_worker()
     in_flight = settings.worker_chunks_in_flight
     if in_flight > 1 and judges[judge_name].backend in IN_PROCESS_ENGINES:
@@ -189,6 +200,7 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
                 sibling.stop_after_current_job()
         for thread in threads:  # with --burst each loop stops by itself when the queues are empty
             thread.join()
+        runtime.stop_closing_writer()  # every chunk this worker judged is stored before its deliveries stop
     finally:  # also a cold shutdown (a second signal): threads are daemons and end with the process
         for sibling in worker.siblings:
             sibling.stop_after_current_job()

@@ -13,6 +13,7 @@ from service.core.judging import JudgeBackend
 from service.queue import Dispatcher, RQDispatcher
 from workers.backends import build_backend
 from workers.backends.embedding import build_similarity_backend
+from workers.closing_writer import ClosingWriter
 from workers.heartbeat import Heartbeat
 from workers.webhook_sweeper import WebhookSweeper
 
@@ -25,6 +26,7 @@ _heartbeat: Heartbeat | None = None
 _dispatcher: Dispatcher | None = None
 _similarity: JudgeBackend | None = None
 _sweeper: WebhookSweeper | None = None
+_closing_writer: ClosingWriter | None = None
 
 
 def configure(settings: Settings) -> None:
@@ -96,9 +98,32 @@ def start_embedded(embedded_settings: Settings, embedded_dispatcher: Dispatcher)
     start_webhook_sweeper()
 
 
+def start_closing_writer(in_flight: int = 1) -> ClosingWriter:
+    """Chunk jobs in this process hand their closing transaction to a writer thread (see workers.closing_writer)."""
+    global _closing_writer
+    with _lock:
+        if _closing_writer is None:
+            _closing_writer = ClosingWriter(in_flight)
+        return _closing_writer
+
+
+def closing_writer() -> ClosingWriter | None:
+    """The process's closing writer, if it has one (a judge worker on Postgres); None: chunk jobs commit inline."""
+    return _closing_writer
+
+
+def stop_closing_writer() -> None:
+    """Wait until every handed-over closing has committed, then end the writer (chunk jobs commit inline again)."""
+    global _closing_writer
+    writer, _closing_writer = _closing_writer, None
+    if writer is not None:
+        writer.stop()
+
+
 def shutdown() -> None:
-    """Stop the heartbeat and release every backend."""
+    """Commit what the closing writer holds, stop the heartbeat and release every backend."""
     global _heartbeat, _dispatcher, _similarity, _sweeper
+    stop_closing_writer()  # its closings still queue deliveries through the dispatcher
     _dispatcher = None
     _similarity = None
     if _sweeper is not None:

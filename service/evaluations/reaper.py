@@ -5,8 +5,9 @@ timeout runs out (an hour by default), and a Redis restart without persistence f
 job. Every ``reaper_interval_seconds`` one gateway (a Postgres advisory lock elects it) compares the
 pending chunks of running evaluations with their RQ jobs:
 
-- no job at all (Redis lost it), or a job that ended (failed for good, stopped) while its chunk is
-  still pending → queue the chunk again;
+- no job at all (Redis lost it), or a job that ended (failed for good, stopped; or finished more than
+  ``heartbeat_ttl_seconds`` ago: its worker's closing writer did not commit the chunk) while its chunk
+  is still pending → queue the chunk again;
 - a started job whose worker's heartbeat (``worker_heartbeats``, every ``heartbeat_seconds``) is older
   than ``heartbeat_ttl_seconds`` → the worker died: queue the chunk again.
 
@@ -63,8 +64,10 @@ def _why_lost(job: Job | None, seen: dict[str, datetime], now: datetime, ttl: ti
     if job is None:
         return "its job is missing from Redis"
     status = job.get_status(refresh=False)
+    if status == JobStatus.FINISHED and job.ended_at and job.ended_at.replace(tzinfo=timezone.utc) >= now - ttl:
+        return None  # a worker's closing writer may still be committing the chunk (workers/closing_writer.py)
     if status in ENDED:
-        return f"its job ended ({status}) but the chunk is not done"
+        return f"its job ended ({JobStatus(status).value}) but the chunk is not done"
     if status != JobStatus.STARTED:
         return None
     last = seen.get(job.worker_name or "")

@@ -4,41 +4,34 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
 from pydantic import BaseModel
 from rq.timeouts import BaseTimeoutException
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
-from service.db import json_codec
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations.repository import ItemRow
-from service.evaluations.results import (
-    HeldChunk,
-    failed_verdict_row,
-    finalize_or_fail,
-    protocol_and_options,
-    verdict_row,
-)
+from service.evaluations.results import protocol_and_options
 from service.judges import cache as judge_cache
 from service.models import Evaluation
-from service.outages import is_transient
 from service.queue import enqueue_aggregate
-from service.webhooks.delivery import queue_deliveries
 from workers import runtime
 from workers.held_chunks import HELD
+from workers.jobs import chunk_closing
+from workers.jobs.chunk_closing import MAX_RAISING_ATTEMPTS, Claim as _Claim, give_up as _give_up
 from workers.jobs.chunk_engine import generate_all
-from workers.jobs.overlap import in_background, outcome, settle
 
 log = logging.getLogger(__name__)
 
 # A chunk started this many times without finishing (crashes, killed workers) is given up.
 MAX_CHUNK_ATTEMPTS = 5
-# A chunk whose job raised (not for an outage) on this many of its starts is given up.
-MAX_RAISING_ATTEMPTS = 3
+__all__ = ["MAX_CHUNK_ATTEMPTS", "MAX_RAISING_ATTEMPTS", "JudgeUnreachable", "run"]
 
 
 @dataclass
@@ -46,17 +39,6 @@ class _Call:
     item: ItemRow
     planned: PlannedCall
     cache_key: str | None = None
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """A chunk this job counted an attempt on: its evaluation, earlier starts (all; raising) and item range."""
-
-    evaluation: Evaluation
-    attempts: int
-    start: int
-    stop: int
-    raised: int = 0
 
 
 @dataclass
@@ -95,14 +77,8 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     except BaseTimeoutException:  # the job's explicit timeout: RQ stops and retries the job
         raise
     except Exception as exc:
-        if is_transient(exc):
+        if chunk_closing.after_failure(url, claim, chunk_index, exc):
             raise
-        if claim.raised + 1 < MAX_RAISING_ATTEMPTS:
-            with session_scope(url) as session:
-                repo.count_raise(session, evaluation_id, chunk_index)
-            raise
-        log.exception("chunk %d of evaluation %s raised on %d starts: giving it up", chunk_index, evaluation_id,
-                      claim.raised + 1, extra={"evaluation_id": evaluation_id, "chunk_index": chunk_index})
         return _give_up(url, claim, chunk_index, exc)
 
 
@@ -117,10 +93,9 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
         work = _load(session, claim, chunk_index)
         calls = _missing_calls(work)
         cached = _from_cache(session, work, calls)
-    evaluation = work.evaluation
     # a single-stage protocol planned everything at once: re-planning would only render every prompt again
     last_stage = 1 if is_single_stage(work.protocol, work.options) else MAX_STAGES
-    closed, all_written = _Closed(), True
+    all_written = True
     for stage in range(1, last_stage + 1):
         if stage > 1:
             with session_scope(url) as session:
@@ -129,20 +104,37 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
         _record(work, calls, outputs, len(cached))
         _defer_if_unreachable(url, work, calls, outputs, claim.attempts)
         following = _missing_calls(work) if stage < last_stage else []
-        with session_scope(url) as session:
-            if following:
-                all_written = _store_judgments(session, work, calls, outputs) and all_written
-            else:
-                closed = _close_chunk(session, work, calls, outputs, chunk_index, all_written)
         if not following:
             break
+        with session_scope(url) as session:
+            all_written = _store_judgments(session, work, calls, outputs) and all_written
         calls = following
-    _hold_or_forget(evaluation.id, closed)
-    _after_close(evaluation, closed.finalized)
-    log.info("judged %d calls (%d from the cache) for %d items", work.n_calls, work.n_cached,
-             len(work.items), extra={"evaluation_id": evaluation.id, "chunk_index": chunk_index,
-                                     "judge": evaluation.judge})
-    return f"judged {work.n_calls} calls for {len(work.items)} items ({work.n_cached} cached)"
+    return _close(url, claim, chunk_index, work, _judgment_rows(work, calls, outputs), all_written)
+
+
+def _close(url: str, claim: _Claim, chunk_index: int, work: _Work, rows: list[dict[str, Any]],
+           all_written: bool) -> str:
+    """Close the chunk: in this job, or (in a worker with a closing writer) in the writer while the next job runs.
+
+    A chunk that may be its evaluation's last is closed in the job, once the writer has committed the
+    earlier ones: the job that finalizes an evaluation ends with it completed, and its summary is not
+    computed while the next evaluation's chunks are judged.
+    """
+    writer = runtime.closing_writer()
+    counts_rows = make_url(url).get_backend_name() == "postgresql"
+    closing = chunk_closing.prepare(claim, chunk_index, work, rows, all_written, counts_rows)
+    if writer is not None and not writer.may_close_last(claim.evaluation.chunks_total - claim.evaluation.chunks_done):
+        writer.submit(partial(chunk_closing.close_in_background, url, closing))
+    else:
+        if writer is not None:
+            writer.drain()
+        chunk_closing.close(url, closing)
+        writer = None
+    where = " (stored by the closing writer)" if writer is not None else ""
+    log.info("judged %d calls (%d from the cache) for %d items%s", work.n_calls, work.n_cached, len(work.items),
+             where, extra={"evaluation_id": claim.evaluation.id, "chunk_index": chunk_index,
+                           "judge": claim.evaluation.judge})
+    return f"judged {work.n_calls} calls for {len(work.items)} items ({work.n_cached} cached){where}"
 
 
 class JudgeUnreachable(ConnectionError):
@@ -164,34 +156,6 @@ def _defer_if_unreachable(url: str, work: _Work, calls: list[_Call], outputs: li
     first = next(output.error for output in outputs if output.extra.get("unreachable"))
     raise JudgeUnreachable(f"{missed} of {len(outputs)} judge calls found no serving judge (run {attempts + 1} of "
                            f"at most {MAX_CHUNK_ATTEMPTS}); the chunk is retried later: {first}")
-
-
-def _after_close(evaluation: Evaluation, finalized: bool) -> None:
-    """Once the evaluation is closed: queue its webhook deliveries and its leaderboard refresh."""
-    if not finalized:
-        return
-    # the outbox rows are committed: queue their delivery jobs (the sweep covers a lost one)
-    queue_deliveries(runtime.settings(), runtime.dispatcher(), evaluation.id)
-    if evaluation.suite:
-        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
-                          evaluation.protocol, evaluation.judge)
-
-
-def _give_up(url: str, claim: _Claim, chunk_index: int, exc: Exception) -> str:
-    """Close a chunk that keeps raising: each of its items gets a failed verdict that says why."""
-    reason = f"chunk given up after {claim.raised + 1} starts that raised; last error: {type(exc).__name__}: {exc}"
-    with session_scope(url) as session:
-        item_ids = repo.item_ids_in_range(session, claim.evaluation.id, claim.start, claim.stop)
-        remaining = repo.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
-        if remaining is None:  # another run of the chunk closed it meanwhile: its verdicts stand
-            return "skipped (the chunk was closed by another run)"
-        repo.put_verdicts(session, [failed_verdict_row(claim.evaluation.id, item_id, reason[:2000])
-                                    for item_id in item_ids])
-        finalized = remaining == 0 and finalize_or_fail(session, claim.evaluation.id)
-    if remaining == 0:
-        HELD.forget(claim.evaluation.id)
-    _after_close(claim.evaluation, finalized)
-    return f"gave up {len(item_ids)} items: {reason}"
 
 
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
@@ -315,77 +279,3 @@ def _judgment_rows(work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) 
             row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"],
             row["rationale"])
     return rows
-
-
-class _Closed(NamedTuple):
-    """What closing a chunk did: whether it closed the evaluation, the chunk to hold for finalize, and whether
-    it was the evaluation's last chunk (the evaluation's held chunks are then dropped)."""
-
-    finalized: bool = False
-    held: HeldChunk | None = None
-    last: bool = False
-    payload_bytes: int = 0  # the held items' payloads as JSON (what holding them costs, roughly)
-
-
-def _close_chunk(session: Session, work: _Work, calls: list[_Call], outputs: list[JudgeOutput], chunk_index: int,
-                 all_written: bool) -> _Closed:
-    """The last stage's judgments, the chunk's verdicts and the progress update; finalize when the last chunk lands.
-
-    The judgments statement runs in the background while the verdicts are combined from the work's
-    results (loaded at the claim, plus this job's, as stored); when some row was not stored as given
-    (another run's success kept) they are combined again from a re-read. A run that finds the chunk
-    closed by another run changes nothing (``_Closed()``).
-    """
-    evaluation, items = work.evaluation, work.items
-    verdicts, written = _store_while_combining(session, work, _judgment_rows(work, calls, outputs), all_written)
-    if verdicts is None or not written:
-        verdicts = _verdicts(work, repo.call_results_by_item(session, [item.id for item in items]))
-    failed = sum(1 for v in verdicts if v["failed"])
-    remaining = repo.complete_chunk(session, evaluation.id, chunk_index, len(verdicts) - failed, failed)
-    if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
-        return _Closed()
-    repo.put_verdicts(session, verdicts)
-    held = HeldChunk(*work.span, [(item.position, item.id, work.parsed[item.id], verdict)
-                                  for item, verdict in zip(items, verdicts)])
-    if remaining != 0:
-        return _Closed(held=held, payload_bytes=sum(len(json_codec.dumps(item.payload)) for item in items))
-    return _Closed(finalize_or_fail(session, evaluation.id, [*HELD.chunks(evaluation.id), held]), last=True)
-
-
-def _store_while_combining(session: Session, work: _Work, rows: list[dict[str, Any]],
-                           all_written: bool) -> tuple[list[dict[str, Any]] | None, bool]:
-    """Store the judgment rows (in the background on Postgres) while combining the verdicts from the work's results.
-
-    Returns the verdicts (None when they must come from a re-read: some row was known not to be
-    stored as given before combining began, as SQLite's inline statement says) and whether every row
-    of every stage was stored as given.
-    """
-    writing = None
-    try:
-        writing = in_background(session, repo.add_judgments, rows) if rows else None
-        if not all_written or (writing is not None and writing.done() and writing.exception() is None
-                               and not writing.result()):
-            verdicts = None
-        else:
-            verdicts = _verdicts(work, {item_id: [results[key] for key in sorted(results)]
-                                        for item_id, results in work.results.items()})
-    except BaseException:
-        if writing is not None:
-            settle(writing)  # the session is the job's own again before the error leaves (and rolls it back)
-        raise
-    return verdicts, all_written and (outcome(writing) if writing is not None else True)
-
-
-def _verdicts(work: _Work, stored: dict[int, list[CallResult]]) -> list[dict[str, Any]]:
-    """The verdict row of every item of the chunk from its stored calls."""
-    return [verdict_row(work.protocol, work.options, work.evaluation.id, item.id, work.parsed[item.id],
-                        stored.get(item.id, [])) for item in work.items]
-
-
-def _hold_or_forget(evaluation_id: str, closed: _Closed) -> None:
-    """After the closing transaction committed: hold the chunk for finalize, or drop the evaluation's held chunks
-    once its last chunk closed."""
-    if closed.last:
-        HELD.forget(evaluation_id)
-    elif closed.held is not None:
-        HELD.add(evaluation_id, closed.held, closed.payload_bytes)
