@@ -32,13 +32,21 @@ def bootstrap_mean_ci(
     rng = np.random.default_rng(seed)
     means = np.empty(n_resamples)
     batch, dtype = max(1, _BOOTSTRAP_ELEMENTS // data.size), index_dtype(data.size)
+    resampled = np.empty((min(batch, n_resamples), data.size))
     for start in range(0, n_resamples, batch):
         stop = min(start + batch, n_resamples)
         idx = rng.integers(0, data.size, size=(stop - start, data.size), dtype=dtype)
-        means[start:stop] = data[idx].mean(axis=1)
+        means[start:stop] = gather(data, idx, resampled[: stop - start]).mean(axis=1)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return (float(low), float(high))
+
+
+def gather(data: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``data[idx]`` written into ``out`` (of idx's shape): the same values, about twice as fast for int32 indices."""
+    # the indices are drawn below data.size, so "clip" never clips; unlike the default "raise" it writes
+    # straight into out, and unlike data[idx] it does not first copy int32 indices to intp
+    return np.take(data, idx, mode="clip", out=out)
 
 
 def index_dtype(n: int) -> type[np.signedinteger]:

@@ -146,3 +146,19 @@ def test_bootstrap_batches_of_any_size_give_the_same_interval(monkeypatch, n, se
     expected = bootstrap_mean_ci(values, seed=seed)
     monkeypatch.setattr(statistics, "_BOOTSTRAP_ELEMENTS", elements)
     assert bootstrap_mean_ci(values, seed=seed) == expected
+
+
+@pytest.mark.parametrize("n, seed, resamples", [(2, 0, 2000), (37, 5, 999), (1001, 11, 300), (10_000, 3, 2000)])
+def test_bootstrap_gathers_exactly_what_indexing_gives(n, seed, resamples):
+    """The resampled values are gathered into one reused array: the interval of ``data[idx]`` per batch, bit for bit."""
+    from service.core import statistics
+
+    values = np.random.default_rng(n).random(n)
+    rng, means = np.random.default_rng(seed), np.empty(resamples)
+    batch = max(1, statistics._BOOTSTRAP_ELEMENTS // n)
+    for start in range(0, resamples, batch):
+        stop = min(start + batch, resamples)
+        means[start:stop] = values[rng.integers(0, n, size=(stop - start, n), dtype=np.int32)].mean(axis=1)
+    alpha = (1.0 - 0.95) / 2.0
+    expected = tuple(float(q) for q in np.quantile(means, [alpha, 1.0 - alpha]))
+    assert bootstrap_mean_ci(values.tolist(), seed=seed, n_resamples=resamples) == expected
