@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -42,9 +43,14 @@ def longer(a: str, b: str) -> str | None:
 
 def markdown_structure(text: str) -> int:
     """Headings, list items and bold spans in markdown text, outside fenced code blocks."""
-    if "#" in text or "**" in text or "__" in text or "```" in text or "~~~" in text:
+    # a one-character test first: "*" in text is several times faster than "**" in text
+    if ("#" in text or ("*" in text and "**" in text) or ("_" in text and "__" in text)
+            or ("`" in text and "```" in text) or ("~" in text and "~~~" in text)):
         return _structure_by_line(text)
-    return sum(1 for line in text.splitlines() if _LIST_ITEM.match(line))  # no fence, heading or bold span
+    lines = text.splitlines()  # no fence, heading or bold span: only list items count
+    if len(lines) == 1:
+        return 1 if _LIST_ITEM.match(lines[0]) else 0
+    return sum(1 for line in lines if _LIST_ITEM.match(line))
 
 
 def _structure_by_line(text: str) -> int:
@@ -109,6 +115,22 @@ def share(credits: Sequence[float]) -> dict[str, Any]:
             "ci95": wilson(sum(credits), n)}
 
 
+def _share_of(tally: Iterable[tuple[str, str, int]]) -> dict[str, Any]:
+    """``share`` of the credits of (side, outcome, how many times) triples, from counts.
+
+    The credits are wholes and halves, so their sum is exact in any order: wins + ties / 2 is ``share``'s sum.
+    """
+    n = wins = ties = 0
+    for side, outcome, count in tally:
+        n += count
+        if outcome == side:
+            wins += count
+        elif outcome == "tie":
+            ties += count
+    successes = wins + 0.5 * ties
+    return {"n": n, "n_ties": ties, "rate": successes / n if n else None, "ci95": wilson(successes, n)}
+
+
 def row(key: str, description: str, favoured: Sequence[str | None], judge: Sequence[str | None],
         humans: Sequence[str | None]) -> dict[str, Any]:
     """One factor's row: the judge's share, and the humans' and the judge's on the items both labelled.
@@ -116,23 +138,29 @@ def row(key: str, description: str, favoured: Sequence[str | None], judge: Seque
     ``favoured``, ``judge`` and ``humans`` are per item: the side with more of the factor (None: no
     difference), the judge's outcome and the human label (a/b/tie, None: none).
     """
-    judged = [credit(o, s) for s, o in zip(favoured, judge) if s is not None and o is not None]
-    labelled = any(h is not None for h in humans)
-    both = [(s, o, h) for s, o, h in zip(favoured, judge, humans) if s is not None and o is not None and h is not None]
+    return _row(key, description, Counter(zip(favoured, judge, humans)), any(h is not None for h in humans))
+
+
+def _row(key: str, description: str, counts: Counter[tuple[Any, Any, Any]], labelled: bool) -> dict[str, Any]:
+    """``row`` from how many items have each (favoured, judge, human) triple; ``labelled``: any human label."""
+    judged = [(s, o, c) for (s, o, _), c in counts.items() if s is not None and o is not None]
     if not labelled:
-        return {"factor": key, "description": description, "judge": share(judged), "humans": None,
+        return {"factor": key, "description": description, "judge": _share_of(judged), "humans": None,
                 "judge_same_items": None, "difference": None}
-    judge_same = share([credit(o, s) for s, o, _ in both])
-    human = share([credit(h, s) for s, _, h in both])
+    both = [(s, o, h, c) for (s, o, h), c in counts.items() if s is not None and o is not None and h is not None]
+    judge_same = _share_of((s, o, c) for s, o, _, c in both)
+    human = _share_of((s, h, c) for s, _, h, c in both)
     difference = judge_same["rate"] - human["rate"] if both else None
-    return {"factor": key, "description": description, "judge": share(judged), "humans": human,
+    return {"factor": key, "description": description, "judge": _share_of(judged), "humans": human,
             "judge_same_items": judge_same, "difference": difference}
 
 
 def factor_rows(pairs: Sequence[tuple[str, str] | None], judge: Sequence[str | None],
                 humans: Sequence[str | None]) -> list[dict[str, Any]]:
     """A row per registered factor, from per-item response pairs (None: skipped), judge outcomes and human labels."""
-    return [row(f.key, f.description, [None if p is None else f.favoured(*p) for p in pairs], judge, humans)
+    labelled = any(h is not None for h in humans)
+    return [_row(f.key, f.description, Counter(zip([None if p is None else f.favoured(*p) for p in pairs],
+                                                   judge, humans)), labelled)
             for f in FACTORS]
 
 
@@ -144,7 +172,9 @@ def position_row(first_credits: Sequence[float]) -> dict[str, Any]:
 
 def side_rows(judge: Sequence[str | None], humans: Sequence[str | None]) -> dict[str, dict[str, Any]]:
     """P(prefers A) and P(prefers B), judge and humans: what self-preference reads for the judge's own side."""
-    return {side: row(side, f"prefers response {side.upper()}", [side] * len(judge), judge, humans)
+    counts, labelled = Counter(zip(judge, humans)), any(h is not None for h in humans)
+    return {side: _row(side, f"prefers response {side.upper()}",
+                       Counter({(side, o, h): c for (o, h), c in counts.items()}), labelled)
             for side in ("a", "b")}
 
 
