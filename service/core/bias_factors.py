@@ -192,7 +192,7 @@ def response_pair(item: Any, compared: tuple[str, str] | None) -> tuple[str, str
     """
     if compared is None:
         return None
-    a, b = (getattr(item, name, None) for name in compared)
+    a, b = getattr(item, compared[0], None), getattr(item, compared[1], None)
     return (a, b) if isinstance(a, str) and isinstance(b, str) else None
 
 

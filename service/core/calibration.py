@@ -71,17 +71,25 @@ def reliability_basics(verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
     The unscored rate is over the items the judge answered: a failed item (every call failed) says
     nothing about whether the judge's output is readable.
     """
-    answered = [v for v in verdicts if not v.failed]
-    judged = [v for v in answered if not _judge_unscored(v)]
-    bpdes = [v.bpde for v in judged if v.bpde is not None]
-    calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
+    return _basics(verdicts, [not v.failed and not _judge_unscored(v) for v in verdicts], _readable_calls(verdicts))
+
+
+def _basics(verdicts: Sequence[ItemVerdict], judged: Sequence[bool], calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``reliability_basics`` given which verdicts the judge scored and the calls it answered readably."""
+    n_answered = sum(not v.failed for v in verdicts)
+    bpdes = [v.bpde for v, scored in zip(verdicts, judged) if scored and v.bpde is not None]
     return {
-        "unscored_rate": (len(answered) - len(judged)) / len(answered) if answered else None,
+        "unscored_rate": (n_answered - judged.count(True)) / n_answered if n_answered else None,
         "mean_bpde": sum(bpdes) / len(bpdes) if bpdes else None,
         "bpde_histogram": bpde_histogram(bpdes),
         "n_calls_scored": len(calls),
         "n_reviewed": sum(v.reviewed for v in verdicts),
     }
+
+
+def _readable_calls(verdicts: Sequence[ItemVerdict]) -> list[dict[str, Any]]:
+    """Every verdict's calls whose label was read, in order."""
+    return [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
 
 
 def bpde_histogram(bpdes: Sequence[float], bins: int = 5) -> list[dict[str, float]]:
@@ -100,29 +108,32 @@ def reliability_report(verdicts: Sequence[ItemVerdict], orders: Sequence[str], i
     ``items`` (aligned with ``verdicts``) and ``compared`` (the protocol's page_view.compared: the item fields
     of responses A and B) feed the factor-level bias report; without them only its position and side rows count.
     """
-    judged = [v for v in verdicts if not v.failed and not _judge_unscored(v)]
-    both = [v for v in judged if all(v.details.get("order_majority", {}).get(o) for o in orders)]
-    calls = [c for v in verdicts for c in v.details.get("calls", []) if c.get("label") is not None]
+    judged = [not v.failed and not _judge_unscored(v) for v in verdicts]
+    outcomes = [_judge_outcome(v) if scored else None for v, scored in zip(verdicts, judged)]  # None: not judged
+    calls = _readable_calls(verdicts)
     first_wins = [1.0 if c["label"] == "1" else 0.5 if c["label"] == "tie" else 0.0 for c in calls]
-    outcomes = [_judge_outcome(v) for v in judged]
+    n_judged = judged.count(True)
     report: dict[str, Any] = {
-        "position_consistency_rate": (
-            sum(not v.position_inconsistent for v in both) / len(both)
-            if len(orders) == 2 and both else None
-        ),
+        "position_consistency_rate": _position_consistency(verdicts, judged, orders) if len(orders) == 2 else None,
         "first_position_win_rate": sum(first_wins) / len(first_wins) if first_wins else None,
-        "tie_rate": sum(o == "tie" for o in outcomes) / len(outcomes) if outcomes else None,
+        "tie_rate": outcomes.count("tie") / n_judged if n_judged else None,
     }
-    report.update(reliability_basics(verdicts))
-    report["bias_factors"] = _bias_factors(verdicts, items, compared, first_wins)
+    report.update(_basics(verdicts, judged, calls))
+    report["bias_factors"] = _bias_factors(verdicts, outcomes, items, compared, first_wins)
     return report
 
 
-def _bias_factors(verdicts: Sequence[ItemVerdict], items: Sequence[Any], compared: tuple[str, str] | None,
-                  first_credits: Sequence[float]) -> dict[str, Any]:
+def _position_consistency(verdicts: Sequence[ItemVerdict], judged: Sequence[bool], orders: Sequence[str]) -> float | None:
+    """The share of the judged verdicts with a majority in every order whose orders agree; None without any."""
+    both = [v for v, scored in zip(verdicts, judged) if scored and all(map(v.details.get("order_majority", {}).get,
+                                                                           orders))]
+    return sum(not v.position_inconsistent for v in both) / len(both) if both else None
+
+
+def _bias_factors(verdicts: Sequence[ItemVerdict], judge: Sequence[str | None], items: Sequence[Any],
+                  compared: tuple[str, str] | None, first_credits: Sequence[float]) -> dict[str, Any]:
     """The factor-level report over the judge's own outcomes (a human review does not change the judge's bias)."""
     items = list(items) or [None] * len(verdicts)
-    judge = [None if v.failed or _judge_unscored(v) else _judge_outcome(v) for v in verdicts]
     humans = [getattr(item, "human_label", None) for item in items]
     pairs = [None if item is None else bias_factors.response_pair(item, compared) for item in items]
     return bias_factors.bias_report(pairs, judge, humans, first_credits)
