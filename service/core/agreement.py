@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Any, Hashable, Mapping, Sequence
 
 from service.core.protocol import ItemVerdict
-from service.core.statistics import cohen_kappa, scott_pi
+from service.core.statistics import kappa_and_pi
 
 
 def agreement(human: Sequence[Hashable | None], judged: Sequence[Hashable | None]) -> dict[str, Any] | None:
     """Accuracy, Cohen's κ and Scott's π over the pairs where both labels exist; None when there are none."""
-    pairs = [(h, j) for h, j in zip(human, judged) if h is not None and j is not None]
+    pairs = {key: count for key, count in Counter(zip(human, judged)).items()
+             if key[0] is not None and key[1] is not None}
     if not pairs:
         return None
-    humans, judges = [h for h, _ in pairs], [j for _, j in pairs]
+    n = sum(pairs.values())
+    kappa, pi = kappa_and_pi(pairs)
     return {
-        "n": len(pairs),
-        "accuracy": sum(h == j for h, j in pairs) / len(pairs),
-        "cohen_kappa": cohen_kappa(humans, judges),
-        "scott_pi": scott_pi(humans, judges),
+        "n": n,
+        "accuracy": sum(count for (h, j), count in pairs.items() if h == j) / n,
+        "cohen_kappa": kappa,
+        "scott_pi": pi,
     }
 
 

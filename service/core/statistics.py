@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -95,6 +95,33 @@ def scott_pi(rater_a: Sequence[str], rater_b: Sequence[str]) -> float | None:
     if math.isclose(expected, 1.0):
         return None  # both raters used one label throughout: 0/0
     return (observed - expected) / (1.0 - expected)
+
+
+def kappa_and_pi(pairs: Mapping[tuple[Hashable, Hashable], int]) -> tuple[float | None, float | None]:
+    """Cohen's kappa and Scott's pi from how many times each (label a, label b) pair occurs (in first-occurrence order).
+
+    The same values as ``cohen_kappa`` and ``scott_pi`` of the pairs written out in that order: the same
+    counts, summed over labels in the same order (sorted for kappa; pooled by first occurrence for pi).
+    """
+    n = sum(pairs.values())
+    if not n:
+        return None, None
+    count_a: dict[Hashable, int] = {}
+    count_b: dict[Hashable, int] = {}
+    for (a, b), count in pairs.items():
+        count_a[a] = count_a.get(a, 0) + count
+        count_b[b] = count_b.get(b, 0) + count
+    observed = sum(count for (a, b), count in pairs.items() if a == b) / n
+    labels = sorted(count_a.keys() | count_b.keys())  # type: ignore[type-var]
+    expected = sum((count_a.get(lab, 0) / n) * (count_b.get(lab, 0) / n) for lab in labels)
+    if math.isclose(expected, 1.0):
+        kappa = 1.0 if math.isclose(observed, 1.0) else None
+    else:
+        kappa = (observed - expected) / (1.0 - expected)
+    pooled = [count + count_b.get(lab, 0) for lab, count in count_a.items()]
+    pooled += [count for lab, count in count_b.items() if lab not in count_a]  # Counter(a) + Counter(b)'s order
+    expected = sum((count / (2 * n)) ** 2 for count in pooled)
+    return kappa, None if math.isclose(expected, 1.0) else (observed - expected) / (1.0 - expected)
 
 
 def entropy(counts: Sequence[float]) -> float:
