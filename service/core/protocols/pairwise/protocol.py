@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Sequence
 from pydantic import BaseModel
 
 from service.core import calibration, self_reference
-from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.agreement import agreement_report, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput
 from service.core.length_control import lc_summary
@@ -298,8 +298,15 @@ def _weighted_win_rate(scored: Sequence[ItemVerdict]) -> float | None:
 
 def _length_controlled(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict], seed: int) -> dict[str, Any]:
     """AlpacaEval-2.0-style length-controlled win rate of A (length difference in characters, A − B)."""
-    pairs = [(v.score, len(i.full_text("a")) - len(i.full_text("b"))) for i, v in zip(items, verdicts) if v.scored]
+    pairs = [(v.score, _length_difference(i)) for i, v in zip(items, verdicts) if v.scored]
     return lc_summary([p for p, _ in pairs], [d for _, d in pairs], seed)
+
+
+def _length_difference(item: PairwiseItem) -> int:
+    """len(full_text("a")) - len(full_text("b")), without building the texts of a single-turn item."""
+    if item.responses_a is None and item.responses_b is None:
+        return len(item.response_a or "") - len(item.response_b or "")
+    return len(item.full_text("a")) - len(item.full_text("b"))
 
 
 def _multi_turn_from_suite(suite_item: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
@@ -335,13 +342,22 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _judge_label(verdict: ItemVerdict) -> str | None:
+    """The judge's own outcome (None: unscored), even after a human review replaced it (``judge_value``'s)."""
+    if verdict.reviewed:
+        judge = verdict.details.get("judge", {})
+        return None if judge.get("unscored") else judge.get("outcome")
+    return None if verdict.unscored else verdict.outcome
+
+
 def _human_agreement(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict],
                      orders: Sequence[str]) -> dict[str, Any]:
     """Judge accuracy and κ against items' human labels: per order, after calibration, after review."""
     human = [item.human_label for item in items]
-    calibrated = [None if judge_value(v, "unscored") else judge_value(v, "outcome") for v in verdicts]
+    calibrated = [_judge_label(v) for v in verdicts]
     after_review = [None if v.unscored else v.outcome for v in verdicts]
-    per_order = {o: [v.details.get("order_majority", {}).get(o) for v in verdicts] for o in orders}
+    majorities = [v.details.get("order_majority", {}) for v in verdicts]
+    per_order = {o: [majority.get(o) for majority in majorities] for o in orders}
     report = agreement_report(human, calibrated, after_review, per_order)
     if report is None:
         return {}
