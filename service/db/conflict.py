@@ -1,9 +1,10 @@
 """Conflict-safe bulk inserts for Postgres and SQLite (one statement per batch), and the bulk
 "column among these values" condition of the reads that go with them.
 
-On Postgres every column travels as ONE binary array parameter and the rows are rebuilt
-server-side: ``INSERT INTO t (...) SELECT ... FROM unnest(%(c0)b::type[], ...) ON CONFLICT ...``.
-That is one statement and one server-side execution per batch, whatever its size; the plain
+On Postgres the rows travel as ONE JSON parameter rebuilt server-side by ``json_to_recordset``
+(``service.db.json_rows``: the cheapest for the client), or, for rows that need converting, with every
+column as one binary array parameter: ``INSERT INTO t (...) SELECT ... FROM unnest(%(c0)b::type[], ...)
+ON CONFLICT ...``. Either is one statement and one server-side execution per batch, whatever its size; the plain
 ``session.execute(insert, rows)`` path makes psycopg 3 send one execution per row (a 200-item
 chunk's writes took about half the time this way). SQLite keeps the plain path. Both store the
 same values, with SQLAlchemy's ORM semantics: a None goes to the column's Python default if it has
@@ -20,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
-from service.db import json_codec
+from service.db import json_codec, json_rows
 
 _PG = postgresql.dialect()
 SQLITE_IN_BATCH = 900
@@ -101,7 +102,7 @@ class _Column:
     server_default_only: bool  # a None would need the server default: left to the plain path
 
 
-_STATEMENTS: dict[tuple, tuple[str, list[_Column]]] = {}
+_STATEMENTS: dict[tuple, tuple[str, list[_Column], json_rows.RowsStatement]] = {}
 
 
 def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str],
@@ -118,12 +119,16 @@ def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]]
     given = list(first)
     missing = [c.name for c in table.columns if c.name not in first and c.default is not None
                and not getattr(c.default, "is_sequence", False)]
-    where_sql = None if where is None else str(where.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
+    where_sql = None if where is None else _where_sql(where)
     signature = (table.name, tuple(given), tuple(missing), tuple(keys), None if update is None else tuple(update),
                  where_sql)
     if signature not in _STATEMENTS:
-        _STATEMENTS[signature] = _statement(table, given + missing, keys, update, where_sql)
-    sql, columns = _STATEMENTS[signature]
+        sql, columns = _statement(table, given + missing, keys, update, where_sql)
+        _STATEMENTS[signature] = sql, columns, json_rows.statement(table, given, missing, sql[sql.index(" ON CONFLICT"):])
+    sql, columns, rows_form = _STATEMENTS[signature]
+    rows_params = json_rows.parameters(rows_form, rows)
+    if rows_params is not None:
+        return session.connection().exec_driver_sql(rows_form.sql, rows_params).rowcount
     params: dict[str, list] = {}
     for index, column in enumerate(columns):
         if index < len(given):
@@ -134,6 +139,19 @@ def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]]
         if values and column.server_default_only and None in values:
             return None
     return session.connection().exec_driver_sql(sql, params).rowcount
+
+
+_WHERE_SQL: dict[int, tuple[ClauseElement, str]] = {}
+
+
+def _where_sql(where: ClauseElement) -> str:
+    """The literal SQL of an upsert's condition, compiled once per condition object (callers keep theirs)."""
+    known = _WHERE_SQL.get(id(where))
+    if known is None or known[0] is not where:
+        known = where, str(where.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
+        if len(_WHERE_SQL) < 256:  # conditions built per call are compiled each time, not collected here
+            _WHERE_SQL[id(where)] = known
+    return known[1]
 
 
 def _converted(column: _Column, values: list) -> list:

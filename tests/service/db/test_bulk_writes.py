@@ -1,6 +1,7 @@
 """Bulk writes and reads (service/db/conflict.py, evaluations repository) on Postgres and SQLite alike.
 
-Postgres takes the one-statement ``unnest`` form, SQLite the plain one: both must store the same rows.
+Postgres takes a one-statement form (``json_to_recordset``, or ``unnest`` for rows it must convert), SQLite the
+plain one: all must store the same rows.
 """
 
 from __future__ import annotations
@@ -116,9 +117,18 @@ def test_a_chunk_of_rows_is_one_statement_on_postgres(clean_pg):
     finally:
         stop()
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    assert len(inserts) == 1 and "unnest" in inserts[0]
+    assert len(inserts) == 1 and "json_to_recordset" in inserts[0]  # plain rows: one JSON parameter
+    rows = [judgment(evaluation_id, i, order="x", latency_ms=np.float64(1.5)) for i in ids]
+    statements, stop = count_statements(clean_pg)
+    try:
+        with session_scope(clean_pg) as session:
+            repo.add_judgments(session, rows)
+    finally:
+        stop()
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 1 and "unnest" in inserts[0]  # numpy values: one array per column, converted
     with session_scope(clean_pg) as session:
-        assert len(session.scalars(select(Judgment.id)).all()) == 600
+        assert len(session.scalars(select(Judgment.id)).all()) == 900
 
 
 def cache_entry(key: str, text: str, **changes) -> dict:
