@@ -122,22 +122,34 @@ def pending_chunks_of_active(session: Session, created_before: datetime | None =
     return [(evaluation_id, judge, index) for evaluation_id, judge, index in session.execute(query)]
 
 
-def mark_started(session: Session, evaluation_id: str, chunk_index: int, queued: bool = True) -> None:
-    """queued → running (once), and count an attempt on the chunk.
+class ChunkStart(NamedTuple):
+    """A pending chunk whose attempt was just counted: earlier starts (all; raising) and its item range."""
 
-    ``queued=False``: the caller read the evaluation as already running, so only the attempt is counted.
-    """
-    if queued:
-        session.execute(
-            update(Evaluation)
-            .where(Evaluation.id == evaluation_id, Evaluation.status == "queued")
-            .values(status="running", started_at=now())
-        )
-    session.execute(
-        update(Chunk)
-        .where(Chunk.evaluation_id == evaluation_id, Chunk.index == chunk_index)
-        .values(attempts=Chunk.attempts + 1, updated_at=database_clock(session))  # read against the same clock
-    )
+    attempts: int
+    raised: int
+    start: int
+    stop: int
+
+
+_CHUNKS, _EVALUATIONS = Chunk.__table__, Evaluation.__table__  # Core statements: no ORM bookkeeping per job
+
+
+def start_chunk(session: Session, evaluation_id: str, chunk_index: int) -> ChunkStart | None:
+    """Count an attempt on a pending chunk (one statement); None when the chunk is missing or not pending."""
+    row = session.execute(
+        update(_CHUNKS)
+        .where(_CHUNKS.c.evaluation_id == evaluation_id, _CHUNKS.c.index == chunk_index, _CHUNKS.c.status == "pending")
+        .values(attempts=_CHUNKS.c.attempts + 1, updated_at=database_clock(session))  # read against the same clock
+        .returning(_CHUNKS.c.attempts - 1, _CHUNKS.c.raised, _CHUNKS.c.start, _CHUNKS.c.stop)
+    ).first()
+    return ChunkStart(*row) if row is not None else None
+
+
+def mark_running(session: Session, evaluation_id: str) -> None:
+    """queued → running (once)."""
+    session.execute(update(_EVALUATIONS)
+                    .where(_EVALUATIONS.c.id == evaluation_id, _EVALUATIONS.c.status == "queued")
+                    .values(status="running", started_at=now()))
 
 
 def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[ItemRow]:
@@ -190,6 +202,9 @@ def call_results_by_item(session: Session, item_ids: Sequence[int]) -> dict[int,
 JUDGMENT_KEY = ("item_id", "order", "sample")
 
 
+_FAILED_CALL = Judgment.error.isnot(None)  # a stored call an upsert may replace (one object: compiled once)
+
+
 def add_judgments(session: Session, rows: list[dict[str, Any]]) -> bool:
     """Store judge calls; a successful call already stored is kept, a failed one is replaced.
 
@@ -198,7 +213,7 @@ def add_judgments(session: Session, rows: list[dict[str, Any]]) -> bool:
     if not rows:
         return True
     update_columns = [column for column in rows[0] if column not in JUDGMENT_KEY]
-    written = upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=Judgment.error.isnot(None))
+    written = upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=_FAILED_CALL)
     return written == len(rows)
 
 
@@ -212,22 +227,20 @@ def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, 
 
     Returns how many of the evaluation's chunks are still not done, or None if this chunk already was.
     """
+    chunks, evaluations = _CHUNKS.c, _EVALUATIONS.c
     result = session.execute(
-        update(Chunk)
-        .where(Chunk.evaluation_id == evaluation_id, Chunk.index == index, Chunk.status == "pending")
+        update(_CHUNKS)
+        .where(chunks.evaluation_id == evaluation_id, chunks.index == index, chunks.status == "pending")
         .values(status="done", updated_at=now())
     )
     if result.rowcount != 1:
         return None
     progress = session.execute(
-        update(Evaluation)
-        .where(Evaluation.id == evaluation_id)
-        .values(
-            done=Evaluation.done + done,
-            failed=Evaluation.failed + failed,
-            chunks_done=Evaluation.chunks_done + 1,
-        )
-        .returning(Evaluation.chunks_total - Evaluation.chunks_done)
+        update(_EVALUATIONS)
+        .where(evaluations.id == evaluation_id)
+        .values(done=evaluations.done + done, failed=evaluations.failed + failed,
+                chunks_done=evaluations.chunks_done + 1)
+        .returning(evaluations.chunks_total - evaluations.chunks_done)
     )
     return progress.scalar_one()
 

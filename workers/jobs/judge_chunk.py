@@ -161,20 +161,27 @@ def _defer_if_unreachable(url: str, work: _Work, calls: list[_Call], outputs: li
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
     """Check the chunk is still to do and count the attempt (committed before any work)."""
     evaluation = repo.get_evaluation(session, evaluation_id)
+    started = None if evaluation is None or evaluation.status in repo.TERMINAL else (
+        repo.start_chunk(session, evaluation_id, chunk_index))
+    if started is None:
+        return _not_claimed(session, evaluation, evaluation_id, chunk_index)
+    if evaluation.status == "queued":
+        repo.mark_running(session, evaluation_id)
+    return _Claim(evaluation, started.attempts, started.start, started.stop, started.raised)
+
+
+def _not_claimed(session: Session, evaluation: Evaluation | None, evaluation_id: str, chunk_index: int) -> str:
+    """Why a chunk is not to do (missing, or its evaluation or itself ended); what an ended evaluation still needs."""
     chunk = repo.get_chunk(session, evaluation_id, chunk_index)
     if evaluation is None or chunk is None:
         return "missing"
-    if evaluation.status in repo.TERMINAL or chunk.status != "pending":
-        if evaluation.status in repo.TERMINAL:
-            HELD.forget(evaluation_id)
-        if evaluation.status == "completed" and evaluation.suite:
-            # a retry after the aggregate could not be queued: queue it now (the refresh is idempotent)
-            enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
-                              evaluation.protocol, evaluation.judge)
-        return f"skipped ({evaluation.status}, chunk {chunk.status})"
-    claim = _Claim(evaluation, chunk.attempts, chunk.start, chunk.stop, chunk.raised)  # before mark_started
-    repo.mark_started(session, evaluation_id, chunk_index, queued=evaluation.status == "queued")
-    return claim
+    if evaluation.status in repo.TERMINAL:
+        HELD.forget(evaluation_id)
+    if evaluation.status == "completed" and evaluation.suite:
+        # a retry after the aggregate could not be queued: queue it now (the refresh is idempotent)
+        enqueue_aggregate(runtime.dispatcher(), runtime.settings(), evaluation.project_id, evaluation.suite,
+                          evaluation.protocol, evaluation.judge)
+    return f"skipped ({evaluation.status}, chunk {chunk.status})"
 
 
 def _load(session: Session, claim: _Claim, chunk_index: int) -> _Work:
