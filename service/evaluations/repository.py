@@ -134,6 +134,27 @@ class ChunkStart(NamedTuple):
 _CHUNKS, _EVALUATIONS = Chunk.__table__, Evaluation.__table__  # Core statements: no ORM bookkeeping per job
 
 
+class ChunkEvaluation(NamedTuple):
+    """What a chunk job reads of its evaluation (same attribute names as ``Evaluation``; no ORM object)."""
+
+    id: str
+    project_id: str
+    protocol: str
+    judge: str
+    options: dict
+    status: str
+    suite: str | None
+    chunks_total: int
+    chunks_done: int
+
+
+def chunk_evaluation(session: Session, evaluation_id: str) -> ChunkEvaluation | None:
+    """The evaluation a chunk job works for, as plain columns."""
+    row = session.execute(select(*(_EVALUATIONS.c[name] for name in ChunkEvaluation._fields))
+                          .where(_EVALUATIONS.c.id == evaluation_id)).first()
+    return ChunkEvaluation(*row) if row is not None else None
+
+
 def start_chunk(session: Session, evaluation_id: str, chunk_index: int) -> ChunkStart | None:
     """Count an attempt on a pending chunk (one statement); None when the chunk is missing or not pending."""
     row = session.execute(

@@ -11,6 +11,7 @@ from service.core.protocol import CallResult
 from service.db import json_codec
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
+from service.evaluations.repository import ChunkEvaluation
 from service.evaluations.results import HeldChunk, failed_verdict_row, finalize_or_fail, verdict_row
 from service.models import Evaluation
 from service.outages import is_transient
@@ -34,7 +35,7 @@ MAX_RAISING_ATTEMPTS = 3
 class Claim:
     """A chunk a job counted an attempt on: its evaluation, earlier starts (all; raising) and item range."""
 
-    evaluation: Evaluation
+    evaluation: ChunkEvaluation | Evaluation
     attempts: int
     start: int
     stop: int
@@ -129,7 +130,7 @@ def combine(work: _Work, stored: dict[int, list[CallResult]]) -> list[dict[str, 
                         stored.get(item.id, [])) for item in work.items]
 
 
-def after_close(evaluation: Evaluation, finalized: bool) -> None:
+def after_close(evaluation: ChunkEvaluation | Evaluation, finalized: bool) -> None:
     """Once the evaluation is closed: queue its webhook deliveries and its leaderboard refresh."""
     if not finalized:
         return

@@ -8,6 +8,7 @@ import time
 from rq.timeouts import BaseTimeoutException
 
 from service.core.judging import JudgeBackend, JudgeOutput, JudgeRequest
+from service.evaluations.repository import ChunkEvaluation
 from service.models import Evaluation
 from service.outages import is_transient
 from workers import runtime
@@ -18,7 +19,7 @@ ENGINE_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 2.0
 
 
-def generate_all(evaluation: Evaluation, requests: list[JudgeRequest], chunk_index: int) -> list[JudgeOutput]:
+def generate_all(evaluation: ChunkEvaluation | Evaluation, requests: list[JudgeRequest], chunk_index: int) -> list[JudgeOutput]:
     """Judge calls to the judge's engine, similarity calls to the embedding model; outputs in call order."""
     similar = [i for i, r in enumerate(requests) if r.similarity_texts]
     judged = [i for i, r in enumerate(requests) if not r.similarity_texts]
@@ -32,7 +33,7 @@ def generate_all(evaluation: Evaluation, requests: list[JudgeRequest], chunk_ind
     return [outputs[i] for i in range(len(requests))]
 
 
-def _judge_backend(evaluation: Evaluation) -> JudgeBackend:
+def _judge_backend(evaluation: ChunkEvaluation | Evaluation) -> JudgeBackend:
     """The evaluation's judge, or a stand-in that fails every call with the reason it could not start."""
     try:
         return runtime.backend(evaluation.judge)

@@ -16,7 +16,7 @@ from service.core.judging import JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
-from service.evaluations.repository import ItemRow
+from service.evaluations.repository import ChunkEvaluation, ItemRow
 from service.evaluations.results import protocol_and_options
 from service.judges import cache as judge_cache
 from service.models import Evaluation
@@ -43,7 +43,7 @@ class _Call:
 
 @dataclass
 class _Work:
-    evaluation: Evaluation
+    evaluation: ChunkEvaluation | Evaluation
     items: list[ItemRow]
     attempts: int
     protocol: EvaluationProtocol
@@ -160,7 +160,7 @@ def _defer_if_unreachable(url: str, work: _Work, calls: list[_Call], outputs: li
 
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
     """Check the chunk is still to do and count the attempt (committed before any work)."""
-    evaluation = repo.get_evaluation(session, evaluation_id)
+    evaluation = repo.chunk_evaluation(session, evaluation_id)
     started = None if evaluation is None or evaluation.status in repo.TERMINAL else (
         repo.start_chunk(session, evaluation_id, chunk_index))
     if started is None:
@@ -170,7 +170,7 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | s
     return _Claim(evaluation, started.attempts, started.start, started.stop, started.raised)
 
 
-def _not_claimed(session: Session, evaluation: Evaluation | None, evaluation_id: str, chunk_index: int) -> str:
+def _not_claimed(session: Session, evaluation: ChunkEvaluation | None, evaluation_id: str, chunk_index: int) -> str:
     """Why a chunk is not to do (missing, or its evaluation or itself ended); what an ended evaluation still needs."""
     chunk = repo.get_chunk(session, evaluation_id, chunk_index)
     if evaluation is None or chunk is None:
