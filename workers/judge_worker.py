@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from typing import Sequence
 
 from rq import SimpleWorker
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 THREAD_DEQUEUE_SECONDS = 5
 # how often a loop's command-channel thread looks at its stop flag
 PUBSUB_POLL_SECONDS = 1.0
+# how often a worker loop renews its RQ worker key between jobs (see JudgeWorker.heartbeat)
+RQ_HEARTBEAT_SECONDS = 5.0
 # backends whose engine lives in this process and must not be called from two threads at once
 IN_PROCESS_ENGINES = ("vllm", "scripted")
 
@@ -65,6 +68,22 @@ class JudgeWorker(SimpleWorker):
 
     # the loops in threads of the same process (chunks in flight beyond the first)
     siblings: Sequence["InFlightWorker"] = ()
+    _last_plain_heartbeat = float("-inf")
+    log_result_lifespan = False  # RQ's "result is kept for N seconds" line after every job
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        """RQ's worker heartbeat, at most every RQ_HEARTBEAT_SECONDS when it only renews the key's default expiry.
+
+        RQ sends one (three Redis round trips) before and after every job; its key expires after
+        ``worker_ttl`` + 60 s (8 minutes), so one every few seconds keeps it as alive. A heartbeat that sets
+        a job's own expiry (``timeout``, in a pipeline) is always sent. The gateway's reaper reads the
+        worker's own heartbeat in Postgres (``workers.heartbeat``), not this one.
+        """
+        if timeout is None and pipeline is None:
+            if time.monotonic() - self._last_plain_heartbeat < RQ_HEARTBEAT_SECONDS:
+                return
+            self._last_plain_heartbeat = time.monotonic()
+        super().heartbeat(timeout, pipeline)
 
     def request_stop(self, signum, frame):
         """Warm shutdown: the loops in threads finish their chunk and stop too."""

@@ -125,3 +125,25 @@ def test_leaderboard_refreshes_go_first_and_webhook_deliveries_have_loops_of_the
     # a burst worker sends its own evaluations' deliveries before it exits, once no judge work is left
     assert queues_in_order(prod_settings, "scripted", burst=True) == [
         prod_settings.aggregate_queue, prod_settings.queue_name("scripted"), webhook_queue(prod_settings)]
+
+
+def test_rq_worker_heartbeats_between_jobs_are_sent_at_most_every_few_seconds(clean_redis, monkeypatch):
+    """RQ renews its worker key before and after every job (three round trips each): a few seconds apart is
+    enough for a key that lives 8 minutes; a heartbeat that sets a job's own expiry is always sent."""
+    from workers import judge_worker
+
+    clock = [1000.0]
+    monkeypatch.setattr(judge_worker.time, "monotonic", lambda: clock[0])
+    connection = Redis.from_url(clean_redis)
+    worker = judge_worker.JudgeWorker(["jstest-heartbeat"], connection=connection, name="jstest-heartbeat-worker")
+    sent = []
+    real_hset = connection.hset
+    monkeypatch.setattr(connection, "hset", lambda *args, **kwargs: sent.append(args[1]) or real_hset(*args, **kwargs))
+    for _ in range(3):
+        worker.heartbeat()
+    assert sent == ["last_heartbeat"]
+    worker.heartbeat(timeout=3700)  # a job's expiry: always sent
+    assert len(sent) == 2
+    clock[0] += judge_worker.RQ_HEARTBEAT_SECONDS
+    worker.heartbeat()
+    assert len(sent) == 3 and connection.ttl(worker.key) > 0
