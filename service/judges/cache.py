@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 from typing import Literal, Sequence
 
-from sqlalchemy import select, text, union_all
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeOutput
+from service.db import json_codec
 from service.db.conflict import among
 from service.models import JudgeCacheEntry, Judgment
 
@@ -36,7 +37,8 @@ def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
     if not wanted:
         return {}
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_BY_KEY, {"keys": wanted})
+        # the keys as one JSON text: psycopg dumps a 400-element array parameter element by element in Python
+        rows = session.connection().exec_driver_sql(_BY_KEY, {"keys": json_codec.dumps(wanted)})
     else:
         rows = (row for in_judgments, in_entries in zip(among(session, Judgment.cache_key, wanted),
                                                          among(session, JudgeCacheEntry.key, wanted))
@@ -51,14 +53,15 @@ def lookup(session: Session, keys: Sequence[str]) -> dict[str, JudgeOutput]:
 
 # One index probe per key: Postgres plans "cache_key = ANY(400 keys)" as a scan of the whole table up to
 # tens of thousands of judgments (measured 15 ms against 2.5 ms for the probes at 40,000 rows).
-_BY_KEY = text(
+_BY_KEY = (
+    "WITH k(key) AS MATERIALIZED (SELECT json_array_elements_text(%(keys)s::json)::varchar) "
     "SELECT k.key, j.raw_output, j.verdict_top_logprobs, j.rationale, j.prompt_tokens, j.completion_tokens "
-    "FROM unnest(CAST(:keys AS varchar[])) AS k(key) CROSS JOIN LATERAL ("
+    "FROM k CROSS JOIN LATERAL ("
     "SELECT raw_output, verdict_top_logprobs, rationale, prompt_tokens, completion_tokens FROM judgments "
     "WHERE cache_key = k.key AND error IS NULL LIMIT 1) AS j "
     "UNION ALL "
     "SELECT k.key, e.text, e.verdict_top_logprobs, e.rationale, e.prompt_tokens, e.completion_tokens "
-    "FROM unnest(CAST(:keys AS varchar[])) AS k(key) JOIN judge_cache AS e ON e.key = k.key")
+    "FROM k JOIN judge_cache AS e ON e.key = k.key")
 
 
 def entry_key(stored_key: str | None, output: JudgeOutput) -> str | None:

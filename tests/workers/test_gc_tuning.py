@@ -17,3 +17,22 @@ def test_start_up_objects_are_frozen_and_young_collections_are_rarer():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_glibc_keeps_freed_memory_in_a_worker_and_other_c_libraries_are_left_alone(monkeypatch):
+    import platform
+    import subprocess
+    import sys
+
+    from workers import gc_tuning
+
+    if platform.libc_ver()[0] == "glibc":  # every value accepted (a refused one, e.g. past glibc's limits, is False)
+        probe = "from workers.gc_tuning import keep_freed_memory; print(keep_freed_memory())"
+        assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=True).stdout.strip() == "True"
+
+    def no_c_library(name):
+        raise OSError("no such library")
+
+    monkeypatch.setattr(gc_tuning.ctypes, "CDLL", no_c_library)
+    assert gc_tuning.keep_freed_memory() is False
