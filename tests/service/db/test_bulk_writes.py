@@ -228,3 +228,23 @@ def test_items_with_verdicts_are_plain_rows_in_submission_order(db_url):
 ])
 def test_position_gaps_are_the_ranges_not_held(held, gaps):
     assert repo.position_gaps(held) == gaps
+
+
+PAYLOADS = [{"prompt": "plain", "n": 1}, {"text": 'quotes " \\ and émoji 🎉\n', "x": 0.1, "big": 2**62},
+            {"nested": {"list": [1, 2.5, None, True, {"deep": "x"}]}, "neg": -0.0}, {}, {"tiny": 5e-324}]
+
+
+def test_items_in_range_reads_the_payloads_a_plain_read_gives(db_url):
+    """Postgres decodes a range's payloads from their JSON text in one call: the values of a plain ORM read."""
+    evaluation_id, _ = new_evaluation(db_url, 1)  # position 0
+    with session_scope(db_url) as session:
+        session.execute(insert(Item), [{"evaluation_id": evaluation_id, "position": i, "item_key": f"p{i}",
+                                        "payload": payload} for i, payload in enumerate(PAYLOADS, start=1)])
+    with session_scope(db_url) as session:
+        rows = repo.items_in_range(session, evaluation_id, 2, 6)
+        plain = session.execute(select(Item.id, Item.position, Item.item_key, Item.payload)
+                                .where(Item.evaluation_id == evaluation_id).order_by(Item.position)).all()
+    assert [(r.id, r.position, r.item_key, r.payload) for r in rows] == [tuple(p) for p in plain[2:6]]
+    assert [r.payload for r in rows] == PAYLOADS[1:5] and rows[0].evaluation_id == evaluation_id
+    with session_scope(db_url) as session:
+        assert repo.items_in_range(session, evaluation_id, 7, 9) == []
