@@ -43,3 +43,39 @@ def test_why_a_pending_chunks_job_is_lost(job, seen_ago, lost):
     seen = {} if seen_ago is None else {"w1": NOW - timedelta(seconds=seen_ago)}
     why = _why_lost(job, seen, NOW, TTL)
     assert (why is None) if lost is None else (why is not None and lost in why)
+
+
+def test_a_chunk_whose_closing_never_committed_is_queued_again_once_its_job_finished_a_ttl_ago(prod_settings):
+    """A worker killed after RQ recorded its chunk job as finished, before its closing writer committed the
+    chunk: the chunk is pending with a finished job. The reaper (real Redis, real Postgres) leaves it alone while
+    a closing may still commit, then finds it lost."""
+    from redis import Redis
+    from rq.job import Job
+
+    from service.db.engine import session_scope
+    from service.evaluations import service
+    from service.evaluations.pipeline import chunk_job_id
+    from service.evaluations.reaper import lost_chunks
+    from service.evaluations.schemas import EvaluationCreate
+    from service.models import Evaluation
+    from tests.support import project_id
+    from tests.workers.jobs.chunk_jobs import RecordingDispatcher
+
+    settings = prod_settings.model_copy(update={"heartbeat_ttl_seconds": 30.0})
+    body = EvaluationCreate(protocol="pairwise", judge="scripted", model="m",
+                            items=[{"id": "i0", "prompt": "p", "response_a": "a", "response_b": "bb"}])
+    with session_scope(settings.database_url) as session:
+        evaluation_id = service.submit(session, RecordingDispatcher(), settings, body, project_id(settings))
+        evaluation = session.get(Evaluation, evaluation_id)
+        evaluation.status, evaluation.created_at = "running", evaluation.created_at - timedelta(minutes=5)
+    connection = Redis.from_url(settings.redis_url)
+    job = Job.create("workers.jobs.judge_chunk.run", args=(evaluation_id, 0), id=chunk_job_id(evaluation_id, 0),
+                     connection=connection)
+    job.set_status(JobStatus.FINISHED)
+    for ended_ago, lost in ((5, False), (45, True)):
+        job.ended_at = (datetime.now(timezone.utc) - timedelta(seconds=ended_ago)).replace(tzinfo=None)
+        job.save()
+        with session_scope(settings.database_url) as session:
+            found = lost_chunks(session, settings, connection)
+        assert bool(found) is lost
+    assert found == [(evaluation_id, "scripted", 0, "its job ended (finished) but the chunk is not done")]
