@@ -33,6 +33,7 @@ class ItemRow(NamedTuple):
     position: int
     item_key: str
     payload: dict
+    payload_chars: int | None = None  # the length of the payload's JSON text, when it was read as text
 
 
 class VerdictRow(NamedTuple):
@@ -183,8 +184,8 @@ def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) 
     if session.get_bind().dialect.name == "postgresql":
         rows = session.connection().exec_driver_sql(_ITEMS_IN_RANGE, {"e": evaluation_id, "a": start, "b": stop}).all()
         payloads = json_codec.loads("[" + ",".join(payload for *_, payload in rows) + "]") if rows else []
-        return [ItemRow(item_id, evaluation_id, position, key, payload)
-                for (item_id, position, key, _), payload in zip(rows, payloads)]
+        return [ItemRow(item_id, evaluation_id, position, key, payload, len(text))
+                for (item_id, position, key, text), payload in zip(rows, payloads)]
     query = select(Item.id, Item.position, Item.item_key, Item.payload).where(
         Item.evaluation_id == evaluation_id, Item.position >= start, Item.position < stop
     )
@@ -257,11 +258,21 @@ def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
     upsert(session, Verdict, rows, ("item_id",), VERDICT_COLUMNS)
 
 
+_COMPLETE_CHUNK = (
+    "WITH closed AS (UPDATE chunks SET status = 'done', updated_at = %(now)s "
+    "WHERE evaluation_id = %(e)s AND \"index\" = %(i)s AND status = 'pending' RETURNING 1) "
+    "UPDATE evaluations SET done = done + %(done)s, failed = failed + %(failed)s, chunks_done = chunks_done + 1 "
+    "WHERE id = %(e)s AND EXISTS (SELECT 1 FROM closed) RETURNING chunks_total - chunks_done")
+
+
 def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, failed: int) -> int | None:
     """Mark a chunk done and add its counts to progress, exactly once.
 
     Returns how many of the evaluation's chunks are still not done, or None if this chunk already was.
     """
+    if session.get_bind().dialect.name == "postgresql":  # both updates in one statement (one round trip)
+        return session.connection().exec_driver_sql(_COMPLETE_CHUNK, {
+            "e": evaluation_id, "i": index, "now": now(), "done": done, "failed": failed}).scalar()
     chunks, evaluations = _CHUNKS.c, _EVALUATIONS.c
     result = session.execute(
         update(_CHUNKS)

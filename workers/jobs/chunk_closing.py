@@ -120,7 +120,8 @@ def _write(session: Session, closing: Closing) -> Closed:
     held = HeldChunk(*work.span, [(item.position, item.id, work.parsed[item.id], verdict)
                                   for item, verdict in zip(work.items, verdicts)])
     if remaining != 0:
-        return Closed(held=held, payload_bytes=sum(len(json_codec.dumps(item.payload)) for item in work.items))
+        return Closed(held=held, payload_bytes=sum(len(json_codec.dumps(item.payload)) if item.payload_chars is None
+                                                   else item.payload_chars for item in work.items))
     return Closed(finalize_or_fail(session, evaluation.id, [*HELD.chunks(evaluation.id), held]), last=True)
 
 

@@ -282,7 +282,12 @@ def _judgment_rows(work: _Work, calls: list[_Call], outputs: list[JudgeOutput]) 
             "latency_ms": output.latency_ms, "error": output.error, "cached": bool(output.extra.get("cached")),
         })
     for row in rows:
-        work.results[row["item_id"]][(row["order"], row["sample"])] = CallResult(
-            row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"],
-            row["rationale"])
+        key = (row["order"], row["sample"])
+        result = work.results[row["item_id"]][key]
+        # a new result only where storing changes what the job holds (e.g. a NUL replaced in the output)
+        if (row["raw_output"] is not result.raw_output or row["rationale"] is not result.rationale
+                or row["error"] is not result.error or key != (result.order, result.sample)):
+            work.results[row["item_id"]][key] = CallResult(
+                row["order"], row["sample"], row["label"], row["label_probs"], row["raw_output"], row["error"],
+                row["rationale"])
     return rows
