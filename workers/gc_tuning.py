@@ -10,7 +10,7 @@ collections rarer; cyclic garbage is still collected, a little later.
 glibc's allocator gives freed memory back to the kernel eagerly (arrays above its mmap threshold are
 unmapped when freed, and the heap's top is trimmed past 128 KB), so the summary's bootstraps, which
 allocate and free arrays of half a megabyte over and over, fault fresh pages in each time: with the
-allocator keeping freed memory (``keep_freed_memory``) the pairwise summary of 10,000 items took
+allocator keeping freed memory (``keep_freed_memory``) the summary of the benchmark's 10,000 items took
 0.21-0.22 s against 0.23-0.26 s. The price is that a worker's resident memory stays at its peak.
 """
 

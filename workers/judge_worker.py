@@ -74,14 +74,17 @@ class JudgeWorker(SimpleWorker):
     def heartbeat(self, timeout=None, pipeline=None):
         """RQ's worker heartbeat, at most every RQ_HEARTBEAT_SECONDS when it only renews the key's default expiry.
 
-        RQ sends one (three Redis round trips) before and after every job; its key expires after
-        ``worker_ttl`` + 60 s (8 minutes), so one every few seconds keeps it as alive. A heartbeat that sets
-        a job's own expiry (``timeout``, in a pipeline) is always sent. The gateway's reaper reads the
-        worker's own heartbeat in Postgres (``workers.heartbeat``), not this one.
+        RQ sends one (three Redis round trips) after every job and again before the next; its key
+        expires after ``worker_ttl`` + 60 s (8 minutes), so one every few seconds keeps it as alive. A
+        heartbeat that sets a job's own expiry (``timeout``, in a pipeline) is always sent, and so is the
+        plain one after it, which sets the key's expiry back. The gateway's reaper reads the worker's own
+        heartbeat in Postgres (``workers.heartbeat``), not this one.
         """
-        if timeout is None and pipeline is None:
-            if time.monotonic() - self._last_plain_heartbeat < RQ_HEARTBEAT_SECONDS:
-                return
+        if timeout is not None or pipeline is not None:
+            self._last_plain_heartbeat = float("-inf")
+        elif time.monotonic() - self._last_plain_heartbeat < RQ_HEARTBEAT_SECONDS:
+            return
+        else:
             self._last_plain_heartbeat = time.monotonic()
         super().heartbeat(timeout, pipeline)
 

@@ -6,8 +6,8 @@ On Postgres the rows travel as ONE JSON parameter rebuilt server-side by ``json_
 column as one binary array parameter: ``INSERT INTO t (...) SELECT ... FROM unnest(%(c0)b::type[], ...)
 ON CONFLICT ...``. Either is one statement and one server-side execution per batch, whatever its size; the plain
 ``session.execute(insert, rows)`` path makes psycopg 3 send one execution per row (a 200-item
-chunk's writes took about half the time this way). SQLite keeps the plain path. Both store the
-same values, with SQLAlchemy's ORM semantics: a None goes to the column's Python default if it has
+chunk's writes took about half the time this way). SQLite keeps the plain path. All store the
+same values (``json_rows`` says where its form differs), with SQLAlchemy's ORM semantics: a None goes to the column's Python default if it has
 one (else NULL), and a None in a JSON column is JSON ``null``.
 """
 

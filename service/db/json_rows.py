@@ -10,8 +10,10 @@ does.
 Only plain rows take this form; anything else goes to the array form, which converts it as SQLAlchemy
 would: an int, bool, float or text column holding another type (a numpy scalar, a float in an int column,
 bytes), a non-finite float (JSON has no NaN), a None for a column that only has a server default, or a value
-msgspec cannot encode. JSON columns keep SQLAlchemy's semantics (a None is JSON ``null`` unless the type
-says ``none_as_null``), and a None in a column with a Python default becomes that default.
+msgspec cannot encode, or a JSON column left out of the rows whose Python default applies. JSON columns keep
+SQLAlchemy's semantics (a None is JSON ``null`` unless the type says ``none_as_null``), and a None in a column
+with a Python default becomes that default. One difference: text longer than its column raises here, where
+the array form's cast would cut it (no bulk write sends such text).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def statement(table: Table, given: Sequence[str], missing: Sequence[str], confli
         type_sql = column_type.compile(dialect=_PG)
         has_default = column.default is not None and not getattr(column.default, "is_sequence", False)
         if name in missing:
+            if isinstance(column_type, JSON):  # its default would need encoding as the array form does
+                return RowsStatement("", (), (), (), ())
             defaults.append((f"d{len(defaults)}", column.default))
             selected.append(f"%({defaults[-1][0]})s::{type_sql}")
             continue
@@ -94,6 +98,8 @@ def statement(table: Table, given: Sequence[str], missing: Sequence[str], confli
 
 def parameters(form: RowsStatement, rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The statement's parameters for ``rows`` (all with the same keys); None when they need the array form."""
+    if not form.sql:
+        return None
     for name, kinds in form.typed:
         if not set(type(row[name]) for row in rows) <= kinds:
             return None

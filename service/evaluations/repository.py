@@ -10,8 +10,6 @@ from sqlalchemy import Row, case, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.core.protocol import CallResult, all_protocols
-from service.db import json_codec
-from service.db.clock import database_clock
 from service.db.conflict import among, insert_ignoring_conflicts, upsert
 from service.evaluations.schemas import EvaluationFilters
 from service.evaluations.tag_queries import tag_condition
@@ -124,85 +122,6 @@ def pending_chunks_of_active(session: Session, created_before: datetime | None =
     return [(evaluation_id, judge, index) for evaluation_id, judge, index in session.execute(query)]
 
 
-class ChunkStart(NamedTuple):
-    """A pending chunk whose attempt was just counted: earlier starts (all; raising) and its item range."""
-
-    attempts: int
-    raised: int
-    start: int
-    stop: int
-
-
-_CHUNKS, _EVALUATIONS = Chunk.__table__, Evaluation.__table__  # Core statements: no ORM bookkeeping per job
-
-
-class ChunkEvaluation(NamedTuple):
-    """What a chunk job reads of its evaluation (same attribute names as ``Evaluation``; no ORM object)."""
-
-    id: str
-    project_id: str
-    protocol: str
-    judge: str
-    options: dict
-    status: str
-    suite: str | None
-    chunks_total: int
-    chunks_done: int
-
-
-def chunk_evaluation(session: Session, evaluation_id: str) -> ChunkEvaluation | None:
-    """The evaluation a chunk job works for, as plain columns."""
-    row = session.execute(select(*(_EVALUATIONS.c[name] for name in ChunkEvaluation._fields))
-                          .where(_EVALUATIONS.c.id == evaluation_id)).first()
-    return ChunkEvaluation(*row) if row is not None else None
-
-
-def start_chunk(session: Session, evaluation_id: str, chunk_index: int) -> ChunkStart | None:
-    """Count an attempt on a pending chunk (one statement); None when the chunk is missing or not pending."""
-    row = session.execute(
-        update(_CHUNKS)
-        .where(_CHUNKS.c.evaluation_id == evaluation_id, _CHUNKS.c.index == chunk_index, _CHUNKS.c.status == "pending")
-        .values(attempts=_CHUNKS.c.attempts + 1, updated_at=database_clock(session))  # read against the same clock
-        .returning(_CHUNKS.c.attempts - 1, _CHUNKS.c.raised, _CHUNKS.c.start, _CHUNKS.c.stop)
-    ).first()
-    return ChunkStart(*row) if row is not None else None
-
-
-def mark_running(session: Session, evaluation_id: str) -> None:
-    """queued → running (once)."""
-    session.execute(update(_EVALUATIONS)
-                    .where(_EVALUATIONS.c.id == evaluation_id, _EVALUATIONS.c.status == "queued")
-                    .values(status="running", started_at=now()))
-
-
-def items_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[ItemRow]:
-    """Items with start <= position < stop, in order (plain rows: a chunk job only reads them).
-
-    On Postgres the payloads come as JSON text and are decoded in one msgspec call (half the client's
-    time of decoding each row's JSON value as it arrives); the same values either way (tested).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.connection().exec_driver_sql(_ITEMS_IN_RANGE, {"e": evaluation_id, "a": start, "b": stop}).all()
-        payloads = json_codec.loads("[" + ",".join(payload for *_, payload in rows) + "]") if rows else []
-        return [ItemRow(item_id, evaluation_id, position, key, payload, len(text))
-                for (item_id, position, key, text), payload in zip(rows, payloads)]
-    query = select(Item.id, Item.position, Item.item_key, Item.payload).where(
-        Item.evaluation_id == evaluation_id, Item.position >= start, Item.position < stop
-    )
-    return [ItemRow(item_id, evaluation_id, position, key, payload)
-            for item_id, position, key, payload in session.execute(query.order_by(Item.position))]
-
-
-_ITEMS_IN_RANGE = ("SELECT id, position, item_key, payload::text FROM items "
-                   "WHERE evaluation_id = %(e)s AND position >= %(a)s AND position < %(b)s ORDER BY position")
-
-
-def count_raise(session: Session, evaluation_id: str, chunk_index: int) -> None:
-    """Count a start of the chunk that raised an error that was not an outage."""
-    session.execute(update(Chunk).where(Chunk.evaluation_id == evaluation_id, Chunk.index == chunk_index)
-                    .values(raised=Chunk.raised + 1))
-
-
 def item_ids_in_range(session: Session, evaluation_id: str, start: int, stop: int) -> list[int]:
     """Ids of the items with start <= position < stop."""
     query = select(Item.id).where(Item.evaluation_id == evaluation_id, Item.position >= start,
@@ -256,39 +175,6 @@ def add_judgments(session: Session, rows: list[dict[str, Any]]) -> bool:
 def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store or replace the verdicts of items."""
     upsert(session, Verdict, rows, ("item_id",), VERDICT_COLUMNS)
-
-
-_COMPLETE_CHUNK = (
-    "WITH closed AS (UPDATE chunks SET status = 'done', updated_at = %(now)s "
-    "WHERE evaluation_id = %(e)s AND \"index\" = %(i)s AND status = 'pending' RETURNING 1) "
-    "UPDATE evaluations SET done = done + %(done)s, failed = failed + %(failed)s, chunks_done = chunks_done + 1 "
-    "WHERE id = %(e)s AND EXISTS (SELECT 1 FROM closed) RETURNING chunks_total - chunks_done")
-
-
-def complete_chunk(session: Session, evaluation_id: str, index: int, done: int, failed: int) -> int | None:
-    """Mark a chunk done and add its counts to progress, exactly once.
-
-    Returns how many of the evaluation's chunks are still not done, or None if this chunk already was.
-    """
-    if session.get_bind().dialect.name == "postgresql":  # both updates in one statement (one round trip)
-        return session.connection().exec_driver_sql(_COMPLETE_CHUNK, {
-            "e": evaluation_id, "i": index, "now": now(), "done": done, "failed": failed}).scalar()
-    chunks, evaluations = _CHUNKS.c, _EVALUATIONS.c
-    result = session.execute(
-        update(_CHUNKS)
-        .where(chunks.evaluation_id == evaluation_id, chunks.index == index, chunks.status == "pending")
-        .values(status="done", updated_at=now())
-    )
-    if result.rowcount != 1:
-        return None
-    progress = session.execute(
-        update(_EVALUATIONS)
-        .where(evaluations.id == evaluation_id)
-        .values(done=evaluations.done + done, failed=evaluations.failed + failed,
-                chunks_done=evaluations.chunks_done + 1)
-        .returning(evaluations.chunks_total - evaluations.chunks_done)
-    )
-    return progress.scalar_one()
 
 
 def items_with_verdicts(session: Session, evaluation_id: str,

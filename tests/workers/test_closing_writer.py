@@ -75,3 +75,28 @@ def test_drain_gives_up_after_its_timeout_and_reports_it(writer):
 def test_a_chunk_may_be_the_last_to_close_when_the_closings_in_flight_may_be_the_others(
         writer, in_flight, not_done, may_be_last):
     assert writer(in_flight).may_close_last(not_done) is may_be_last
+
+
+def test_a_stopped_writer_takes_no_closing_and_says_so(writer):
+    closing_writer, ran = writer(), []
+    assert closing_writer.stop(timeout=5) is True
+    assert closing_writer.submit(lambda: ran.append("late")) is False  # the job closes its chunk itself
+    assert ran == [] and not closing_writer.pending()
+
+
+def test_stop_waits_at_most_its_timeout_and_a_stuck_closing_does_not_keep_the_process_alive():
+    """A closing stuck on an unreachable database: stop gives up after its timeout, and the process still exits
+    (the writer's thread is a daemon), leaving the chunk pending for the reaper."""
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    probe = ("import time, threading\n"
+             "from workers.closing_writer import ClosingWriter\n"
+             "w = ClosingWriter()\n"
+             "w.submit(lambda: threading.Event().wait(60))\n"
+             "t = time.monotonic(); print(w.stop(timeout=0.2), round(time.monotonic() - t, 1))\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["False", "0.2"] and time.monotonic() - started < 20

@@ -128,8 +128,9 @@ def test_leaderboard_refreshes_go_first_and_webhook_deliveries_have_loops_of_the
 
 
 def test_rq_worker_heartbeats_between_jobs_are_sent_at_most_every_few_seconds(clean_redis, monkeypatch):
-    """RQ renews its worker key before and after every job (three round trips each): a few seconds apart is
-    enough for a key that lives 8 minutes; a heartbeat that sets a job's own expiry is always sent."""
+    """RQ renews its worker key after every job and before the next (three round trips each): a few seconds apart
+    is enough for a key that lives 8 minutes; a heartbeat that sets a job's own expiry is always sent, and so is
+    the plain one after it (which sets the expiry back)."""
     from workers import judge_worker
 
     clock = [1000.0]
@@ -143,7 +144,11 @@ def test_rq_worker_heartbeats_between_jobs_are_sent_at_most_every_few_seconds(cl
         worker.heartbeat()
     assert sent == ["last_heartbeat"]
     worker.heartbeat(timeout=3700)  # a job's expiry: always sent
-    assert len(sent) == 2
+    assert len(sent) == 2 and connection.ttl(worker.key) > 3000
+    worker.heartbeat()  # the plain one after it sets the key's expiry back
+    assert len(sent) == 3 and 0 < connection.ttl(worker.key) <= worker.worker_ttl + 60
+    worker.heartbeat()
+    assert len(sent) == 3
     clock[0] += judge_worker.RQ_HEARTBEAT_SECONDS
     worker.heartbeat()
-    assert len(sent) == 3 and connection.ttl(worker.key) > 0
+    assert len(sent) == 4

@@ -4,6 +4,7 @@ evaluation's last), committed in the job or in the worker's closing writer; and 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -11,7 +12,8 @@ from service.core.protocol import CallResult
 from service.db import json_codec
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
-from service.evaluations.repository import ChunkEvaluation
+from service.evaluations import chunk_queries
+from service.evaluations.chunk_queries import ChunkEvaluation
 from service.evaluations.results import HeldChunk, failed_verdict_row, finalize_or_fail, verdict_row
 from service.models import Evaluation
 from service.outages import is_transient
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # A chunk whose job raised (not for an outage) on this many of its starts is given up.
 MAX_RAISING_ATTEMPTS = 3
+# seconds between the closing writer's attempts to queue what follows a finished evaluation, while Redis is away
+AFTER_CLOSE_RETRY_SECONDS = (1.0, 5.0, 15.0)
 
 
 @dataclass(frozen=True)
@@ -78,24 +82,19 @@ def prepare(claim: Claim, chunk_index: int, work: _Work, rows: list[dict[str, An
 
 
 def close(url: str, closing: Closing) -> Closed:
-    """Commit the closing transaction, then hold the chunk for finalize and queue what follows a finished evaluation."""
-    with session_scope(url) as session:
-        closed = _write(session, closing)
-    evaluation_id = closing.claim.evaluation.id
-    if closed.last:
-        HELD.forget(evaluation_id)
-    elif closed.held is not None:
-        HELD.add(evaluation_id, closed.held, closed.payload_bytes)
+    """Commit the closing transaction, hold the chunk for finalize, and queue what follows a finished evaluation."""
+    closed = _commit(url, closing)
     after_close(closing.claim.evaluation, closed.finalized)
     return closed
 
 
 def close_in_background(url: str, closing: Closing) -> None:
-    """``close`` in the closing writer: a failure is handled as the job's own would be, without raising
-    (the chunk stays pending, and the gateway's reaper queues it again, or it is given up)."""
+    """``close`` in the closing writer, raising nothing. A failed transaction is handled as the job's own failure
+    would be (the chunk stays pending and the gateway's reaper queues it again, or it is given up); a failure to
+    queue what follows a finished evaluation (Redis away) is retried a few times, then logged."""
     claim, index = closing.claim, closing.chunk_index
     try:
-        close(url, closing)
+        closed = _commit(url, closing)
     except Exception as exc:
         if after_failure(url, claim, index, exc):
             log.warning("closing chunk %d of evaluation %s failed (%s: %s); it stays pending and is queued again",
@@ -103,6 +102,31 @@ def close_in_background(url: str, closing: Closing) -> None:
                         extra={"evaluation_id": claim.evaluation.id, "chunk_index": index})
         else:
             give_up(url, claim, index, exc)
+        return
+    for pause in (*AFTER_CLOSE_RETRY_SECONDS, None):
+        try:
+            after_close(claim.evaluation, closed.finalized)
+            return
+        except Exception as exc:
+            if pause is None or not is_transient(exc):
+                log.error("evaluation %s is stored and closed, but queueing its webhook deliveries and leaderboard "
+                          "refresh failed (%s: %s): the webhook sweep sends the deliveries; the leaderboard is "
+                          "refreshed when its suite's next evaluation completes", claim.evaluation.id,
+                          type(exc).__name__, exc, extra={"evaluation_id": claim.evaluation.id})
+                return
+            time.sleep(pause)
+
+
+def _commit(url: str, closing: Closing) -> Closed:
+    """The closing transaction, then the chunk held for finalize (or the evaluation's held chunks dropped)."""
+    with session_scope(url) as session:
+        closed = _write(session, closing)
+    evaluation_id = closing.claim.evaluation.id
+    if closed.last:
+        HELD.forget(evaluation_id)
+    elif closed.held is not None:
+        HELD.add(evaluation_id, closed.held, closed.payload_bytes)
+    return closed
 
 
 def _write(session: Session, closing: Closing) -> Closed:
@@ -113,7 +137,7 @@ def _write(session: Session, closing: Closing) -> Closed:
     if verdicts is None or not written:
         verdicts = combine(work, repo.call_results_by_item(session, [item.id for item in work.items]))
     failed = sum(1 for v in verdicts if v["failed"])
-    remaining = repo.complete_chunk(session, evaluation.id, closing.chunk_index, len(verdicts) - failed, failed)
+    remaining = chunk_queries.complete_chunk(session, evaluation.id, closing.chunk_index, len(verdicts) - failed, failed)
     if remaining is None:  # another run of the chunk closed it: its verdicts and counts stand together
         return Closed()
     repo.put_verdicts(session, verdicts)
@@ -149,7 +173,7 @@ def after_failure(url: str, claim: Claim, chunk_index: int, exc: Exception) -> b
         return True
     if claim.raised + 1 < MAX_RAISING_ATTEMPTS:
         with session_scope(url) as session:
-            repo.count_raise(session, claim.evaluation.id, chunk_index)
+            chunk_queries.count_raise(session, claim.evaluation.id, chunk_index)
         return True
     log.error("chunk %d of evaluation %s raised on %d starts: giving it up", chunk_index, claim.evaluation.id,
               claim.raised + 1, exc_info=exc,
@@ -162,7 +186,7 @@ def give_up(url: str, claim: Claim, chunk_index: int, exc: Exception) -> str:
     reason = f"chunk given up after {claim.raised + 1} starts that raised; last error: {type(exc).__name__}: {exc}"
     with session_scope(url) as session:
         item_ids = repo.item_ids_in_range(session, claim.evaluation.id, claim.start, claim.stop)
-        remaining = repo.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
+        remaining = chunk_queries.complete_chunk(session, claim.evaluation.id, chunk_index, 0, len(item_ids))
         if remaining is None:  # another run of the chunk closed it meanwhile: its verdicts stand
             return "skipped (the chunk was closed by another run)"
         repo.put_verdicts(session, [failed_verdict_row(claim.evaluation.id, item_id, reason[:2000])

@@ -8,7 +8,7 @@ import time
 from rq.timeouts import BaseTimeoutException
 
 from service.core.judging import JudgeBackend, JudgeOutput, JudgeRequest
-from service.evaluations.repository import ChunkEvaluation
+from service.evaluations.chunk_queries import ChunkEvaluation
 from service.models import Evaluation
 from service.outages import is_transient
 from workers import runtime

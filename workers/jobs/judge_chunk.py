@@ -16,7 +16,9 @@ from service.core.judging import JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
 from service.db.engine import session_scope
 from service.evaluations import repository as repo
-from service.evaluations.repository import ChunkEvaluation, ItemRow
+from service.evaluations import chunk_queries
+from service.evaluations.chunk_queries import ChunkEvaluation
+from service.evaluations.repository import ItemRow
 from service.evaluations.results import protocol_and_options
 from service.judges import cache as judge_cache
 from service.models import Evaluation
@@ -116,21 +118,22 @@ def _close(url: str, claim: _Claim, chunk_index: int, work: _Work, rows: list[di
            all_written: bool) -> str:
     """Close the chunk: in this job, or (in a worker with a closing writer) in the writer while the next job runs.
 
-    A chunk that may be its evaluation's last is closed in the job, once the writer has committed the
-    earlier ones: the job that finalizes an evaluation ends with it completed, and its summary is not
-    computed while the next evaluation's chunks are judged.
+    A chunk that may be its evaluation's last (by the progress read at its claim) is closed in the job,
+    once the writer has committed the earlier ones: with one worker, the job that finalizes an evaluation
+    ends with it completed, and its summary is not computed while the next evaluation's chunks are
+    judged. With several workers the last chunk to close can still be one handed to a writer.
     """
     writer = runtime.closing_writer()
     counts_rows = make_url(url).get_backend_name() == "postgresql"
     closing = chunk_closing.prepare(claim, chunk_index, work, rows, all_written, counts_rows)
-    if writer is not None and not writer.may_close_last(claim.evaluation.chunks_total - claim.evaluation.chunks_done):
-        writer.submit(partial(chunk_closing.close_in_background, url, closing))
-    else:
+    handed = writer is not None and not writer.may_close_last(
+        claim.evaluation.chunks_total - claim.evaluation.chunks_done) and writer.submit(
+        partial(chunk_closing.close_in_background, url, closing))
+    if not handed:  # inline: after the writer's closings, so that the last chunk to close finds them stored
         if writer is not None:
             writer.drain()
         chunk_closing.close(url, closing)
-        writer = None
-    where = " (stored by the closing writer)" if writer is not None else ""
+    where = " (closing handed to the closing writer)" if handed else ""
     log.info("judged %d calls (%d from the cache) for %d items%s", work.n_calls, work.n_cached, len(work.items),
              where, extra={"evaluation_id": claim.evaluation.id, "chunk_index": chunk_index,
                            "judge": claim.evaluation.judge})
@@ -160,13 +163,13 @@ def _defer_if_unreachable(url: str, work: _Work, calls: list[_Call], outputs: li
 
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
     """Check the chunk is still to do and count the attempt (committed before any work)."""
-    evaluation = repo.chunk_evaluation(session, evaluation_id)
+    evaluation = chunk_queries.chunk_evaluation(session, evaluation_id)
     started = None if evaluation is None or evaluation.status in repo.TERMINAL else (
-        repo.start_chunk(session, evaluation_id, chunk_index))
+        chunk_queries.start_chunk(session, evaluation_id, chunk_index))
     if started is None:
         return _not_claimed(session, evaluation, evaluation_id, chunk_index)
     if evaluation.status == "queued":
-        repo.mark_running(session, evaluation_id)
+        chunk_queries.mark_running(session, evaluation_id)
     return _Claim(evaluation, started.attempts, started.start, started.stop, started.raised)
 
 
@@ -187,7 +190,7 @@ def _not_claimed(session: Session, evaluation: ChunkEvaluation | None, evaluatio
 def _load(session: Session, claim: _Claim, chunk_index: int) -> _Work:
     """The chunk's items, validated once, and what their calls already gave."""
     evaluation = claim.evaluation
-    items = repo.items_in_range(session, evaluation.id, claim.start, claim.stop)
+    items = chunk_queries.items_in_range(session, evaluation.id, claim.start, claim.stop)
     protocol, options = protocol_and_options(evaluation)
     parsed = {item.id: protocol.item_model.model_validate(item.payload) for item in items}
     work = _Work(evaluation, items, claim.attempts, protocol, options, parsed, span=(claim.start, claim.stop))

@@ -15,6 +15,7 @@ from sqlalchemy import event, insert, select, text
 from service.db.conflict import among, insert_ignoring_conflicts, upsert
 from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
+from service.evaluations import chunk_queries
 from service.evaluations import repository as repo
 from service.judges import cache as judge_cache
 from service.core.protocol import CallResult
@@ -241,10 +242,10 @@ def test_items_in_range_reads_the_payloads_a_plain_read_gives(db_url):
         session.execute(insert(Item), [{"evaluation_id": evaluation_id, "position": i, "item_key": f"p{i}",
                                         "payload": payload} for i, payload in enumerate(PAYLOADS, start=1)])
     with session_scope(db_url) as session:
-        rows = repo.items_in_range(session, evaluation_id, 2, 6)
+        rows = chunk_queries.items_in_range(session, evaluation_id, 2, 6)
         plain = session.execute(select(Item.id, Item.position, Item.item_key, Item.payload)
                                 .where(Item.evaluation_id == evaluation_id).order_by(Item.position)).all()
     assert [(r.id, r.position, r.item_key, r.payload) for r in rows] == [tuple(p) for p in plain[2:6]]
     assert [r.payload for r in rows] == PAYLOADS[1:5] and rows[0].evaluation_id == evaluation_id
     with session_scope(db_url) as session:
-        assert repo.items_in_range(session, evaluation_id, 7, 9) == []
+        assert chunk_queries.items_in_range(session, evaluation_id, 7, 9) == []

@@ -96,3 +96,11 @@ def test_which_rows_the_json_form_takes(row, takes_json):
     assert (params is not None) is takes_json
     if takes_json:
         assert params["d0"] == "then" and "COALESCE(r.kind" not in form.sql and "%(d0)s::VARCHAR(40)" in form.sql
+
+
+def test_a_left_out_json_column_with_a_python_default_goes_to_the_array_form():
+    from sqlalchemy import JSON
+
+    table = Table("docs", MetaData(), Column("id", Integer, primary_key=True), Column("doc", JSON, default=dict))
+    form = json_rows.statement(table, ["id"], ["doc"], "ON CONFLICT (id) DO NOTHING")
+    assert json_rows.parameters(form, [{"id": 1}]) is None

@@ -81,21 +81,21 @@ def test_a_closing_that_fails_for_an_outage_in_the_writer_leaves_the_chunk_pendi
         worker_settings, monkeypatch):
     """The job has returned (RQ calls it finished); the chunk stays pending, nothing of it is stored or held, and
     a second run (as the reaper queues it) stores it once."""
-    from service.evaluations import repository as repo
+    from service.evaluations import chunk_queries
 
     settings = worker_settings
     evaluation_id = submit(settings)
     writer = runtime.start_closing_writer()
-    real_complete = repo.complete_chunk
-    monkeypatch.setattr(repo, "complete_chunk", outage)
-    assert judge_chunk.run(evaluation_id, 0).endswith("(stored by the closing writer)")
+    real_complete = chunk_queries.complete_chunk
+    monkeypatch.setattr(chunk_queries, "complete_chunk", outage)
+    assert judge_chunk.run(evaluation_id, 0).endswith("(closing handed to the closing writer)")
     assert writer.drain(timeout=30)
     assert counts(settings, evaluation_id) == (0, 0, 0, 0, "running")  # the judgments were rolled back too
     assert HELD.chunks(evaluation_id) == []
     with session_scope(settings.database_url) as session:
         chunk = session.get(Chunk, (evaluation_id, 0))
         assert (chunk.status, chunk.attempts, chunk.raised) == ("pending", 1, 0)  # an outage is not counted
-    monkeypatch.setattr(repo, "complete_chunk", real_complete)
+    monkeypatch.setattr(chunk_queries, "complete_chunk", real_complete)
     judge_chunk.run(evaluation_id, 0)
     assert writer.drain(timeout=30)
     assert counts(settings, evaluation_id) == (2 * CHUNK, CHUNK, CHUNK, 1, "running")
@@ -129,3 +129,35 @@ def test_a_closing_that_raises_in_the_writer_counts_as_a_raising_start_and_is_gi
     else:  # given up: each of its items failed, saying why
         assert len(verdicts) == CHUNK and failed == CHUNK
         assert all(v.failed and reason in v.details["errors"][0] for v in verdicts)
+
+
+@pytest.mark.parametrize("failures, error, retried", [
+    (2, ConnectionError("Redis went away"), True),  # an outage: tried again, then queued
+    (1, ValueError("a bug"), False),  # anything else: logged once, saying what happened
+])
+def test_queueing_what_follows_a_finished_evaluation_from_the_writer_is_retried_through_an_outage(
+        worker_settings, monkeypatch, caplog, failures, error, retried):
+    """With several workers the evaluation's last closing can run in a writer: its deliveries and leaderboard
+    refresh are queued after the commit, and a Redis outage then must not be reported as a failed closing."""
+    settings = worker_settings
+    evaluation_id = submit(settings)
+    writer = runtime.start_closing_writer()
+    monkeypatch.setattr(writer, "may_close_last", lambda chunks_not_done: False)  # every closing in the writer
+    monkeypatch.setattr(chunk_closing, "AFTER_CLOSE_RETRY_SECONDS", (0.0, 0.0, 0.0))
+    calls = []
+    real_after_close = chunk_closing.after_close
+
+    def flaky_after_close(evaluation, finalized):
+        calls.append(finalized)
+        if finalized and calls.count(True) <= failures:
+            raise error
+        real_after_close(evaluation, finalized)
+
+    monkeypatch.setattr(chunk_closing, "after_close", flaky_after_close)
+    for index in range(N_ITEMS // CHUNK):
+        judge_chunk.run(evaluation_id, index)
+    assert writer.drain(timeout=30)
+    assert counts(settings, evaluation_id) == (2 * N_ITEMS, N_ITEMS, N_ITEMS, N_ITEMS // CHUNK, "completed")
+    assert calls.count(True) == (failures + 1 if retried else 1)
+    assert "failed in the closing writer" not in caplog.text and "stays pending" not in caplog.text
+    assert ("is stored and closed, but queueing" in caplog.text) is not retried

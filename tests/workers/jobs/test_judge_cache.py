@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.db.engine import session_scope
-from service.evaluations import repository as repo
+from service.evaluations import chunk_queries
 from service.evaluations import service
 from service.evaluations.results import protocol_and_options
 from service.evaluations.schemas import EvaluationCreate
@@ -118,7 +118,7 @@ def test_entries_written_to_judge_cache_before_0012_still_hit(prod_settings):
             protocol, options = protocol_and_options(evaluation)
             fingerprint = prod_settings.judges()["scripted"].fingerprint()
             entries = []
-            for item in repo.items_in_range(session, evaluation_id, 0, 3):
+            for item in chunk_queries.items_in_range(session, evaluation_id, 0, 3):
                 for planned in protocol.plan_calls(protocol.item_model.model_validate(item.payload), options, []):
                     # the scripted judge prefers the longer response A; the stored answers prefer B
                     slot_of_b = "2" if planned.order == "ab" else "1"
