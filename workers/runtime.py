@@ -27,6 +27,8 @@ _dispatcher: Dispatcher | None = None
 _similarity: JudgeBackend | None = None
 _sweeper: WebhookSweeper | None = None
 _closing_writer: ClosingWriter | None = None
+# how long a shutdown waits for the closing writer (a worker stopped normally has drained it already)
+SHUTDOWN_CLOSING_SECONDS = 30.0
 
 
 def configure(settings: Settings) -> None:
@@ -112,18 +114,19 @@ def closing_writer() -> ClosingWriter | None:
     return _closing_writer
 
 
-def stop_closing_writer() -> None:
-    """Wait until every handed-over closing has committed, then end the writer (chunk jobs commit inline again)."""
+def stop_closing_writer(timeout: float | None = None) -> None:
+    """Wait (up to ``timeout`` s) until every handed-over closing has committed, then end the writer (chunk jobs
+    commit inline again)."""
     global _closing_writer
     writer, _closing_writer = _closing_writer, None
     if writer is not None:
-        writer.stop()
+        writer.stop(timeout)
 
 
 def shutdown() -> None:
     """Commit what the closing writer holds, stop the heartbeat and release every backend."""
     global _heartbeat, _dispatcher, _similarity, _sweeper
-    stop_closing_writer()  # its closings still queue deliveries through the dispatcher
+    stop_closing_writer(SHUTDOWN_CLOSING_SECONDS)  # its closings still queue deliveries through the dispatcher
     _dispatcher = None
     _similarity = None
     if _sweeper is not None:
