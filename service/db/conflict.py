@@ -1,9 +1,9 @@
 """Conflict-safe bulk inserts for Postgres and SQLite (one statement per batch), and the bulk
 "column among these values" condition of the reads that go with them.
 
-On Postgres the rows travel as ONE JSON parameter rebuilt server-side by ``json_to_recordset``
-(``service.db.json_rows``: the cheapest for the client), or, for rows that need converting, with every
-column as one binary array parameter: ``INSERT INTO t (...) SELECT ... FROM unnest(%(c0)b::type[], ...)
+On Postgres the rows travel with every column as one binary array parameter, or, when the caller asks
+for it (narrow rows written often: a chunk's judgments and verdicts), as ONE JSON parameter rebuilt
+server-side by ``json_to_recordset`` (``service.db.json_rows``: the cheapest for the client): ``INSERT INTO t (...) SELECT ... FROM unnest(%(c0)b::type[], ...)
 ON CONFLICT ...``. Either is one statement and one server-side execution per batch, whatever its size; the plain
 ``session.execute(insert, rows)`` path makes psycopg 3 send one execution per row (a 200-item
 chunk's writes took about half the time this way). SQLite keeps the plain path. All store the
@@ -36,11 +36,12 @@ def _insert_for(session: Session, model: type):
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
-def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
-    """Insert rows; rows whose ``keys`` already exist are left as they are."""
+def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+                              rows_as_json: bool = False) -> None:
+    """Insert rows; rows whose ``keys`` already exist are left as they are (``rows_as_json``: see ``upsert``)."""
     if not rows:
         return
-    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, None, None) is not None:
+    if _is_postgres(session) and _unnest_insert(session, model, rows, keys, None, None, rows_as_json) is not None:
         return
     statement = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(keys))
     session.execute(statement, list(rows))
@@ -48,17 +49,19 @@ def insert_ignoring_conflicts(session: Session, model: type, rows: Sequence[dict
 
 def upsert(
     session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str],
-    where: Any = None,
+    where: Any = None, rows_as_json: bool = False,
 ) -> int | None:
     """Insert rows, or update the ``update`` columns of existing rows (only those matching ``where``).
 
     Returns how many rows were inserted or updated when the database says so in one count
-    (Postgres), else None.
+    (Postgres), else None. ``rows_as_json``: on Postgres, send plain rows as one JSON parameter
+    (``service.db.json_rows``), for narrow rows written often; rows with large JSON values (items'
+    payloads) are cheaper as arrays.
     """
     if not rows:
         return 0
     if _is_postgres(session):
-        written = _unnest_insert(session, model, rows, keys, list(update), where)
+        written = _unnest_insert(session, model, rows, keys, list(update), where, rows_as_json)
         if written is not None:
             return written
     statement = _insert_for(session, model)
@@ -106,7 +109,7 @@ _STATEMENTS: dict[tuple, tuple[str, list[_Column], json_rows.RowsStatement]] = {
 
 
 def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str],
-                   update: list[str] | None, where: ClauseElement | None) -> int | None:
+                   update: list[str] | None, where: ClauseElement | None, rows_as_json: bool = False) -> int | None:
     """The Postgres form: one array per column, ``unnest`` server-side, one execution.
 
     Returns the number of rows inserted or updated, or None (nothing done) for rows it does not
@@ -126,7 +129,7 @@ def _unnest_insert(session: Session, model: type, rows: Sequence[dict[str, Any]]
         sql, columns = _statement(table, given + missing, keys, update, where_sql)
         _STATEMENTS[signature] = sql, columns, json_rows.statement(table, given, missing, sql[sql.index(" ON CONFLICT"):])
     sql, columns, rows_form = _STATEMENTS[signature]
-    rows_params = json_rows.parameters(rows_form, rows)
+    rows_params = json_rows.parameters(rows_form, rows) if rows_as_json else None
     if rows_params is not None:
         return session.connection().exec_driver_sql(rows_form.sql, rows_params).rowcount
     params: dict[str, list] = {}

@@ -168,13 +168,13 @@ def add_judgments(session: Session, rows: list[dict[str, Any]]) -> bool:
     if not rows:
         return True
     update_columns = [column for column in rows[0] if column not in JUDGMENT_KEY]
-    written = upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=_FAILED_CALL)
+    written = upsert(session, Judgment, rows, JUDGMENT_KEY, update_columns, where=_FAILED_CALL, rows_as_json=True)
     return written == len(rows)
 
 
 def put_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store or replace the verdicts of items."""
-    upsert(session, Verdict, rows, ("item_id",), VERDICT_COLUMNS)
+    upsert(session, Verdict, rows, ("item_id",), VERDICT_COLUMNS, rows_as_json=True)
 
 
 def items_with_verdicts(session: Session, evaluation_id: str,
