@@ -108,25 +108,22 @@ def test_mixed_numeric_types_numpy_values_nones_and_rows_in_any_key_order(db_url
     assert [(v.score, v.failed, v.position_inconsistent, v.details) for v in stored] == [(1.0, False, True, {"x": [1, 2]})] * 3
 
 
+def inserts_of(url, rows) -> list[str]:
+    """The INSERT statements one add_judgments call sends."""
+    statements, stop = count_statements(url)
+    try:
+        with session_scope(url) as session:
+            repo.add_judgments(session, rows)
+    finally:
+        stop()
+    return [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+
+
 def test_a_chunk_of_rows_is_one_statement_on_postgres(clean_pg):
     evaluation_id, ids = new_evaluation(clean_pg, 300)
-    rows = [judgment(evaluation_id, i, order=order) for i in ids for order in ("ab", "ba")]
-    statements, stop = count_statements(clean_pg)
-    try:
-        with session_scope(clean_pg) as session:
-            repo.add_judgments(session, rows)
-    finally:
-        stop()
-    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    inserts = inserts_of(clean_pg, [judgment(evaluation_id, i, order=order) for i in ids for order in ("ab", "ba")])
     assert len(inserts) == 1 and "json_to_recordset" in inserts[0]  # plain rows: one JSON parameter
-    rows = [judgment(evaluation_id, i, order="x", latency_ms=np.float64(1.5)) for i in ids]
-    statements, stop = count_statements(clean_pg)
-    try:
-        with session_scope(clean_pg) as session:
-            repo.add_judgments(session, rows)
-    finally:
-        stop()
-    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    inserts = inserts_of(clean_pg, [judgment(evaluation_id, i, order="x", latency_ms=np.float64(1.5)) for i in ids])
     assert len(inserts) == 1 and "unnest" in inserts[0]  # numpy values: one array per column, converted
     with session_scope(clean_pg) as session:
         assert len(session.scalars(select(Judgment.id)).all()) == 900
