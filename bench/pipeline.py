@@ -190,7 +190,7 @@ def report(n: int, body_mb: float, sub: dict, work: dict, stored_all: list[dict]
 
 WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the calls inside them
     ("jobs/judge_chunk.py", "run"), ("jobs/judge_chunk.py", "_claim"), ("jobs/judge_chunk.py", "_load"),
-    ("evaluations/repository.py", "items_in_range"),
+    ("evaluations/chunk_queries.py", "items_in_range"),
     ("jobs/judge_chunk.py", "_missing_calls"), ("jobs/judge_chunk.py", "_from_cache"), ("core/judging.py", "cache_key"),
     ("judges/cache.py", "lookup"), ("jobs/judge_chunk.py", "_outputs"), ("backends/scripted.py", "generate"),
     ("jobs/judge_chunk.py", "_record"), ("jobs/judge_chunk.py", "_judgment_rows"),
@@ -198,7 +198,7 @@ WORKER_SPOTS = [  # (file suffix, function): the chunk job's phases and the call
     ("evaluations/results.py", "verdict_row"), ("jobs/chunk_closing.py", "close"),
     ("repository.py", "add_judgments"), ("evaluations/repository.py", "call_results_by_item"),
     ("evaluations/results.py", "protocol_and_options"), ("evaluations/repository.py", "put_verdicts"),
-    ("evaluations/repository.py", "complete_chunk"), ("evaluations/results.py", "finalize"),
+    ("evaluations/chunk_queries.py", "complete_chunk"), ("evaluations/results.py", "finalize"),
     ("evaluations/repository.py", "items_with_verdicts"), ("pairwise/protocol.py", "summarize"),
     ("core/statistics.py", "bootstrap_mean_ci"), ("core/length_control.py", "lc_summary"),
     ("core/calibration.py", "reliability_report"), ("db/json_codec.py", "dumps"), ("db/json_codec.py", "loads"),
