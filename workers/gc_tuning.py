@@ -11,7 +11,9 @@ glibc's allocator gives freed memory back to the kernel eagerly (arrays above it
 unmapped when freed, and the heap's top is trimmed past 128 KB), so the summary's bootstraps, which
 allocate and free arrays of half a megabyte over and over, fault fresh pages in each time: with the
 allocator keeping freed memory (``keep_freed_memory``) the summary of the benchmark's 10,000 items took
-0.21-0.22 s against 0.23-0.26 s. The price is that a worker's resident memory stays at its peak.
+0.21-0.22 s against 0.23-0.26 s. The price is that a worker's resident memory stays at its peak. A worker
+with an in-process vLLM engine leaves the allocator as it is: one ``bench/overhead.py`` run gave 0.91 with it
+and 1.01 without (the bare engine itself drifted by 10% within each run: not enough to tell, so not risked).
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 KEPT_MEMORY = ((M_MMAP_THRESHOLD, 32 * 2**20), (M_TRIM_THRESHOLD, 128 * 2**20), (M_TOP_PAD, 16 * 2**20))
 
 
-def tune_for_worker() -> None:
-    """Freeze what start-up loaded, make young collections rarer and keep freed memory (call once the engine is built)."""
+def tune_for_worker(keep_memory: bool = True) -> None:
+    """Freeze what start-up loaded, make young collections rarer and (``keep_memory``) keep freed memory (call once
+    the engine is built)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
-    keep_freed_memory()
+    if keep_memory:
+        keep_freed_memory()
 
 
 def keep_freed_memory() -> bool:

@@ -185,7 +185,7 @@ def serve(judge_name: str, burst: bool = False, name: str | None = None) -> int:
     backend = runtime.backend(judge_name)  # load the engine now, not in the first job
     if make_url(settings.effective_database_url()).get_backend_name() == "postgresql":
         runtime.start_closing_writer(settings.worker_chunks_in_flight)
-    tune_for_worker()
+    tune_for_worker(keep_memory=judges[judge_name].backend != "vllm")
     in_flight = settings.worker_chunks_in_flight
     if in_flight > 1 and judges[judge_name].backend in IN_PROCESS_ENGINES:
         take_turns(backend)

@@ -36,3 +36,19 @@ def test_glibc_keeps_freed_memory_in_a_worker_and_other_c_libraries_are_left_alo
 
     monkeypatch.setattr(gc_tuning.ctypes, "CDLL", no_c_library)
     assert gc_tuning.keep_freed_memory() is False
+
+
+def test_a_worker_with_an_in_process_vllm_engine_leaves_the_allocator_alone(monkeypatch):
+    from workers import gc_tuning
+
+    kept = []
+    monkeypatch.setattr(gc_tuning, "keep_freed_memory", lambda: kept.append(True) or True)
+    before = gc.get_threshold()
+    try:
+        gc_tuning.tune_for_worker(keep_memory=False)
+        assert kept == []
+        gc_tuning.tune_for_worker()
+        assert kept == [True]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
