@@ -96,7 +96,8 @@ def test_stop_waits_at_most_its_timeout_and_a_stuck_closing_does_not_keep_the_pr
              "from workers.closing_writer import ClosingWriter\n"
              "w = ClosingWriter()\n"
              "w.submit(lambda: threading.Event().wait(60))\n"
-             "t = time.monotonic(); print(w.stop(timeout=0.2), round(time.monotonic() - t, 1))\n")
+             "t = time.monotonic(); print(w.stop(timeout=0.2), round(time.monotonic() - t, 2))\n")
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=30)
-    assert done.stdout.split() == ["False", "0.2"] and time.monotonic() - started < 20
+    drained, waited = done.stdout.split()
+    assert drained == "False" and 0.2 <= float(waited) < 5 and time.monotonic() - started < 20
