@@ -40,6 +40,8 @@ THREAD_DEQUEUE_SECONDS = 5
 PUBSUB_POLL_SECONDS = 1.0
 # how often a worker loop renews its RQ worker key between jobs (see JudgeWorker.heartbeat)
 RQ_HEARTBEAT_SECONDS = 5.0
+# how often a worker loop looks whether ``rq suspend`` suspended the workers (RQ: before every job)
+SUSPENSION_CHECK_SECONDS = 1.0
 # backends whose engine lives in this process and must not be called from two threads at once
 IN_PROCESS_ENGINES = ("vllm", "scripted")
 
@@ -69,6 +71,8 @@ class JudgeWorker(SimpleWorker):
     # the loops in threads of the same process (chunks in flight beyond the first)
     siblings: Sequence["InFlightWorker"] = ()
     _last_plain_heartbeat = float("-inf")
+    _last_suspension_check = float("-inf")
+    _state_written: str | None = None
     log_result_lifespan = False  # RQ's "result is kept for N seconds" line after every job
 
     def heartbeat(self, timeout=None, pipeline=None):
@@ -86,7 +90,28 @@ class JudgeWorker(SimpleWorker):
             return
         else:
             self._last_plain_heartbeat = time.monotonic()
-        super().heartbeat(timeout, pipeline)
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        with self.connection.pipeline(transaction=False) as batch:  # its three commands in one round trip
+            super().heartbeat(timeout, batch)
+            batch.execute()
+
+    def set_state(self, state, pipeline=None):
+        """RQ's worker state, not written again when it is already the one written (RQ writes "idle" after every
+        job and again before looking for the next)."""
+        if pipeline is None and state == self._state_written:
+            self._state = state
+            return
+        self._state_written = state
+        super().set_state(state, pipeline)
+
+    def check_for_suspension(self, burst):
+        """RQ's ``rq suspend`` check (a Redis read), at most every SUSPENSION_CHECK_SECONDS between jobs."""
+        if time.monotonic() - self._last_suspension_check < SUSPENSION_CHECK_SECONDS:
+            return
+        self._last_suspension_check = time.monotonic()
+        super().check_for_suspension(burst)
 
     def request_stop(self, signum, frame):
         """Warm shutdown: the loops in threads finish their chunk and stop too."""

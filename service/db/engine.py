@@ -113,6 +113,24 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def job_session(url: str) -> Iterator[Session]:
+    """A session for statements that are each atomic on their own: on Postgres every statement commits by itself
+    (no BEGIN and COMMIT round trips; what it changed is committed even if a later one fails), elsewhere
+    ``session_scope``."""
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql":
+        with session_scope(url) as session:
+            yield session
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        session = Session(bind=connection)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
 def dispose_all() -> None:
     """Dispose every engine (for shutdown and tests)."""
     with _lock:

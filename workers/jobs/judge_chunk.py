@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.core.judging import JudgeOutput
 from service.core.protocol import MAX_STAGES, CallResult, EvaluationProtocol, PlannedCall, is_single_stage
-from service.db.engine import session_scope
+from service.db.engine import job_session, session_scope
 from service.evaluations import repository as repo
 from service.evaluations import chunk_queries
 from service.evaluations.chunk_queries import ChunkEvaluation
@@ -70,7 +70,7 @@ def run(evaluation_id: str, chunk_index: int) -> str:
     evaluation never stays running because of one chunk.
     """
     url = runtime.settings().effective_database_url()
-    with session_scope(url) as session:
+    with job_session(url) as session:
         claim = _claim(session, evaluation_id, chunk_index)
     if isinstance(claim, str):
         return claim
@@ -91,7 +91,7 @@ def _judge(url: str, claim: _Claim, chunk_index: int) -> str:
     the stage that leaves nothing more to do stores its judgments, the chunk's verdicts and
     the progress update in one transaction.
     """
-    with session_scope(url) as session:  # the first stage's cache lookup shares the load's transaction
+    with job_session(url) as session:  # reads only (each statement commits by itself on Postgres)
         work = _load(session, claim, chunk_index)
         calls = _missing_calls(work)
         cached = _from_cache(session, work, calls)
@@ -163,13 +163,9 @@ def _defer_if_unreachable(url: str, work: _Work, calls: list[_Call], outputs: li
 
 def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | str:
     """Check the chunk is still to do and count the attempt (committed before any work)."""
-    evaluation = chunk_queries.chunk_evaluation(session, evaluation_id)
-    started = None if evaluation is None or evaluation.status in repo.TERMINAL else (
-        chunk_queries.start_chunk(session, evaluation_id, chunk_index))
+    evaluation, started = chunk_queries.claim_chunk(session, evaluation_id, chunk_index)
     if started is None:
         return _not_claimed(session, evaluation, evaluation_id, chunk_index)
-    if evaluation.status == "queued":
-        chunk_queries.mark_running(session, evaluation_id)
     return _Claim(evaluation, started.attempts, started.start, started.stop, started.raised)
 
 
