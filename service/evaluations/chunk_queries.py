@@ -17,12 +17,14 @@ from service.evaluations.repository import TERMINAL, ItemRow, now
 from service.models import Chunk, Evaluation, Item
 
 class ChunkStart(NamedTuple):
-    """A pending chunk whose attempt was just counted: earlier starts (all; raising) and its item range."""
+    """A pending chunk whose attempt was just counted: earlier starts (all; raising), its item range and, when the
+    claim read them too (Postgres), its items in order."""
 
     attempts: int
     raised: int
     start: int
     stop: int
+    items: list[ItemRow] | None = None
 
 
 _CHUNKS, _EVALUATIONS = Chunk.__table__, Evaluation.__table__  # Core statements: no ORM bookkeeping per job
@@ -56,14 +58,20 @@ _CLAIM_CHUNK = (
     "RETURNING attempts - 1 AS attempts, raised, start, stop), "
     "running AS (UPDATE evaluations SET status = 'running', started_at = %(now)s "
     "WHERE id = %(e)s AND status = 'queued' AND EXISTS (SELECT 1 FROM started) RETURNING 1) "
-    f"SELECT {', '.join('e.' + name for name in ChunkEvaluation._fields)}, s.attempts, s.raised, s.start, s.stop "
-    "FROM evaluations e LEFT JOIN started s ON true WHERE e.id = %(e)s")
+    f"SELECT {', '.join('e.' + name for name in ChunkEvaluation._fields)}, s.attempts, s.raised, s.start, s.stop, "
+    "i.ids, i.positions, i.keys, i.lengths, i.payloads "
+    "FROM evaluations e LEFT JOIN started s ON true LEFT JOIN LATERAL (SELECT array_agg(id ORDER BY position) AS ids, "
+    "array_agg(position ORDER BY position) AS positions, array_agg(item_key ORDER BY position) AS keys, "
+    "array_agg(length(payload::text) ORDER BY position) AS lengths, "
+    "'[' || string_agg(payload::text, ',' ORDER BY position) || ']' AS payloads FROM items "
+    "WHERE evaluation_id = %(e)s AND position >= s.start AND position < s.stop) i ON true WHERE e.id = %(e)s")
 
 
 def claim_chunk(session: Session, evaluation_id: str, chunk_index: int
                 ) -> tuple[ChunkEvaluation | None, ChunkStart | None]:
     """The evaluation (as read before the claim) and, when the chunk was pending and its evaluation not ended, the
-    counted attempt; the evaluation turns running with its first claimed chunk. One statement on Postgres."""
+    counted attempt; the evaluation turns running with its first claimed chunk. One statement on Postgres, which
+    also reads the chunk's items (as ``items_in_range`` gives them)."""
     if session.get_bind().dialect.name != "postgresql":
         evaluation = chunk_evaluation(session, evaluation_id)
         started = None if evaluation is None or evaluation.status in TERMINAL else (
@@ -75,8 +83,15 @@ def claim_chunk(session: Session, evaluation_id: str, chunk_index: int
                                                               "now": now()}).first()
     if row is None:
         return None, None
-    evaluation, started = ChunkEvaluation(*row[:len(ChunkEvaluation._fields)]), row[len(ChunkEvaluation._fields):]
-    return evaluation, (ChunkStart(*started) if started[0] is not None else None)
+    width = len(ChunkEvaluation._fields)
+    evaluation, (attempts, raised, start, stop, ids, positions, keys, lengths, payloads) = (
+        ChunkEvaluation(*row[:width]), row[width:])
+    if attempts is None:
+        return evaluation, None
+    items = [] if ids is None else [
+        ItemRow(*columns) for columns in zip(ids, [evaluation_id] * len(ids), positions, keys,
+                                            json_codec.loads(payloads), lengths)]
+    return evaluation, ChunkStart(attempts, raised, start, stop, items)
 
 
 def start_chunk(session: Session, evaluation_id: str, chunk_index: int) -> ChunkStart | None:

@@ -14,6 +14,7 @@ from service.db.engine import session_scope
 from service.evaluations import repository as repo
 from service.evaluations import chunk_queries
 from service.evaluations.chunk_queries import ChunkEvaluation
+from service.evaluations.repository import ItemRow
 from service.evaluations.results import HeldChunk, failed_verdict_row, finalize_or_fail, verdict_row
 from service.models import Evaluation
 from service.outages import is_transient
@@ -44,6 +45,7 @@ class Claim:
     start: int
     stop: int
     raised: int = 0
+    items: list[ItemRow] | None = None  # the chunk's items, when the claim read them
 
 
 class Closed(NamedTuple):

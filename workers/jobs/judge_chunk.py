@@ -166,7 +166,7 @@ def _claim(session: Session, evaluation_id: str, chunk_index: int) -> _Claim | s
     evaluation, started = chunk_queries.claim_chunk(session, evaluation_id, chunk_index)
     if started is None:
         return _not_claimed(session, evaluation, evaluation_id, chunk_index)
-    return _Claim(evaluation, started.attempts, started.start, started.stop, started.raised)
+    return _Claim(evaluation, started.attempts, started.start, started.stop, started.raised, started.items)
 
 
 def _not_claimed(session: Session, evaluation: ChunkEvaluation | None, evaluation_id: str, chunk_index: int) -> str:
@@ -186,7 +186,8 @@ def _not_claimed(session: Session, evaluation: ChunkEvaluation | None, evaluatio
 def _load(session: Session, claim: _Claim, chunk_index: int) -> _Work:
     """The chunk's items, validated once, and what their calls already gave."""
     evaluation = claim.evaluation
-    items = chunk_queries.items_in_range(session, evaluation.id, claim.start, claim.stop)
+    items = claim.items if claim.items is not None else chunk_queries.items_in_range(
+        session, evaluation.id, claim.start, claim.stop)
     protocol, options = protocol_and_options(evaluation)
     parsed = {item.id: protocol.item_model.model_validate(item.payload) for item in items}
     work = _Work(evaluation, items, claim.attempts, protocol, options, parsed, span=(claim.start, claim.stop))

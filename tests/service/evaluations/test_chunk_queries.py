@@ -2,7 +2,8 @@
 Postgres (one statement) and on SQLite (three).
 
 It returns the evaluation as read before the claim and, when the chunk was pending and its evaluation not ended,
-the counted attempt; the evaluation turns running (status, started_at) only with a claimed chunk.
+the counted attempt; the evaluation turns running (status, started_at) only with a claimed chunk. On Postgres the
+claim also returns the chunk's items, as ``items_in_range`` reads them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import event, insert, select
 from service.db.engine import get_engine, session_scope
 from service.db.migrate import upgrade
 from service.evaluations import repository
-from service.evaluations.chunk_queries import ChunkEvaluation, ChunkStart, claim_chunk
+from service.evaluations.chunk_queries import ChunkEvaluation, ChunkStart, claim_chunk, items_in_range
 from service.models import Chunk, Evaluation
 from service.models.project import Project
 
@@ -92,13 +93,20 @@ def chunk_row(evaluation_id: str, index: int, start: int, stop: int, status: str
             "attempts": attempts, "raised": raised, "updated_at": T0}
 
 
+def item_rows(evaluation_id: str, positions: range) -> list[dict]:
+    """Items at ``positions`` (payloads with nested and non-ASCII values, so their JSON text is not trivial)."""
+    return [{"evaluation_id": evaluation_id, "position": position, "item_key": f"{evaluation_id[:4]}-{position}",
+             "payload": {"prompt": f"Q{position} «é»", "n": [position, {"x": 0.1 * position}], "none": None}}
+            for position in positions]
+
+
 def store(url: str, case: Case) -> None:
     """The case's evaluation (chunk 0 pending, chunk 1 done) and a queued bystander, then its earlier claims."""
     with session_scope(url) as session:
         session.execute(insert(Project), [{"id": PROJECT, "name": "p", "created_at": T0}])
-        repository.add_evaluation(session, evaluation_row(EVALUATION, case.status), [], [
+        repository.add_evaluation(session, evaluation_row(EVALUATION, case.status), item_rows(EVALUATION, range(5)), [
             chunk_row(EVALUATION, 0, 0, 3, "pending", raised=1), chunk_row(EVALUATION, 1, 3, 5, "done", attempts=1)])
-        repository.add_evaluation(session, evaluation_row(BYSTANDER, "queued"), [],
+        repository.add_evaluation(session, evaluation_row(BYSTANDER, "queued"), item_rows(BYSTANDER, range(3)),
                                   [chunk_row(BYSTANDER, 0, 0, 3, "pending")])
     for _ in range(case.claims_before):
         with session_scope(url) as session:
@@ -123,7 +131,8 @@ def changes(before: dict, after: dict) -> dict:
 
 
 def run(url: str, case: Case) -> tuple[tuple, dict]:
-    """Store the case, claim once (committed) and return what the claim returned and the stored changes."""
+    """Store the case, claim once (committed) and return what the claim returned (its items checked, then left out)
+    and the stored changes."""
     store(url, case)
     before = stored(url)
     statements = []
@@ -141,7 +150,13 @@ def run(url: str, case: Case) -> tuple[tuple, dict]:
         event.remove(engine, "before_cursor_execute", record)
     if engine.dialect.name == "postgresql":
         assert len(statements) == 1 and statements[0].startswith("WITH started AS")  # the one-statement claim
-    return returned, changes(before, stored(url))
+    evaluation, start = returned
+    if start is not None:
+        with session_scope(url) as session:
+            in_range = items_in_range(session, case.evaluation_id, start.start, start.stop)
+        assert len(in_range) == 3 and start.items == (in_range if engine.dialect.name == "postgresql" else None)
+        start = start._replace(items=None)
+    return (evaluation, start), changes(before, stored(url))
 
 
 def expected(case: Case) -> tuple[tuple, dict]:
