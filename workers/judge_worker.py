@@ -84,11 +84,11 @@ class JudgeWorker(SimpleWorker):
         plain one after it, which sets the key's expiry back. The gateway's reaper reads the worker's own
         heartbeat in Postgres (``workers.heartbeat``), not this one.
         """
-        if timeout is not None or pipeline is not None:
+        if timeout is not None:
             self._last_plain_heartbeat = float("-inf")
-        elif time.monotonic() - self._last_plain_heartbeat < RQ_HEARTBEAT_SECONDS:
+        elif pipeline is None and time.monotonic() - self._last_plain_heartbeat < RQ_HEARTBEAT_SECONDS:
             return
-        else:
+        else:  # a plain one (RQ's suspension check sends one in its own pipeline)
             self._last_plain_heartbeat = time.monotonic()
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
@@ -103,11 +103,17 @@ class JudgeWorker(SimpleWorker):
         if pipeline is None and state == self._state_written:
             self._state = state
             return
-        self._state_written = state
         super().set_state(state, pipeline)
+        self._state_written = state
+
+    def register_birth(self):
+        """RQ's worker registration, which writes the worker's hash anew: every state is written again after it."""
+        self._state_written = None
+        super().register_birth()
 
     def check_for_suspension(self, burst):
-        """RQ's ``rq suspend`` check (a Redis read), at most every SUSPENSION_CHECK_SECONDS between jobs."""
+        """RQ's ``rq suspend`` check (one round trip: a heartbeat and the flag), at most every SUSPENSION_CHECK_SECONDS
+        between jobs."""
         if time.monotonic() - self._last_suspension_check < SUSPENSION_CHECK_SECONDS:
             return
         self._last_suspension_check = time.monotonic()

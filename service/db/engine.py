@@ -123,12 +123,12 @@ def job_session(url: str) -> Iterator[Session]:
         with session_scope(url) as session:
             yield session
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        session = Session(bind=connection)
-        try:
-            yield session
-        finally:
-            session.close()
+    # the same pool; a connection is taken at the first statement (none for a block that runs none)
+    session = Session(bind=engine.execution_options(isolation_level="AUTOCOMMIT"))
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 def dispose_all() -> None:

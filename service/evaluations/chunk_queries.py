@@ -54,17 +54,18 @@ def chunk_evaluation(session: Session, evaluation_id: str) -> ChunkEvaluation | 
 _CLAIM_CHUNK = (
     "WITH started AS (UPDATE chunks SET attempts = attempts + 1, updated_at = clock_timestamp() "
     "WHERE evaluation_id = %(e)s AND \"index\" = %(i)s AND status = 'pending' AND EXISTS "
-    "(SELECT 1 FROM evaluations WHERE id = %(e)s AND status NOT IN ('completed', 'failed', 'cancelled')) "
+    f"(SELECT 1 FROM evaluations WHERE id = %(e)s AND status NOT IN ({', '.join(repr(s) for s in TERMINAL)})) "
     "RETURNING attempts - 1 AS attempts, raised, start, stop), "
     "running AS (UPDATE evaluations SET status = 'running', started_at = %(now)s "
     "WHERE id = %(e)s AND status = 'queued' AND EXISTS (SELECT 1 FROM started) RETURNING 1) "
     f"SELECT {', '.join('e.' + name for name in ChunkEvaluation._fields)}, s.attempts, s.raised, s.start, s.stop, "
     "i.ids, i.positions, i.keys, i.lengths, i.payloads "
-    "FROM evaluations e LEFT JOIN started s ON true LEFT JOIN LATERAL (SELECT array_agg(id) AS ids, "
-    "array_agg(position) AS positions, array_agg(item_key) AS keys, array_agg(length(text)) AS lengths, "
-    "'[' || string_agg(text, ',') || ']' AS payloads FROM (SELECT id, position, item_key, payload::text AS text "
-    "FROM items WHERE evaluation_id = %(e)s AND position >= s.start AND position < s.stop ORDER BY position) ordered"
-    ") i ON true WHERE e.id = %(e)s")  # each payload converted to text once
+    "FROM evaluations e LEFT JOIN started s ON true LEFT JOIN LATERAL (SELECT array_agg(id ORDER BY position) AS ids, "
+    "array_agg(position ORDER BY position) AS positions, array_agg(item_key ORDER BY position) AS keys, "
+    "array_agg(length(text) ORDER BY position) AS lengths, "
+    "'[' || string_agg(text, ',' ORDER BY position) || ']' AS payloads FROM (SELECT id, position, item_key, "
+    "payload::text AS text FROM items WHERE evaluation_id = %(e)s AND position >= s.start AND position < s.stop) "
+    "converted) i ON true WHERE e.id = %(e)s")  # each payload converted to text once
 
 
 def claim_chunk(session: Session, evaluation_id: str, chunk_index: int

@@ -8,13 +8,15 @@ claim also returns the chunk's items, as ``items_in_range`` reads them.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import NamedTuple
 
 import pytest
 from sqlalchemy import event, insert, select
 
-from service.db.engine import get_engine, session_scope
+from service.db.engine import get_engine, job_session, session_scope
 from service.db.migrate import upgrade
 from service.evaluations import repository
 from service.evaluations.chunk_queries import ChunkEvaluation, ChunkStart, claim_chunk, items_in_range
@@ -29,6 +31,7 @@ MISSING = "44444444-4444-4444-4444-444444444444"
 NEW = "a new time"  # a timestamp the claim wrote (a different value from the one stored before)
 
 CHUNK0 = ("chunks", (EVALUATION, 0))  # pending: items [0, 3), raised once before
+CHUNK2 = ("chunks", (EVALUATION, 2))  # pending and empty: [5, 5)
 EVALUATION_ROW = ("evaluations", EVALUATION)
 
 
@@ -42,11 +45,13 @@ class Case(NamedTuple):
     changes: dict  # (table, key, column) → the stored value after the claim, for every value the claim changed
     claims_before: int = 0
     evaluation_id: str = EVALUATION
+    span: tuple[int, int] = (0, 3)  # the claimed chunk's positions (start, stop)
+    raised: int = 1  # the claimed chunk's earlier raising starts
 
 
-def claimed(attempts: int, turns_running: bool) -> dict:
-    """The stored changes of a claim of chunk 0 that counts its ``attempts``-th attempt."""
-    changes = {(*CHUNK0, "attempts"): attempts, (*CHUNK0, "updated_at"): NEW}
+def claimed(attempts: int, turns_running: bool, chunk: tuple = CHUNK0) -> dict:
+    """The stored changes of a claim of ``chunk`` that counts its ``attempts``-th attempt."""
+    changes = {(*chunk, "attempts"): attempts, (*chunk, "updated_at"): NEW}
     if turns_running:
         changes |= {(*EVALUATION_ROW, "status"): "running", (*EVALUATION_ROW, "started_at"): NEW}
     return changes
@@ -65,6 +70,9 @@ CASES = {
     "pending chunk of a completed evaluation": Case("completed", 0, "completed", None, {}),
     "pending chunk of a failed evaluation": Case("failed", 0, "failed", None, {}),
     "done chunk of a cancelled evaluation": Case("cancelled", 1, "cancelled", None, {}),
+    "empty pending chunk of a queued evaluation": Case("queued", 2, "queued", 0,
+                                                       claimed(1, turns_running=True, chunk=CHUNK2), span=(5, 5),
+                                                       raised=0),
     "missing evaluation": Case("queued", 0, None, None, {}, evaluation_id=MISSING),
     "missing chunk of a queued evaluation": Case("queued", 7, "queued", None, {}),
     "missing chunk of a running evaluation": Case("running", 7, "running", None, {}),
@@ -105,7 +113,8 @@ def store(url: str, case: Case) -> None:
     with session_scope(url) as session:
         session.execute(insert(Project), [{"id": PROJECT, "name": "p", "created_at": T0}])
         repository.add_evaluation(session, evaluation_row(EVALUATION, case.status), item_rows(EVALUATION, range(5)), [
-            chunk_row(EVALUATION, 0, 0, 3, "pending", raised=1), chunk_row(EVALUATION, 1, 3, 5, "done", attempts=1)])
+            chunk_row(EVALUATION, 0, 0, 3, "pending", raised=1), chunk_row(EVALUATION, 1, 3, 5, "done", attempts=1),
+            chunk_row(EVALUATION, 2, 5, 5, "pending")])
         repository.add_evaluation(session, evaluation_row(BYSTANDER, "queued"), item_rows(BYSTANDER, range(3)),
                                   [chunk_row(BYSTANDER, 0, 0, 3, "pending")])
     for _ in range(case.claims_before):
@@ -154,7 +163,8 @@ def run(url: str, case: Case) -> tuple[tuple, dict]:
     if start is not None:
         with session_scope(url) as session:
             in_range = items_in_range(session, case.evaluation_id, start.start, start.stop)
-        assert len(in_range) == 3 and start.items == (in_range if engine.dialect.name == "postgresql" else None)
+        assert len(in_range) == start.stop - start.start
+        assert start.items == (in_range if engine.dialect.name == "postgresql" else None)
         start = start._replace(items=None)
     return (evaluation, start), changes(before, stored(url))
 
@@ -163,7 +173,7 @@ def expected(case: Case) -> tuple[tuple, dict]:
     """What the claim of ``case`` returns and changes."""
     evaluation = None if case.returned_status is None else ChunkEvaluation(
         EVALUATION, PROJECT, "pairwise", "scripted", {"samples": [1, 2]}, case.returned_status, "s", 2, 1)
-    start = None if case.attempt is None else ChunkStart(attempts=case.attempt, raised=1, start=0, stop=3)
+    start = None if case.attempt is None else ChunkStart(case.attempt, case.raised, *case.span)
     return (evaluation, start), case.changes
 
 
@@ -176,3 +186,38 @@ def test_a_claim_returns_and_stores_the_same_on_postgres_and_sqlite(databases, c
         assert all(type(value) is kind for value, kind in zip(returned, (ChunkEvaluation, ChunkStart))
                    if value is not None), dialect
     assert outcomes["postgresql"] == outcomes["sqlite"]
+
+
+def test_concurrent_claims_count_every_attempt_once_and_read_every_chunks_items_in_order(clean_pg):
+    """Workers claiming the same chunks at once (Postgres, autocommit as the chunk job does): each claim counts one
+    attempt, every chunk's attempts come back 0..n-1, and each claim reads its own chunk's items in order."""
+    chunks, claimers = 20, 4
+    with session_scope(clean_pg) as session:
+        session.execute(insert(Project), [{"id": PROJECT, "name": "p", "created_at": T0}])
+        repository.add_evaluation(
+            session, evaluation_row(EVALUATION, "queued") | {"chunks_total": chunks, "chunks_done": 0},
+            item_rows(EVALUATION, range(2 * chunks))[::-1],  # stored in reverse order of position
+            [chunk_row(EVALUATION, index, 2 * index, 2 * index + 2, "pending") for index in range(chunks)])
+    barrier = threading.Barrier(claimers)
+
+    def claim_all(offset: int) -> list[tuple[int, ChunkStart]]:
+        barrier.wait()
+        starts = []
+        for step in range(chunks):
+            index = (step + offset) % chunks  # each claimer starts elsewhere, so claims of a chunk overlap
+            with job_session(clean_pg) as session:
+                starts.append((index, claim_chunk(session, EVALUATION, index)[1]))
+        return starts
+
+    with ThreadPoolExecutor(claimers) as pool:
+        results = [start for starts in pool.map(claim_all, range(claimers)) for start in starts]
+    by_chunk: dict[int, list[ChunkStart]] = {}
+    for index, start in results:
+        by_chunk.setdefault(index, []).append(start)
+    assert sorted(by_chunk) == list(range(chunks))
+    for index, starts in by_chunk.items():
+        assert sorted(start.attempts for start in starts) == list(range(claimers))
+        assert all([item.position for item in start.items] == [2 * index, 2 * index + 1] for start in starts)
+    stored_rows = stored(clean_pg)
+    assert stored_rows[EVALUATION_ROW]["status"] == "running"
+    assert all(stored_rows[("chunks", (EVALUATION, index))]["attempts"] == claimers for index in range(chunks))
