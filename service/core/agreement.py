@@ -52,6 +52,15 @@ def judge_value(verdict: ItemVerdict, key: str) -> Any:
     return getattr(verdict, key)
 
 
+def judge_label(verdict: ItemVerdict, key: str) -> Any:
+    """The judge's own ``key`` (outcome or score), None where the judge left the item unscored, also after a human
+    review replaced it."""
+    if verdict.reviewed:
+        judge = verdict.details.get("judge", {})
+        return None if judge.get("unscored") else judge.get(key)
+    return None if verdict.unscored else getattr(verdict, key)
+
+
 def reviewed_verdict(verdict: ItemVerdict, outcome: str | None, score: float | None,
                      human: Mapping[str, Any], **details: Any) -> ItemVerdict:
     """A copy of ``verdict`` whose outcome and score come from a human label.

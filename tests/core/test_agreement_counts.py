@@ -1,4 +1,5 @@
-"""Agreement counted from (human, judge) pairs gives exactly the values of the label lists written out."""
+"""Agreement counted from (human, judge) pairs gives exactly the values of the label lists written out; judge_label is
+the judge's own value as judge_value gives it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from service.core.agreement import agreement
+from service.core.agreement import agreement, judge_label, judge_value, reviewed_verdict
+from service.core.protocol import ItemVerdict
 from service.core.statistics import cohen_kappa, kappa_and_pi, scott_pi
 
 
@@ -33,3 +35,17 @@ def test_counted_agreement_is_the_plain_one_bit_for_bit(seed):
     if pairs:
         a, b = [h for h, _ in pairs], [j for _, j in pairs]
         assert kappa_and_pi(Counter(pairs)) == (cohen_kappa(a, b), scott_pi(a, b))
+
+
+@pytest.mark.parametrize("key", ["outcome", "score"])
+def test_judge_label_is_judge_values(key):
+    rng = random.Random(3)
+    for _ in range(500):
+        verdict = ItemVerdict(outcome=rng.choice(["a", "b", "tie", None]), score=rng.choice([0.0, 0.5, None]),
+                              unscored=rng.random() < 0.3)
+        if rng.random() < 0.5:
+            verdict = reviewed_verdict(verdict, rng.choice(["a", "b"]), 1.0, {"label": "a"})
+            if rng.random() < 0.2:
+                verdict.details.pop("judge")
+        expected = None if judge_value(verdict, "unscored") else judge_value(verdict, key)
+        assert judge_label(verdict, key) == expected

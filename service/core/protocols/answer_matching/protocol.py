@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Sequence
 from pydantic import BaseModel
 
 from service.core import calibration
-from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.agreement import agreement_report, judge_label, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
@@ -239,7 +239,7 @@ class AnswerMatchingProtocol:
 def _human_agreement(items: Sequence[AnswerMatchingItem], verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
     """Judge accuracy and κ against items' human labels, after calibration and after review."""
     human = [item.human_label for item in items]
-    calibrated = [None if judge_value(v, "unscored") else judge_value(v, "outcome") for v in verdicts]
+    calibrated = [judge_label(v, "outcome") for v in verdicts]
     after_review = [None if v.unscored else v.outcome for v in verdicts]
     report = agreement_report(human, calibrated, after_review)
     if report is None:

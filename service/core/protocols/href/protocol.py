@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from pydantic import BaseModel
 
 from service.core import calibration, self_reference
-from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.agreement import agreement_report, judge_label, judge_value, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.length_control import lc_summary
@@ -387,7 +387,7 @@ def _human_agreement(items: Sequence[HrefItem], verdicts: Sequence[ItemVerdict],
                      orders: Sequence[str]) -> dict[str, Any]:
     """Judge accuracy and κ against items' human labels: per order (and similarity), calibrated, after review."""
     human = [item.human_label for item in items]
-    calibrated = [None if judge_value(v, "unscored") else judge_value(v, "outcome") for v in verdicts]
+    calibrated = [judge_label(v, "outcome") for v in verdicts]
     after_review = [None if v.unscored else v.outcome for v in verdicts]
     per_order = {o: [v.details.get("order_majority", {}).get(o) for v in verdicts] for o in orders}
     if any(v.details.get("method") == "embedding" for v in verdicts):

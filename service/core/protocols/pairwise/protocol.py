@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Sequence
 from pydantic import BaseModel
 
 from service.core import calibration, self_reference
-from service.core.agreement import agreement_report, reviewed_verdict
+from service.core.agreement import agreement_report, judge_label, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput
 from service.core.length_control import lc_summary
@@ -342,19 +342,11 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _judge_label(verdict: ItemVerdict) -> str | None:
-    """The judge's own outcome (None: unscored), even after a human review replaced it (``judge_value``'s)."""
-    if verdict.reviewed:
-        judge = verdict.details.get("judge", {})
-        return None if judge.get("unscored") else judge.get("outcome")
-    return None if verdict.unscored else verdict.outcome
-
-
 def _human_agreement(items: Sequence[PairwiseItem], verdicts: Sequence[ItemVerdict],
                      orders: Sequence[str]) -> dict[str, Any]:
     """Judge accuracy and κ against items' human labels: per order, after calibration, after review."""
     human = [item.human_label for item in items]
-    calibrated = [_judge_label(v) for v in verdicts]
+    calibrated = [judge_label(v, "outcome") for v in verdicts]
     after_review = [None if v.unscored else v.outcome for v in verdicts]
     majorities = [v.details.get("order_majority", {}) for v in verdicts]
     per_order = {o: [majority.get(o) for majority in majorities] for o in orders}

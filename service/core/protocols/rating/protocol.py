@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from scipy import stats
 
 from service.core import calibration
-from service.core.agreement import agreement_report, judge_value, reviewed_verdict
+from service.core.agreement import agreement_report, judge_label, reviewed_verdict
 from service.core.delimiters import enclose
 from service.core.judging import JudgeOutput, JudgeRequest
 from service.core.probabilities import label_probs_from_top_logprobs, parse_label
@@ -256,7 +256,7 @@ def _multi_turn_from_suite(suite_item: dict[str, Any], submitted: dict[str, Any]
 def human_agreement(items: Sequence[RatingItem], verdicts: Sequence[ItemVerdict]) -> dict[str, Any]:
     """Judge vs ``human_score``: Pearson, Spearman, exact agreement and κ (empty when no human scores)."""
     human = [None if item.human_score is None else str(item.human_score) for item in items]
-    judge_scores = [None if judge_value(v, "unscored") else judge_value(v, "score") for v in verdicts]
+    judge_scores = [judge_label(v, "score") for v in verdicts]
     calibrated = [None if s is None else str(round_score(s, item.scale)) for s, item in zip(judge_scores, items)]
     after_review = [None if v.unscored else v.outcome for v in verdicts]
     report = agreement_report(human, calibrated, after_review)
