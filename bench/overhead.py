@@ -96,6 +96,10 @@ def print_e2e(result: dict) -> None:
               f"{timed['elapsed']:.2f} s = {calls / timed['elapsed']:.2f} judgments/s; {cpu_text(timed['cpu'])}")
         for name, seconds in breakdown(timed):
             print(f"      {name:<62} {seconds * 1000:7.0f} ms ({seconds / timed['elapsed']:5.1%})")
+        split = timed.get("cpu_split") or {}
+        print("      CPU seconds by process: " + ", ".join(
+            f"{name} {seconds:.2f}" for name, seconds in split.items()) + " (engine = the worker's engine "
+            "processes; worker = its own process: RQ, heartbeats, the job)")
 
 
 def compare(bare: list[dict], e2e: dict) -> float:

@@ -11,7 +11,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.vllm_common import DB_NAME, REDIS_URL, cpu_share, cpu_snapshot, item_set, wait_for_memory, warmup_items
+from bench.vllm_common import (DB_NAME, REDIS_URL, cpu_groups, cpu_share, cpu_snapshot, item_set, wait_for_memory,
+                               warmup_items)
 
 JUDGE = "embedded"
 
@@ -26,16 +27,37 @@ def evaluate(harness, client, items: list[dict], chunk_size: int, procs: list, p
             "options": {"chunk_size": chunk_size, "cache": False}}
     content = json.dumps(body).encode()
     roots = [child.pid for child in procs] + [os.getpid()]
+    groups = process_groups(procs[0].pid, procs[-1].pid)
+    split0 = cpu_groups(groups)[1]
     cpu0, wall0, start = cpu_snapshot(roots), time.time(), time.perf_counter()
     created, post_s = harness.post_evaluation(client, content)
     final = harness.wait_terminal(client, created["id"], timeout=900, interval=poll, watch=procs[-1])
     elapsed, wall1 = time.perf_counter() - start, time.time()
     cpu = cpu_share(cpu0, cpu_snapshot(roots), elapsed)
+    split1 = cpu_groups(groups)[1]
     progress = final["progress"]
     if final["status"] != "completed" or progress["failed"]:
         raise RuntimeError(f"evaluation {created['id']} ended {final['status']}: {final}")
     return {"id": created["id"], "elapsed": elapsed, "post_s": post_s, "wall0": wall0, "wall1": wall1,
-            "final": final, "cpu": cpu}
+            "final": final, "cpu": cpu, "cpu_split": {name: split1[name] - split0[name] for name in groups}}
+
+
+def process_groups(gateway_pid: int, worker_pid: int) -> dict[str, list[int]]:
+    """Our processes by role: the worker's engine processes (its children), the worker's own process, the
+    gateway, and this client (a process counts in the first group whose tree holds it)."""
+    return {"engine": child_pids(worker_pid), "worker": [worker_pid], "gateway": [gateway_pid],
+            "client": [os.getpid()]}
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (from /proc/PID/task/*/children)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
 
 
 def run_e2e(harness, args: argparse.Namespace, log_dir: Path) -> dict:
