@@ -86,6 +86,9 @@ def print_bare(label: str, result: dict) -> None:
         print(f"    set {index}: {r['calls']} calls, {r['prompt_tokens']} prompt tokens, render "
               f"{r['render_s'] * 1000:.0f} ms; bare llm.generate {r['bare_s']:.2f} s = "
               f"{r['calls'] / r['bare_s']:.2f} judgments/s{full}; {cpu_text(r['cpu'])}", flush=True)
+        split = r["cpu"].get("split") or {}
+        print("      CPU seconds by process: " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in split.items())
+              + " (engine = the engine's processes; front end = the process calling llm.generate)", flush=True)
 
 
 def print_e2e(result: dict) -> None:

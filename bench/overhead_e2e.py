@@ -11,8 +11,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.vllm_common import (DB_NAME, REDIS_URL, cpu_groups, cpu_share, cpu_snapshot, item_set, wait_for_memory,
-                               warmup_items)
+from bench.vllm_common import (DB_NAME, REDIS_URL, child_pids, cpu_groups, cpu_share, cpu_snapshot, item_set,
+                               wait_for_memory, warmup_items)
 
 JUDGE = "embedded"
 
@@ -47,17 +47,6 @@ def process_groups(gateway_pid: int, worker_pid: int) -> dict[str, list[int]]:
     gateway, and this client (a process counts in the first group whose tree holds it)."""
     return {"engine": child_pids(worker_pid), "worker": [worker_pid], "gateway": [gateway_pid],
             "client": [os.getpid()]}
-
-
-def child_pids(pid: int) -> list[int]:
-    """The direct children of ``pid`` (from /proc/PID/task/*/children)."""
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return children
 
 
 def run_e2e(harness, args: argparse.Namespace, log_dir: Path) -> dict:

@@ -107,6 +107,17 @@ def cpu_groups(groups: dict[str, list[int]]) -> tuple[float, dict[str, float]]:
     return busy / tick, totals
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (from /proc/PID/task/*/children)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
 def cpu_share(before: tuple[float, float], after: tuple[float, float], seconds: float) -> dict[str, float]:
     """Average cores busy with our processes and with everything else between two snapshots."""
     busy, ours = after[0] - before[0], after[1] - before[1]
