@@ -5,15 +5,15 @@ child process (``bench/overhead.py --bare-child OUT``), so its engine is gone be
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from bench.vllm_common import (child_env, child_pids, cpu_groups, cpu_share, cpu_snapshot, item_set, plan_requests,
-                               retry_on_memory, run_json_child, wait_for_memory, warmup_items)
+                               run_json_child, wait_for_memory, warmup_items)
 
 OVERHEAD_SCRIPT = Path(__file__).resolve().parent / "overhead.py"
 
@@ -55,26 +55,7 @@ def measure_bare(backend, n: int, rounds: int, full: bool, verdict_mode: str = "
         return {"rounds": [_measure_rationale(backend, index, n) for index in range(rounds)]}
     warm_prompts, warm_params = render(backend, [r for _, _, r in plan_requests(warmup_items())])
     backend.llm.generate(warm_prompts, warm_params, use_tqdm=False)
-    results = []
-    for index in range(rounds):
-        planned = plan_requests(item_set(index, n))
-        requests = [r for _, _, r in planned]
-        start = time.perf_counter()
-        prompts, params = render(backend, requests)
-        render_s = time.perf_counter() - start
-        bare_s, outputs, cpu = timed_generate(backend, prompts, params)
-        backend_s = None
-        if full:
-            backend.llm.reset_prefix_cache()  # the same prompts again: start cold again
-            start = time.perf_counter()
-            backend.generate(requests)
-            backend_s = time.perf_counter() - start
-        results.append({
-            "calls": len(prompts), "render_s": render_s, "bare_s": bare_s, "backend_s": backend_s, "cpu": cpu,
-            "prompt_tokens": sum(len(p["prompt_token_ids"]) for p in prompts),
-            "labels": {f"{i}/{o}": out.outputs[0].text for (i, o, _), out in zip(planned, outputs)},
-            "prompt_hashes": sorted(r.prompt_hash() for r in requests),
-        })
+    results = [_timed_set(backend, plan_requests(item_set(index, n)), full) for index in range(rounds)]
     return {"rounds": results}
 
 
@@ -126,7 +107,99 @@ def run_bare(harness, label: str, args: argparse.Namespace, log_dir: Path, env: 
     return run_json_child(harness, label, argv, env, log_dir, out)[0]
 
 
-def bare_phase(harness, when: str, args: argparse.Namespace, log_dir: Path) -> dict:
-    label = f"bare-{when}"
-    run = functools.partial(run_bare, harness, label, args, log_dir)
-    return retry_on_memory(harness, f"(a) {when}", log_dir / f"{label}.log", run) | {"label": when}
+# ---------------------------------------------------------------- (a) kept alive beside (b), timed in turns
+
+
+def bare_server(directory: str, n: int, rounds: int, full: bool) -> None:
+    """Child-process entry: build the worker's backend, warm it up, then time one set per command.
+
+    Commands are lines ``{"k": K, "set": R}`` read from the FIFO ``directory/commands`` (blocking, so the
+    idle engine costs no CPU while (b) runs); each answer is ``directory/result-K.json``; ``quit`` ends it.
+    """
+    from service.config import Settings, default_embedded_judge
+    from workers.backends.vllm_engine import VLLMBackend
+
+    root = Path(directory)
+    start = time.perf_counter()
+    backend = VLLMBackend(default_embedded_judge(), Settings())
+    startup = time.perf_counter() - start
+    try:
+        warm_prompts, warm_params = render(backend, [r for _, _, r in plan_requests(warmup_items())])
+        backend.llm.generate(warm_prompts, warm_params, use_tqdm=False)
+        sets = [plan_requests(item_set(index, n)) for index in range(rounds)]
+        _write(root / "ready.json", {"startup_s": startup})
+        with open(root / "commands", encoding="utf-8") as commands:
+            for line in commands:
+                if line.strip() == "quit":
+                    break
+                command = json.loads(line)
+                _write(root / f"result-{command['k']}.json", _timed_set(backend, sets[command["set"]], full))
+    finally:
+        backend.close()
+
+
+def _timed_set(backend, planned: list, full: bool) -> dict:
+    """One cold-prefix ``llm.generate`` of a planned set (and, if ``full``, the backend's whole generate)."""
+    requests = [r for _, _, r in planned]
+    start = time.perf_counter()
+    prompts, params = render(backend, requests)
+    render_s = time.perf_counter() - start
+    bare_s, outputs, cpu = timed_generate(backend, prompts, params)
+    backend_s = None
+    if full:
+        backend.llm.reset_prefix_cache()
+        start = time.perf_counter()
+        backend.generate(requests)
+        backend_s = time.perf_counter() - start
+    return {"calls": len(prompts), "render_s": render_s, "bare_s": bare_s, "backend_s": backend_s, "cpu": cpu,
+            "prompt_tokens": sum(len(p["prompt_token_ids"]) for p in prompts),
+            "labels": {f"{i}/{o}": out.outputs[0].text for (i, o, _), out in zip(planned, outputs)},
+            "prompt_hashes": sorted(r.prompt_hash() for r in requests)}
+
+
+def _write(path: Path, value: dict) -> None:
+    """Write JSON so that a reader never sees half of it (rename)."""
+    partial = path.with_suffix(".part")
+    partial.write_text(json.dumps(value), encoding="utf-8")
+    partial.rename(path)
+
+
+class BareEngine:
+    """Side (a) as a child process that keeps its engine between timed runs (``run(set)``, one at a time)."""
+
+    def __init__(self, harness, args: argparse.Namespace, log_dir: Path):
+        self.directory = Path(tempfile.mkdtemp(prefix="bare-", dir=log_dir))
+        os.mkfifo(self.directory / "commands")
+        # read-write: opening never blocks and the FIFO stays open while the child starts
+        self.fifo = os.open(self.directory / "commands", os.O_RDWR)
+        argv = [sys.executable, str(OVERHEAD_SCRIPT), "--bare-server", str(self.directory), "--n", str(args.n),
+                "--rounds", str(args.rounds)] + (["--backend-generate"] if args.backend_generate else [])
+        wait_for_memory(harness)
+        self.child = harness.spawn("bare", argv, child_env(args.model_cache_dir), log_dir)
+        self.sent = 0
+        self.startup_s = self._wait_for(self.directory / "ready.json", 900)["startup_s"]
+
+    def run(self, index: int) -> dict:
+        """Time set ``index`` once (cold prefix cache); the child's measurements."""
+        self.sent += 1
+        os.write(self.fifo, (json.dumps({"k": self.sent, "set": index}) + "\n").encode())
+        return self._wait_for(self.directory / f"result-{self.sent}.json", 900)
+
+    def close(self) -> None:
+        """Ask the child to quit, then stop it (SIGTERM, then SIGKILL)."""
+        try:
+            os.write(self.fifo, b"quit\n")
+            self.child.wait(timeout=60)
+        finally:
+            self.child.stop(30)
+            os.close(self.fifo)
+
+    def _wait_for(self, path: Path, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if self.child.poll():
+                raise RuntimeError(f"the bare engine exited with {self.child.returncode}:\n{self.child.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the bare engine gave no {path.name} within {timeout:.0f} s")
+            time.sleep(0.05)
+        return json.loads(path.read_text(encoding="utf-8"))

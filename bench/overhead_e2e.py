@@ -8,8 +8,10 @@ import argparse
 import json
 import os
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from bench.vllm_common import (DB_NAME, REDIS_URL, child_pids, cpu_groups, cpu_share, cpu_snapshot, item_set,
                                wait_for_memory, warmup_items)
@@ -17,17 +19,18 @@ from bench.vllm_common import (DB_NAME, REDIS_URL, child_pids, cpu_groups, cpu_s
 JUDGE = "embedded"
 
 
-def evaluate(harness, client, items: list[dict], chunk_size: int, procs: list, poll: float) -> dict:
+def evaluate(harness, client, items: list[dict], chunk_size: int, procs: list, poll: float,
+             idle: dict[str, int] | None = None) -> dict:
     """POST one evaluation and poll until it ends; wall time from POST to the observed ``completed``.
 
     ``procs`` = [gateway, worker] (harness children); CPU of their process trees and of this
-    process counts as ours.
+    process (with its other children, e.g. ``idle``: name -> pid) counts as ours.
     """
     body = {"protocol": "pairwise", "judge": JUDGE, "model": "llmbar-output-1", "items": items,
             "options": {"chunk_size": chunk_size, "cache": False}}
     content = json.dumps(body).encode()
     roots = [child.pid for child in procs] + [os.getpid()]
-    groups = process_groups(procs[0].pid, procs[-1].pid)
+    groups = process_groups(procs[0].pid, procs[-1].pid, idle or {})
     split0 = cpu_groups(groups)[1]
     cpu0, wall0, start = cpu_snapshot(roots), time.time(), time.perf_counter()
     created, post_s = harness.post_evaluation(client, content)
@@ -42,37 +45,52 @@ def evaluate(harness, client, items: list[dict], chunk_size: int, procs: list, p
             "final": final, "cpu": cpu, "cpu_split": {name: split1[name] - split0[name] for name in groups}}
 
 
-def process_groups(gateway_pid: int, worker_pid: int) -> dict[str, list[int]]:
+def process_groups(gateway_pid: int, worker_pid: int, idle: dict[str, int]) -> dict[str, list[int]]:
     """Our processes by role: the worker's engine processes (its children), the worker's own process, the
-    gateway, and this client (a process counts in the first group whose tree holds it)."""
+    gateway, ``idle`` ones, and this client (a process counts in the first group whose tree holds it)."""
     return {"engine": child_pids(worker_pid), "worker": [worker_pid], "gateway": [gateway_pid],
-            "client": [os.getpid()]}
+            **{name: [pid] for name, pid in idle.items()}, "client": [os.getpid()]}
 
 
-def run_e2e(harness, args: argparse.Namespace, log_dir: Path) -> dict:
-    """(b): gateway + one long-running worker; a warm-up evaluation, then one timed evaluation per set."""
+class ServiceSide:
+    """(b): the real gateway and one long-running worker; ``evaluate(set)`` times one evaluation of a set."""
+
+    def __init__(self, harness, args: argparse.Namespace, client, procs: list, ready_s: float, idle: dict[str, int]):
+        self.harness, self.args, self.client, self.procs, self.ready_s = harness, args, client, procs, ready_s
+        self.idle, self.env = idle, ""
+        self.timed: list[dict] = []
+
+    def evaluate(self, index: int) -> dict:
+        """One timed evaluation of item set ``index`` (``{"chunk_size": N, "cache": false}``)."""
+        timed = evaluate(self.harness, self.client, item_set(index, self.args.n), self.args.n, self.procs,
+                         self.args.poll, self.idle)
+        timed |= {"set": index, "judgments": fetch_judgments(self.client, timed["id"])}
+        self.timed.append(timed)
+        return timed
+
+
+@contextmanager
+def service_side(harness, args: argparse.Namespace, log_dir: Path, idle: dict[str, int]) -> Iterator[ServiceSide]:
+    """Start (b) in a fresh database and Redis DB, warm it up (one 2-item evaluation), yield it; on exit, read what
+    the service stored about each timed evaluation. ``idle``: other children (name -> pid), reported apart."""
     db_url = harness.recreate_database(DB_NAME)
     harness.flush_redis(REDIS_URL)
     cache = {"model_cache_dir": args.model_cache_dir} if args.model_cache_dir else {}
     env = harness.service_env(db_url, **cache)
     wait_for_memory(harness)
-    rounds = []
     with harness.gateway(env, log_dir) as gw, gw.client(timeout=60) as client:
         with harness.worker(env, log_dir, JUDGE) as worker:
             ready_s = harness.wait_judge_available(client, JUDGE, 900, worker)
-            procs = [gw.child, worker]
-            evaluate(harness, client, warmup_items(), 2, procs, args.poll)
-            for index in range(args.rounds):
-                timed = evaluate(harness, client, item_set(index, args.n), args.n, procs, args.poll)
-                timed["judgments"] = fetch_judgments(client, timed["id"])
-                rounds.append(timed)
-    for timed in rounds:
+            side = ServiceSide(harness, args, client, [gw.child, worker], ready_s, idle)
+            evaluate(harness, client, warmup_items(), 2, side.procs, args.poll)
+            yield side
+    for timed in side.timed:
         timed["db"] = harness.query(db_url, "SELECT count(*), sum(latency_ms), min(created_at), "
                                     "sum(prompt_tokens) FROM judgments WHERE evaluation_id = %s", (timed["id"],))[0]
         timed["verdicts_at"] = harness.query(db_url, "SELECT max(created_at) FROM verdicts WHERE evaluation_id = %s",
                                              (timed["id"],))[0][0]
         timed["rq"] = rq_times(timed["id"])
-    return {"ready_s": ready_s, "env": harness.env_summary(env), "rounds": rounds}
+    side.env = harness.env_summary(env)
 
 
 def fetch_judgments(client, evaluation_id: str) -> dict:
