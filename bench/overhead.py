@@ -1,6 +1,6 @@
 """Service overhead: bare ``vllm.LLM.generate`` vs the full gateway → Redis/RQ → worker → Postgres path.
 
-    .venv/bin/python bench/overhead.py            # 3 turns x N=32 items → 64 judgments per run; ~3 min here
+    .venv/bin/python bench/overhead.py            # 6 turns x N=32 items → 64 judgments per run; ~7 min here
 
 The same N LLMBar Natural pairs, both orders (2N judge calls), with the embedded judge's engine
 settings (``default_embedded_judge()``: the bundled SmolLM2-135M, float32 on CPU), judged two ways:
@@ -16,12 +16,13 @@ settings (``default_embedded_judge()``: the bundled SmolLM2-135M, float32 on CPU
     items with ``{"chunk_size": N, "cache": false}``, timed from POST until GET shows
     ``completed`` (polled every 0.2 s); judgments/s = 2N / that time.
 
-Both sides are started first and kept (RAM allows two engines); then they take turns: in turn t
-(``--turns``, default 3) each side judges set t (LLMBar Natural tN..tN+N-1; a set is new to both
-engines, so no run profits from another's prefix cache), (a) first in even turns and (b) first in
-odd ones, with a 2 s pause before each run (vLLM's model process spins for 1 s after its last
-step). Taking turns matters here: one timed ``generate`` of the same 64 prompts took 12.1-14.4 s
-within minutes on a quiet machine (2 vCPU Intel Xeon), several times the service's own ~1.5%.
+In each turn (``--turns``, default 6) both sides are started afresh (the bare engine, then the
+gateway and a worker; RAM allows two engines) and each judges the turn's set once: (a) first in even
+turns, (b) first in odd ones, with a 2 s pause before each run (vLLM's model process spins for 1 s
+after its last step). Turn t judges set t mod S (LLMBar Natural sN..sN+N-1, S = min(turns, 98 // N));
+fresh engines have cold prefix caches. Both precautions are needed here: one timed ``generate`` of the
+same 64 prompts took 12.6-16.6 s within minutes on a quiet machine (2 vCPU Intel Xeon), on one engine
+and across engines, several times the service's own ~1.5%.
 The report gives each run with the CPU seconds of every process (the idle side's too), the
 ratio of each turn, and splits (b)'s wall time by the timestamps the service stores (evaluation
 created/started/completed, judgment and verdict rows, the RQ job) and the engine time the worker
@@ -73,8 +74,8 @@ def header(harness, args: argparse.Namespace) -> None:
     print(f"vLLM {vllm.__version__}")
     sets = "; ".join(f"set {r}: LLMBar Natural {r * n}..{(r + 1) * n - 1}" for r in range(rounds))
     print(f"N = {n} items x 2 orders = {2 * n} judgments per set, {rounds} set(s) ({sets}); warm-up items "
-          f"{[i['id'] for i in warmup_items()]}; (b) poll interval {args.poll} s; both sides started, then "
-          f"{args.turns} turns, each set timed once per side (a b, b a, ...), {SETTLE_SECONDS:.0f} s pause before each run")
+          f"{[i['id'] for i in warmup_items()]}; (b) poll interval {args.poll} s; {args.turns} turns, each with both sides "
+          f"freshly started and timed once (a b, b a, ...), {SETTLE_SECONDS:.0f} s pause before each run")
     judge = default_embedded_judge()
     print(f"engine (both sides, the worker's engine_kwargs): {engine_kwargs(judge, str(model_dir))}")
     kv = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
@@ -84,9 +85,9 @@ def header(harness, args: argparse.Namespace) -> None:
           f"max_tokens 4; one LLM.generate per set (chunk_size N)", flush=True)
 
 
-def schedule(turns: int) -> list[tuple[str, int]]:
-    """Timed runs: turn t judges set t on both sides, (a) first in even turns and (b) first in odd ones."""
-    return [(side, turn) for turn in range(turns) for side in (("a", "b") if turn % 2 == 0 else ("b", "a"))]
+def schedule(turns: int, sets: int) -> list[tuple[str, int]]:
+    """Timed runs (side, set): turn t judges set t mod ``sets`` on both sides, (a) first in even turns, (b) in odd."""
+    return [(side, turn % sets) for turn in range(turns) for side in (("a", "b") if turn % 2 == 0 else ("b", "a"))]
 
 
 def timed_bare(bare: BareEngine, side, index: int) -> dict:
@@ -183,8 +184,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1, help=argparse.SUPPRESS)  # sets, for a --bare-child
     parser.add_argument("--backend-generate", action="store_true", help="in (a), also time the worker's "
                         "whole VLLMBackend.generate (render + generate + logprobs) on each set")
-    parser.add_argument("--turns", type=int, default=3, help="turns of one timed run per side, each on its own "
-                        "set of N items, (a) first, then (b) first, ... (the machine drifts by several %% in minutes)")
+    parser.add_argument("--turns", type=int, default=6, help="turns of one timed run per side, each with freshly "
+                        "started engines, (a) first, then (b) first, ... (engines and minutes differ by several %%)")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between GETs in (b)")
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database at the end")
     parser.add_argument("--model-cache-dir", help="JUDGESERVE_MODEL_CACHE_DIR for every engine "
@@ -197,9 +198,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not (args.bare_child or args.bare_server):
-        args.rounds = args.turns  # one set of items per turn
-    if args.n < 1 or args.rounds < 1 or args.n * args.rounds > 98:
-        parser.error("need N >= 1, turns >= 1 and N x turns <= 98 (the last two items are the warm-up)")
+        args.rounds = max(1, min(args.turns, 98 // max(args.n, 1)))  # item sets: turn t judges set t mod rounds
+    if args.n < 1 or args.turns < 1 or args.n > 98 or args.n * args.rounds > 98:
+        parser.error("need 1 <= N <= 98 and turns >= 1 (items 98 and 99 are the warm-up)")
     return args
 
 
@@ -227,29 +228,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(harness, args: argparse.Namespace, log_dir: Path) -> float:
-    """Start both sides, time them in turn, print every run and the comparison; the headline ratio."""
-    bare = retry_on_memory(harness, "(a)", log_dir / "bare.log", functools.partial(BareEngine, harness, args, log_dir))
-    order, a_runs = schedule(args.turns), []
-    try:
-        print(f"(a) bare engine ready after {bare.startup_s:.0f} s (kept, idle, while (b) runs)", flush=True)
-        with service_side(harness, args, log_dir, {"bare engine (idle)": bare.child.pid}) as side:
-            print(f"(b) worker ready after {side.ready_s:.0f} s; {len(order)} timed runs in turn: "
-                  + " ".join(f"{which}{index}" for which, index in order), flush=True)
-            for which, index in order:
-                time.sleep(SETTLE_SECONDS)
-                if which == "a":
-                    a_runs.append(timed_bare(bare, side, index))
-                else:
-                    side.evaluate(index)
-    finally:
-        bare.close()
-    for timed in side.timed:
-        timed |= {"calls": timed["db"][0], "engine_s": (timed["db"][1] or 0) / 1000}
-    a_left, b_left = iter(a_runs), iter(side.timed)
+    """Time both sides in turns, each turn with freshly started engines; print every run and the comparison."""
+    order, a_runs, b_runs = schedule(args.turns, args.rounds), [], []
+    print(f"{len(order)} timed runs (side, set): " + " ".join(f"{which}{index}" for which, index in order), flush=True)
+    for turn in range(args.turns):
+        runs = order[2 * turn:2 * turn + 2]
+        a_run, b_run, ready = run_turn(harness, args, log_dir, runs)
+        a_runs.append(a_run)
+        b_runs.append(b_run)
+        print(f"turn {turn + 1}: engines ready after {ready[0]:.0f} s (a), {ready[1]:.0f} s (b); "
+              + " ".join(f"{which}{index}" for which, index in runs), flush=True)
+    a_left, b_left = iter(a_runs), iter(b_runs)
     for number, (which, _) in enumerate(order, start=1):
         print_bare(number, next(a_left)) if which == "a" else print_e2e(number, next(b_left))
-    print_breakdown(side.timed)
-    return compare(a_runs, side.timed, order)
+    print_breakdown(b_runs)
+    return compare(a_runs, b_runs, order)
+
+
+def run_turn(harness, args: argparse.Namespace, log_dir: Path, runs: list[tuple[str, int]]
+             ) -> tuple[dict, dict, tuple[float, float]]:
+    """Start the bare engine, then the gateway and a worker; time one run of each side in ``runs``' order; stop all."""
+    bare = retry_on_memory(harness, "(a)", log_dir / "bare.log", functools.partial(BareEngine, harness, args, log_dir))
+    try:
+        with service_side(harness, args, log_dir, {"bare engine (idle)": bare.child.pid}) as side:
+            done = {}
+            for which, index in runs:
+                time.sleep(SETTLE_SECONDS)
+                done[which] = timed_bare(bare, side, index) if which == "a" else side.evaluate(index)
+    finally:
+        bare.close()
+    timed = done["b"]  # the service side filled in what it stored when it stopped
+    timed |= {"calls": timed["db"][0], "engine_s": (timed["db"][1] or 0) / 1000}
+    return done["a"], timed, (bare.startup_s, side.ready_s)
 
 
 if __name__ == "__main__":  # vLLM spawns processes: the guard is required
