@@ -1,6 +1,6 @@
 """Service overhead: bare ``vllm.LLM.generate`` vs the full gateway → Redis/RQ → worker → Postgres path.
 
-    .venv/bin/python bench/overhead.py            # 6 turns x N=32 items → 64 judgments per run; ~7 min here
+    .venv/bin/python bench/overhead.py            # 6 turns x N=32 items → 64 judgments per run; ~12 min here
 
 The same N LLMBar Natural pairs, both orders (2N judge calls), with the embedded judge's engine
 settings (``default_embedded_judge()``: the bundled SmolLM2-135M, float32 on CPU), judged two ways:
@@ -74,8 +74,8 @@ def header(harness, args: argparse.Namespace) -> None:
     print(f"vLLM {vllm.__version__}")
     sets = "; ".join(f"set {r}: LLMBar Natural {r * n}..{(r + 1) * n - 1}" for r in range(rounds))
     print(f"N = {n} items x 2 orders = {2 * n} judgments per set, {rounds} set(s) ({sets}); warm-up items "
-          f"{[i['id'] for i in warmup_items()]}; (b) poll interval {args.poll} s; {args.turns} turns, each with both sides "
-          f"freshly started and timed once (a b, b a, ...), {SETTLE_SECONDS:.0f} s pause before each run")
+          f"{[i['id'] for i in warmup_items()]}; (b) poll interval {args.poll} s; {args.turns} turns, each with "
+          f"both sides freshly started and timed once (a b, b a, ...), {SETTLE_SECONDS:.0f} s pause before each run")
     judge = default_embedded_judge()
     print(f"engine (both sides, the worker's engine_kwargs): {engine_kwargs(judge, str(model_dir))}")
     kv = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
@@ -130,15 +130,14 @@ def print_breakdown(b_runs: list[dict]) -> None:
         print(f"      {name:<62} {seconds * 1000:7.0f} ms ({seconds / elapsed:5.1%})")
 
 
-def compare(a_runs: list[dict], b_runs: list[dict], order: list[tuple[str, int]]) -> float:
-    """Print rates, ratios and sanity checks; returns the headline ratio."""
+def compare(a_runs: list[dict], b_runs: list[dict]) -> float:
+    """Print rates, ratios and sanity checks (``a_runs[i]`` and ``b_runs[i]``: turn i); returns the headline ratio."""
     def rate(runs: list[dict], key: str) -> float:
         return sum(r["calls"] for r in runs) / sum(r[key] for r in runs)
 
     rate_a, rate_b = rate(a_runs, "bare_s"), rate(b_runs, "elapsed")
-    turns = iter_turns(order, a_runs, b_runs)
-    print("ratio (b)/(a) of each (a)/(b) turn, same set: " + ", ".join(
-        f"{(b['calls'] / b['elapsed']) / (a['calls'] / a['bare_s']):.3f}" for a, b in turns))
+    print("ratio (b)/(a) of each turn: " + ", ".join(
+        f"{(b['calls'] / b['elapsed']) / (a['calls'] / a['bare_s']):.3f}" for a, b in zip(a_runs, b_runs)))
     engine_b = sum(t["engine_s"] for t in b_runs) / len(b_runs)
     engine_a = sum(r["bare_s"] for r in a_runs) / len(a_runs)
     elapsed_b = sum(t["elapsed"] for t in b_runs) / len(b_runs)
@@ -158,21 +157,6 @@ def compare(a_runs: list[dict], b_runs: list[dict], order: list[tuple[str, int]]
           f"judgments/s ({len(b_runs)} runs)")
     print(f"RATIO (b)/(a) = {ratio:.3f}  target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'MISSED'}")
     return ratio
-
-
-def iter_turns(order: list[tuple[str, int]], a_runs: list[dict], b_runs: list[dict]) -> list[tuple[dict, dict]]:
-    """(a run, b run) of the same set, taken in schedule order: the nearest runs in time of the two sides."""
-    a_left, b_left = iter(a_runs), iter(b_runs)
-    pending: dict[int, dict] = {}
-    turns = []
-    for side, index in order:
-        run = next(a_left) if side == "a" else next(b_left)
-        other = pending.pop(index, None)
-        if other is None or other["side"] == side:
-            pending[index] = run | {"side": side}
-            continue
-        turns.append((other, run) if side == "b" else (run, other))
-    return turns
 
 
 # ---------------------------------------------------------------- main
@@ -242,7 +226,7 @@ def measure(harness, args: argparse.Namespace, log_dir: Path) -> float:
     for number, (which, _) in enumerate(order, start=1):
         print_bare(number, next(a_left)) if which == "a" else print_e2e(number, next(b_left))
     print_breakdown(b_runs)
-    return compare(a_runs, b_runs, order)
+    return compare(a_runs, b_runs)
 
 
 def run_turn(harness, args: argparse.Namespace, log_dir: Path, runs: list[tuple[str, int]]

@@ -46,9 +46,9 @@ def evaluate(harness, client, items: list[dict], chunk_size: int, procs: list, p
 
 
 def process_groups(gateway_pid: int, worker_pid: int, idle: dict[str, int]) -> dict[str, list[int]]:
-    """Our processes by role: the worker's engine processes (its children), the worker's own process, the
+    """Our processes by role: the worker's children (its engine and delivery processes), the worker's own process, the
     gateway, ``idle`` ones, and this client (a process counts in the first group whose tree holds it)."""
-    return {"engine": child_pids(worker_pid), "worker": [worker_pid], "gateway": [gateway_pid],
+    return {"worker engine (+ deliveries)": child_pids(worker_pid), "worker": [worker_pid], "gateway": [gateway_pid],
             **{name: [pid] for name, pid in idle.items()}, "client": [os.getpid()]}
 
 
@@ -57,7 +57,7 @@ class ServiceSide:
 
     def __init__(self, harness, args: argparse.Namespace, client, procs: list, ready_s: float, idle: dict[str, int]):
         self.harness, self.args, self.client, self.procs, self.ready_s = harness, args, client, procs, ready_s
-        self.idle, self.env = idle, ""
+        self.idle = idle
         self.timed: list[dict] = []
 
     def evaluate(self, index: int) -> dict:
@@ -90,7 +90,6 @@ def service_side(harness, args: argparse.Namespace, log_dir: Path, idle: dict[st
         timed["verdicts_at"] = harness.query(db_url, "SELECT max(created_at) FROM verdicts WHERE evaluation_id = %s",
                                              (timed["id"],))[0][0]
         timed["rq"] = rq_times(timed["id"])
-    side.env = harness.env_summary(env)
 
 
 def fetch_judgments(client, evaluation_id: str) -> dict:
