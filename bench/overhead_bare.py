@@ -107,7 +107,7 @@ def run_bare(harness, label: str, args: argparse.Namespace, log_dir: Path, env: 
     return run_json_child(harness, label, argv, env, log_dir, out)[0]
 
 
-# ---------------------------------------------------------------- (a) kept alive beside (b), timed in turns
+# ---------------------------------------------------------------- (a) kept for a turn beside (b), timed in turns
 
 
 def bare_server(directory: str, n: int, rounds: int, full: bool) -> None:
@@ -177,7 +177,12 @@ class BareEngine:
         wait_for_memory(harness)
         self.child = harness.spawn("bare", argv, child_env(args.model_cache_dir), log_dir)
         self.sent = 0
-        self.startup_s = self._wait_for(self.directory / "ready.json", 900)["startup_s"]
+        try:
+            self.startup_s = self._wait_for(self.directory / "ready.json", 900)["startup_s"]
+        except BaseException:  # not started (or interrupted): leave no child and no open FIFO behind
+            self.child.stop(30)
+            os.close(self.fifo)
+            raise
 
     def run(self, index: int) -> dict:
         """Time set ``index`` once (cold prefix cache); the child's measurements."""
