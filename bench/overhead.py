@@ -95,14 +95,19 @@ def timed_bare(bare: BareEngine, side, index: int) -> dict:
     gateway, worker = side.procs[0].pid, side.procs[-1].pid
     groups = {"bare engine": [bare.child.pid], "worker engine (idle)": child_pids(worker),
               "worker (idle)": [worker], "gateway (idle)": [gateway], "client": [os.getpid()]}
-    before = cpu_groups(groups)[1]
+    (busy0, before), start = cpu_groups(groups), time.perf_counter()
     result = bare.run(index)
-    after = cpu_groups(groups)[1]
-    return result | {"set": index, "cpu_split": {name: after[name] - before[name] for name in groups}}
+    (busy1, after), seconds = cpu_groups(groups), time.perf_counter() - start
+    split = {name: after[name] - before[name] for name in groups}
+    others = max(0.0, busy1 - busy0 - sum(split.values())) / seconds  # this process's children all count as ours
+    return result | {"set": index, "cpu_split": split, "cpu": {"ours": sum(split.values()) / seconds, "others": others}}
 
 
-def split_text(split: dict[str, float]) -> str:
-    return "CPU s by process: " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in split.items())
+def split_text(run: dict) -> str:
+    """The CPU seconds of each of our processes during a run, and the other jobs' average cores."""
+    ours = ", ".join(f"{name} {seconds:.2f}" for name, seconds in run["cpu_split"].items())
+    return f"CPU s by process: {ours}; other jobs {run['cpu']['others']:.2f} cores"
+
 
 
 def print_bare(number: int, r: dict) -> None:
@@ -110,14 +115,14 @@ def print_bare(number: int, r: dict) -> None:
         f"; backend.generate (render + generate + logprobs) {r['calls'] / r['backend_s']:.2f}/s")
     print(f"  run {number:>2} (a) set {r['set']}: bare llm.generate {r['bare_s']:6.2f} s = "
           f"{r['calls'] / r['bare_s']:.2f} judgments/s (render {r['render_s'] * 1000:.0f} ms){full}; "
-          f"{split_text(r['cpu_split'])}", flush=True)
+          f"{split_text(r)}", flush=True)
 
 
 def print_e2e(number: int, timed: dict) -> None:
     calls, engine_s = timed["calls"], timed["engine_s"]
     print(f"  run {number:>2} (b) set {timed['set']}: POST -> completed {timed['elapsed']:6.2f} s = "
           f"{calls / timed['elapsed']:.2f} judgments/s (the worker's llm.generate {engine_s:.2f} s); "
-          f"{split_text(timed['cpu_split'])}", flush=True)
+          f"{split_text(timed)}", flush=True)
 
 
 def print_breakdown(b_runs: list[dict]) -> None:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.vllm_common import (child_env, child_pids, cpu_groups, cpu_share, cpu_snapshot, item_set, plan_requests,
+from bench.vllm_common import (child_env, cpu_share, cpu_snapshot, item_set, plan_requests,
                                run_json_child, wait_for_memory, warmup_items)
 
 OVERHEAD_SCRIPT = Path(__file__).resolve().parent / "overhead.py"
@@ -35,14 +35,10 @@ def timed_generate(backend, prompts: list, params: list) -> tuple[float, list, d
     """One cold-prefix ``llm.generate`` over all prompts: (seconds, outputs, CPU shares meanwhile)."""
     if not backend.llm.reset_prefix_cache():
         raise RuntimeError("vLLM refused to reset the prefix cache")
-    groups = {"engine": child_pids(os.getpid()), "front end": [os.getpid()]}
-    split0 = cpu_groups(groups)[1]
     cpu0, start = cpu_snapshot([os.getpid()]), time.perf_counter()
     outputs = backend.llm.generate(prompts, params, use_tqdm=False)
     seconds = time.perf_counter() - start
-    cpu = cpu_share(cpu0, cpu_snapshot([os.getpid()]), seconds)
-    split1 = cpu_groups(groups)[1]
-    return seconds, outputs, cpu | {"split": {name: split1[name] - split0[name] for name in groups}}
+    return seconds, outputs, cpu_share(cpu0, cpu_snapshot([os.getpid()]), seconds)
 
 
 def measure_bare(backend, n: int, rounds: int, full: bool, verdict_mode: str = "logprobs") -> dict:
